@@ -1,0 +1,67 @@
+# dlcourse: every target installs what it needs first (a .venv with the package, editable).
+# `make help` lists the targets.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.dlcourse-installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+L        ?= 01
+TUNER    ?= coarse-to-fine
+WORKERS  ?= 2
+ARGS     ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install data labs lab report test lint tune tune-distributed train-distributed bench clean
+
+help:  ## List the targets
+	@echo "dlcourse make targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+	@echo "Variables: L=NN (lab), TUNER=grid|random|coarse-to-fine|cv-grid|hyperband|bayesian, WORKERS=N, ARGS='...'"
+
+$(STAMP): setup.cfg pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install dlcourse with its dev tools
+
+data: $(STAMP)  ## Write the embedded datasets into data/ (idempotent, atomic)
+	$(PY) -m dlcourse data
+
+labs: data  ## The main job: run every lab at its defaults, then write runs/REPORT.md
+	$(PY) -m dlcourse labs run --all $(ARGS)
+
+lab: data  ## Run one lab: make lab L=NN [ARGS='--epochs 5']
+	$(PY) -m dlcourse labs run $(L) -- $(ARGS)
+
+report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
+	$(PY) -m dlcourse labs report
+
+test: $(STAMP)  ## Run the test suite (under 10 minutes on 2 cores)
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)  ## ruff check + format check
+	$(PY) -m ruff check dlcourse labs tests
+	$(PY) -m ruff format --check dlcourse labs tests
+
+tune: data  ## Hyperparameter search on the embedded data: make tune TUNER=coarse-to-fine
+	$(PY) -m dlcourse.tuning --tuner $(TUNER) $(ARGS)
+
+tune-distributed: data  ## keras-tuner chief + WORKERS workers on 127.0.0.1
+	$(PY) -m dlcourse.tuning.distributed --workers $(WORKERS) --tuner $(TUNER) $(ARGS)
+
+train-distributed: data  ## MultiWorkerMirroredStrategy with WORKERS processes on 127.0.0.1
+	$(PY) -m dlcourse.training.distributed --workers $(WORKERS) $(ARGS)
+
+bench: data  ## Run every benchmark and rewrite BENCHMARKS.md (--quick via ARGS)
+	$(PY) -m dlcourse.bench $(ARGS)
+
+clean:  ## Remove runs/, generated data and caches (keeps .venv)
+	rm -rf runs .pytest_cache .ruff_cache
+	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,59 @@
+"""``python -m dlcourse`` / ``dlcourse``: data, labs and report from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_data = sub.add_parser("data", help="write the embedded datasets into data/")
+    p_data.add_argument("--data-dir", default=None, help="target folder (default: ./data)")
+    p_data.add_argument("--force", action="store_true", help="rewrite even if complete")
+
+    p_labs = sub.add_parser("labs", help="list, describe, run labs; write the report")
+    labs_sub = p_labs.add_subparsers(dest="labs_command", required=True)
+    labs_sub.add_parser("list", help="list the registered labs")
+    p_desc = labs_sub.add_parser("describe", help="show a lab's header and flags")
+    p_desc.add_argument("lab")
+    p_run = labs_sub.add_parser("run", help="run labs, one process each, then the report")
+    p_run.add_argument("labs", nargs="*", help="lab numbers or names (default with --all: all)")
+    p_run.add_argument("--all", action="store_true", help="run every registered lab")
+    p_run.add_argument("--out-dir", default="runs", help="where run folders go")
+    p_run.add_argument("lab_args", nargs=argparse.REMAINDER, help="after --: passed to each lab")
+    p_rep = labs_sub.add_parser("report", help="rewrite runs/REPORT.md")
+    p_rep.add_argument("--out-dir", default="runs")
+
+    args = parser.parse_args(argv)
+    if args.command == "data":
+        from dlcourse.data import write_all
+
+        write_all(args.data_dir, force=args.force)
+        return 0
+
+    from dlcourse import labkit
+
+    if args.labs_command == "list":
+        for lab in labkit.list_labs():
+            print(f"{lab.number}  {lab.name:40s} {lab.title}")
+        return 0
+    if args.labs_command == "describe":
+        print(labkit.describe(args.lab))
+        return 0
+    if args.labs_command == "report":
+        print(labkit.write_report(args.out_dir))
+        return 0
+    keys = [k for k in args.labs if k != "--"]
+    extra = [a for a in args.lab_args if a != "--"]
+    if not keys and not args.all:
+        parser.error("name labs to run, or pass --all")
+    results = labkit.run_all(keys or None, out_dir=args.out_dir, extra_args=extra)
+    return 0 if all(r["returncode"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""The lab convention, the lab registry and the report.
+
+A lab is a file ``labs/NN_topic.py`` (NN: 01-09 Unit I, 10-29 Unit II, 30-49 Unit III,
+50-69 Unit IV, 70-79 scale) with
+
+* a header docstring of ``Key: value`` lines (``Title``, ``Unit``, ``Notes``, ``Description``),
+* one frozen dataclass config deriving from :class:`LabConfig` (or :class:`TrainConfig` when
+  it trains a Keras model), each field declared with :func:`arg` so it documents itself,
+* ``run(cfg, datasets=None) -> dict``: the whole lab; tests pass tiny data through
+  ``datasets``; it writes ``metrics.json`` and PNG figures into :func:`run_dir`,
+* ``main(argv=None)``: ``return labkit.cli(run, Config, __doc__, argv)``.
+
+``make labs`` runs every registered lab in its own process (so one failure or one leak does not
+touch the others, and each lab's peak memory is measured) and writes ``runs/REPORT.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from dlcourse.utils import atomic_path, write_json
+
+LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
+DEFAULT_OUT = "runs"
+_LAB_FILE = re.compile(r"^(\d\d)_([a-z0-9_]+)\.py$")
+
+
+def arg(default: Any, help: str, **kwargs: Any) -> Any:
+    """A config field whose ``help`` is both its comment and its ``--flag`` help text."""
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """Fields every lab has."""
+
+    out_dir: str = arg(DEFAULT_OUT, "folder that holds one run folder per lab")
+    seed: int = arg(42, "seed for Python, NumPy and TensorFlow")
+    quick: bool = arg(False, "tiny settings (few steps, little data) for smoke tests")
+
+
+@dataclass(frozen=True)
+class TrainConfig(LabConfig):
+    """Fields every lab that trains a Keras model has: the execution switches."""
+
+    strategy: str = arg(
+        "default", "distribution strategy", choices=("default", "mirrored", "multi-worker")
+    )
+    precision: str = arg(
+        "auto",
+        "dtype policy; auto = mixed_float16 on a GPU, float32 on CPU",
+        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+    )
+    jit_compile: str = arg(
+        "auto", "XLA compilation; auto = on with a GPU, off on CPU", choices=("auto", "on", "off")
+    )
+    steps_per_execution: int = arg(1, "training steps run per tf.function call")
+
+
+# --------------------------------------------------------------------------- running one lab
+
+
+def run_dir(cfg: LabConfig, lab: str) -> Path:
+    """The lab's output folder ``<cfg.out_dir>/<lab>/``, created if missing."""
+    path = Path(cfg.out_dir) / lab
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def lab_name(module_file: str) -> str:
+    """``labs/01_normal_equation.py`` -> ``01_normal_equation`` (a lab's run-folder name)."""
+    return Path(module_file).stem
+
+
+def save_metrics(folder: Path, metrics: dict) -> Path:
+    """Write ``metrics.json`` atomically and return its path."""
+    return write_json(Path(folder) / "metrics.json", metrics)
+
+
+def config_parser(cfg_cls: type, description: str | None = None) -> argparse.ArgumentParser:
+    """An argparse parser with one ``--flag`` per dataclass field, help from :func:`arg`."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for f in dataclasses.fields(cfg_cls):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "") + " (default: %(default)s)"
+        if f.type in (bool, "bool"):
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                help=help_text,
+            )
+            continue
+        kind = _field_type(f)
+        parser.add_argument(
+            flag, dest=f.name, type=kind, default=f.default, help=help_text,
+            choices=f.metadata.get("choices"), nargs="+" if kind is not None and
+            isinstance(f.default, tuple) else None,
+        )
+    return parser
+
+
+def _field_type(f: dataclasses.Field) -> Callable[[str], Any] | None:
+    default = f.default
+    if isinstance(default, tuple):
+        return type(default[0]) if default else str
+    if default is None:
+        return str
+    return type(default)
+
+
+def cli(run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequence[str] | None = None):
+    """``main()`` of every lab: parse flags into a config, run, print where outputs went."""
+    parser = config_parser(cfg_cls, description=doc)
+    values = vars(parser.parse_args(argv))
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    cfg = cfg_cls(**values)
+    metrics = run(cfg)
+    print(json.dumps(_scalars(metrics), indent=2, default=str))
+    return metrics
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    number: str  # "01"
+    name: str  # "01_normal_equation": run-folder and module name
+    path: Path
+    header: dict[str, str]  # Title, Unit, Notes, Description from the docstring
+
+    @property
+    def title(self) -> str:
+        return self.header.get("Title", self.name)
+
+
+def list_labs(labs_dir: Path = LABS_DIR) -> list[LabInfo]:
+    """Every ``NN_topic.py`` under ``labs/``, in number order."""
+    labs = []
+    for path in sorted(Path(labs_dir).glob("[0-9][0-9]_*.py")):
+        m = _LAB_FILE.match(path.name)
+        if m:
+            labs.append(LabInfo(m.group(1), path.stem, path, _read_header(path)))
+    return labs
+
+
+def find_lab(key: str, labs_dir: Path = LABS_DIR) -> LabInfo:
+    """Look a lab up by number (``"01"``, ``"1"``), full name or topic."""
+    labs = list_labs(labs_dir)
+    key = str(key)
+    for lab in labs:
+        topic = lab.name[3:]
+        if key in (lab.number, lab.name, topic) or (key.isdigit() and int(key) == int(lab.number)):
+            return lab
+    known = ", ".join(lab.name for lab in labs) or "(none)"
+    raise ValueError(f"Unknown lab. Received: lab={key!r}; known labs: {known}")
+
+
+def load_lab(key: str) -> ModuleType:
+    """Import a lab module from ``labs/`` (works from scripts, tests and Jupyter)."""
+    lab = find_lab(key)
+    mod_name = f"dlcourse_lab_{lab.name}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(mod_name, lab.path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module  # dataclasses look their module up here
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[mod_name]
+        raise
+    return module
+
+
+def run_lab(key: str, datasets: Any = None, **overrides: Any) -> dict:
+    """Run a lab in this process: ``run_lab("01", quick=True, out_dir="/tmp/runs")``."""
+    module = load_lab(key)
+    cfg = module.Config(**overrides)
+    return module.run(cfg, datasets=datasets)
+
+
+def describe(key: str) -> str:
+    """The lab's header and its flags, as the ``--help`` text shows them."""
+    module = load_lab(key)
+    return config_parser(module.Config, description=module.__doc__).format_help()
+
+
+def _read_header(path: Path) -> dict[str, str]:
+    import ast
+
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    header, key = {}, None
+    for line in doc.splitlines():
+        m = re.match(r"^([A-Z][A-Za-z ]*):\s*(.*)$", line)
+        if m:
+            key = m.group(1)
+            header[key] = m.group(2).strip()
+        elif key and line.strip() and key == "Description":
+            header[key] += " " + line.strip()
+        elif not line.strip():
+            key = None
+    return header
+
+
+# --------------------------------------------------------------------------- run all + report
+
+
+def run_all(
+    keys: Sequence[str] | None = None,
+    out_dir: str = DEFAULT_OUT,
+    extra_args: Sequence[str] = (),
+) -> list[dict]:
+    """Run labs one process each, record wall time and peak RSS, then write the report."""
+    labs = [find_lab(k) for k in keys] if keys else list_labs()
+    results = []
+    for i, lab in enumerate(labs, 1):
+        print(f"\n=== [{i}/{len(labs)}] {lab.name}: {lab.title}", flush=True)
+        result = _run_subprocess(lab, out_dir, extra_args)
+        results.append(result)
+        status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
+        print(
+            f"=== {lab.name}: {status} in {result['wall_s']:.1f} s, "
+            f"peak RSS {result['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
+    report = write_report(out_dir)
+    failed = [r["lab"] for r in results if r["returncode"] != 0]
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; report: {report}")
+    if failed:
+        print("failed labs: " + ", ".join(failed))
+    return results
+
+
+def _run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
+    cmd = [sys.executable, str(lab.path), "--out-dir", out_dir, *extra_args]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    info = {
+        "lab": lab.name,
+        "command": " ".join(cmd),
+        "returncode": proc.returncode,
+        "wall_s": round(time.perf_counter() - start, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+    }
+    write_json(Path(out_dir) / lab.name / "run_info.json", info)
+    return info
+
+
+def write_report(out_dir: str = DEFAULT_OUT) -> Path:
+    """``runs/REPORT.md``: one section per lab with its metrics, run info and figures."""
+    out = Path(out_dir)
+    lines = ["# dlcourse lab report", ""]
+    summary = ["| lab | title | status | wall (s) | peak RSS (MB) |", "|---|---|---|---|---|"]
+    sections = []
+    for lab in list_labs():
+        folder = out / lab.name
+        metrics = _read_json(folder / "metrics.json")
+        info = _read_json(folder / "run_info.json")
+        if metrics is None and info is None:
+            continue
+        ok = metrics is not None and (info is None or info.get("returncode") == 0)
+        status = "ok" if ok else "failed"
+        wall = info.get("wall_s", "") if info else ""
+        rss = info.get("peak_rss_mb", "") if info else ""
+        summary.append(f"| [{lab.name}](#{lab.name}) | {lab.title} | {status} | {wall} | {rss} |")
+        sections += [f"## {lab.name}", "", f"**{lab.title}**", ""]
+        if lab.header.get("Description"):
+            sections += [lab.header["Description"], ""]
+        if lab.header.get("Notes"):
+            sections += [f"Notes: {lab.header['Notes']}", ""]
+        if metrics:
+            sections += ["| metric | value |", "|---|---|"]
+            sections += [f"| {k} | {_fmt(v)} |" for k, v in _scalars(metrics).items()]
+            sections.append("")
+        for png in sorted(folder.glob("*.png")):
+            sections += [f"![{png.stem}]({lab.name}/{png.name})", ""]
+    lines += summary + [""] + sections
+    path = out / "REPORT.md"
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _scalars(metrics: dict, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to ``a.b`` keys, keeping numbers, strings and booleans."""
+    flat = {}
+    for k, v in metrics.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            flat.update(_scalars(v, key + "."))
+        elif isinstance(v, (int, float, str, bool)) or v is None:
+            flat[key] = v
+    return flat
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,108 @@
+"""
+Title: Linear regression: the normal equation and gradient descent
+Unit: I
+Notes: 000 (Unit I: MSE, normal equation, gradient descent), 003 (mini-batch gradient descent)
+Description: Fits y = 4 + 3x + noise with the closed-form normal equation (NumPy and TensorFlow),
+batch gradient descent, stochastic gradient descent with a learning schedule, and mini-batch
+gradient descent; checks all of them against scikit-learn's LinearRegression, plots their paths
+in parameter space, then repeats the normal equation on the 10-feature diabetes data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.scratch import regression as reg
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    eta: float = arg(0.1, "batch GD learning rate")
+    n_epochs: int = arg(1000, "batch GD epochs (one step each)")
+    sgd_epochs: int = arg(50, "epochs of stochastic and mini-batch GD")
+    t0: float = arg(5.0, "learning schedule eta(t) = t0 / (t + t1): numerator")
+    t1: float = arg(50.0, "learning schedule eta(t) = t0 / (t + t1): offset")
+    batch_size: int = arg(20, "mini-batch size")
+
+
+def normal_equation_tf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """theta = (X^T X)^-1 X^T y with TensorFlow matrix ops, as the notes write it."""
+    import tensorflow as tf
+
+    xb = tf.constant(reg.add_bias(x), tf.float64)
+    yt = tf.constant(y, tf.float64)[:, None]
+    xt = tf.transpose(xb)
+    return tf.squeeze(tf.linalg.inv(xt @ xb) @ xt @ yt, axis=1).numpy()
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    from sklearn.linear_model import LinearRegression
+
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("linear") or data.load("linear")
+    x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
+    n_epochs = 50 if cfg.quick else cfg.n_epochs
+    sgd_epochs = 5 if cfg.quick else cfg.sgd_epochs
+
+    sk = LinearRegression().fit(x, y)
+    fits = {
+        "normal_equation_numpy": reg.normal_equation(x, y),
+        "normal_equation_tf": normal_equation_tf(x, y),
+        "sklearn": np.r_[sk.intercept_, sk.coef_],
+    }
+    schedule = reg.learning_schedule(cfg.t0, cfg.t1)
+    paths = {
+        "batch GD": reg.batch_gd(x, y, eta=cfg.eta, n_epochs=n_epochs)[1],
+        "stochastic GD": reg.minibatch_gd(
+            x, y, batch_size=1, n_epochs=sgd_epochs, schedule=schedule, seed=cfg.seed
+        )[1],
+        "mini-batch GD": reg.minibatch_gd(
+            x, y, batch_size=cfg.batch_size, n_epochs=sgd_epochs, schedule=schedule, seed=cfg.seed
+        )[1],
+    }
+    fits.update({name: path[-1] for name, path in paths.items()})
+
+    test = splits["test"]
+    metrics: dict = {"theta": {k: [round(float(t), 4) for t in v] for k, v in fits.items()}}
+    for name, theta in fits.items():
+        test_mse = reg.mse(test.x.astype(np.float64), test.y, theta)
+        metrics[name] = {"test_mse": test_mse, "test_rmse": float(np.sqrt(test_mse))}
+    best = fits["normal_equation_numpy"]
+    metrics["max_abs_diff_vs_sklearn"] = {
+        k: float(np.max(np.abs(v - fits["sklearn"]))) for k, v in fits.items()
+    }
+    metrics["diabetes"] = _diabetes((datasets or {}).get("diabetes") or data.load("diabetes"))
+
+    plots.save(plots.gd_paths(paths, best), out, "gd_paths")
+    plots.save(plots.regression_fit(x, y, fits), out, "fits")
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def _diabetes(splits: dict) -> dict:
+    """The normal equation scales to many features: 10 diabetes features vs scikit-learn."""
+    from sklearn.linear_model import LinearRegression
+
+    x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
+    theta = reg.normal_equation(x, y)
+    sk = LinearRegression().fit(x, y)
+    test = splits["test"]
+    test_mse = reg.mse(test.x.astype(np.float64), test.y, theta)
+    return {
+        "max_abs_diff_vs_sklearn": float(np.max(np.abs(theta - np.r_[sk.intercept_, sk.coef_]))),
+        "test_rmse": float(np.sqrt(test_mse)),
+    }
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Every registered lab runs end to end in quick mode and writes its outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dlcourse import labkit
+
+LABS = [lab.name for lab in labkit.list_labs()]
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_lab_runs_in_quick_mode(name, tmp_path):
+    metrics = labkit.run_lab(name, quick=True, out_dir=str(tmp_path))
+    folder = tmp_path / name
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved and isinstance(metrics, dict)
+    assert labkit._scalars(saved) == pytest.approx(labkit._scalars(json.loads(json.dumps(metrics))))
+    assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_every_lab_has_a_header_and_a_config():
+    for lab in labkit.list_labs():
+        assert lab.header.get("Title") and lab.header.get("Unit"), lab.name
+        module = labkit.load_lab(lab.name)
+        assert issubclass(module.Config, labkit.LabConfig), lab.name
+        assert module.Config.__dataclass_params__.frozen, lab.name
+
+
+def test_linear_regression_matches_sklearn(tmp_path):
+    m = labkit.run_lab("01", quick=True, out_dir=str(tmp_path))
+    diffs = m["max_abs_diff_vs_sklearn"]
+    assert diffs["normal_equation_numpy"] < 1e-9
+    assert diffs["normal_equation_tf"] < 1e-9
+    assert m["diabetes"]["max_abs_diff_vs_sklearn"] < 1e-6
+    # Noise has unit variance, so a good fit has test RMSE near 1.
+    assert 0.7 < m["normal_equation_numpy"]["test_rmse"] < 1.3
+
+
+def test_unknown_lab_lists_known_ones():
+    with pytest.raises(ValueError, match=r"Received: lab='99'.*01_linear_regression"):
+        labkit.find_lab("99")
+
+
+def test_report_links_metrics_and_figures(tmp_path):
+    labkit.run_lab("01", quick=True, out_dir=str(tmp_path))
+    report = labkit.write_report(str(tmp_path)).read_text()
+    assert "01_linear_regression/gd_paths.png" in report
+    assert "normal_equation_numpy.test_rmse" in report
+
+
+def test_cli_flags_come_from_the_config(capsys):
+    text = labkit.describe("01")
+    assert "--eta" in text and "batch GD learning rate" in text and "--quick" in text

@@ -1,7 +1,8 @@
 # dlcourse: every target installs what it needs first (a .venv with the package, editable).
 # `make help` lists the targets.
 
-PYTHON ?= python3.11
+# Python 3.11 (falls back to python3 when there is no python3.11 on PATH).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dlcourse-installed
@@ -22,7 +23,7 @@ help:  ## List the targets
 	@echo "Variables: L=NN (lab), TUNER=grid|random|coarse-to-fine|cv-grid|hyperband|bayesian, WORKERS=N, ARGS='...'"
 
 $(STAMP): setup.cfg pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "error: no python3.11 (or python3) on PATH; install Python 3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -46,8 +47,8 @@ test: $(STAMP)  ## Run the test suite (under 10 minutes on 2 cores)
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)  ## ruff check + format check
-	$(PY) -m ruff check dlcourse labs tests
-	$(PY) -m ruff format --check dlcourse labs tests
+	$(PY) -m ruff check --line-length 100 dlcourse labs tests
+	$(PY) -m ruff format --line-length 100 --check dlcourse labs tests
 
 tune: data  ## Hyperparameter search on the embedded data: make tune TUNER=coarse-to-fine
 	$(PY) -m dlcourse.tuning --tuner $(TUNER) $(ARGS)

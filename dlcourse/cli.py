@@ -20,14 +20,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     labs_sub.add_parser("list", help="list the registered labs")
     p_desc = labs_sub.add_parser("describe", help="show a lab's header and flags")
     p_desc.add_argument("lab")
-    p_run = labs_sub.add_parser("run", help="run labs, one process each, then the report")
+    p_run = labs_sub.add_parser(
+        "run",
+        help="run labs, one process each, then the report",
+        epilog="Arguments after a bare -- are passed to every lab, e.g. -- --quick",
+    )
     p_run.add_argument("labs", nargs="*", help="lab numbers or names (default with --all: all)")
     p_run.add_argument("--all", action="store_true", help="run every registered lab")
     p_run.add_argument("--out-dir", default="runs", help="where run folders go")
-    p_run.add_argument("lab_args", nargs=argparse.REMAINDER, help="after --: passed to each lab")
     p_rep = labs_sub.add_parser("report", help="rewrite runs/REPORT.md")
     p_rep.add_argument("--out-dir", default="runs")
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after a bare `--` goes to each lab: `dlcourse labs run 12 -- --epochs 5`.
+    lab_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     args = parser.parse_args(argv)
     if args.command == "data":
         from dlcourse.data import write_all
@@ -47,11 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.labs_command == "report":
         print(labkit.write_report(args.out_dir))
         return 0
-    keys = [k for k in args.labs if k != "--"]
-    extra = [a for a in args.lab_args if a != "--"]
-    if not keys and not args.all:
+    if not args.labs and not args.all:
         parser.error("name labs to run, or pass --all")
-    results = labkit.run_all(keys or None, out_dir=args.out_dir, extra_args=extra)
+    results = labkit.run_all(args.labs or None, out_dir=args.out_dir, extra_args=lab_args)
     return 0 if all(r["returncode"] == 0 for r in results) else 1
 
 

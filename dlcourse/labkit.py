@@ -90,26 +90,24 @@ def save_metrics(folder: Path, metrics: dict) -> Path:
     return write_json(Path(folder) / "metrics.json", metrics)
 
 
-def config_parser(cfg_cls: type, description: str | None = None) -> argparse.ArgumentParser:
+def config_parser(
+    cfg_cls: type, description: str | None = None, prog: str | None = None
+) -> argparse.ArgumentParser:
     """An argparse parser with one ``--flag`` per dataclass field, help from :func:`arg`."""
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     for f in dataclasses.fields(cfg_cls):
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "") + " (default: %(default)s)"
         if f.type in (bool, "bool"):
-            parser.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
-                help=help_text,
-            )
+            action = argparse.BooleanOptionalAction
+            parser.add_argument(flag, dest=f.name, action=action, default=f.default, help=help_text)
             continue
-        kind = _field_type(f)
-        parser.add_argument(
-            flag, dest=f.name, type=kind, default=f.default, help=help_text,
-            choices=f.metadata.get("choices"), nargs="+" if kind is not None and
-            isinstance(f.default, tuple) else None,
-        )
+        kwargs = {"type": _field_type(f), "choices": f.metadata.get("choices")}
+        if isinstance(f.default, tuple):
+            kwargs["nargs"] = "+"  # e.g. --hidden 300 100
+        parser.add_argument(flag, dest=f.name, default=f.default, help=help_text, **kwargs)
     return parser
 
 
@@ -196,8 +194,9 @@ def run_lab(key: str, datasets: Any = None, **overrides: Any) -> dict:
 
 def describe(key: str) -> str:
     """The lab's header and its flags, as the ``--help`` text shows them."""
+    lab = find_lab(key)
     module = load_lab(key)
-    return config_parser(module.Config, description=module.__doc__).format_help()
+    return config_parser(module.Config, module.__doc__, prog=lab.path.name).format_help()
 
 
 def _read_header(path: Path) -> dict[str, str]:

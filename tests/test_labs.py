@@ -29,8 +29,14 @@ def test_every_lab_has_a_header_and_a_config():
         assert module.Config.__dataclass_params__.frozen, lab.name
 
 
-def test_linear_regression_matches_sklearn(tmp_path):
-    m = labkit.run_lab("01", quick=True, out_dir=str(tmp_path))
+@pytest.fixture(scope="module")
+def lab01(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return out, labkit.run_lab("01", quick=True, out_dir=str(out))
+
+
+def test_linear_regression_matches_sklearn(lab01):
+    _, m = lab01
     diffs = m["max_abs_diff_vs_sklearn"]
     assert diffs["normal_equation_numpy"] < 1e-9
     assert diffs["normal_equation_tf"] < 1e-9
@@ -44,13 +50,23 @@ def test_unknown_lab_lists_known_ones():
         labkit.find_lab("99")
 
 
-def test_report_links_metrics_and_figures(tmp_path):
-    labkit.run_lab("01", quick=True, out_dir=str(tmp_path))
-    report = labkit.write_report(str(tmp_path)).read_text()
+def test_report_links_metrics_and_figures(lab01):
+    out, _ = lab01
+    report = labkit.write_report(str(out)).read_text()
     assert "01_linear_regression/gd_paths.png" in report
     assert "normal_equation_numpy.test_rmse" in report
 
 
-def test_cli_flags_come_from_the_config(capsys):
+def test_cli_flags_come_from_the_config():
     text = labkit.describe("01")
     assert "--eta" in text and "batch GD learning rate" in text and "--quick" in text
+
+
+def test_run_all_isolates_a_failing_lab_and_reports_it(tmp_path, capfd):
+    # A bad flag value makes the lab raise: the runner records it and the report says so.
+    results = labkit.run_all(["01"], out_dir=str(tmp_path), extra_args=["--quick", "--eta", "-1"])
+    assert results[0]["returncode"] != 0 and results[0]["peak_rss_mb"] > 0
+    assert "`eta` (learning rate) must be > 0. Received: eta=-1.0" in capfd.readouterr().err
+    info = json.loads((tmp_path / "01_linear_regression" / "run_info.json").read_text())
+    assert info["returncode"] == results[0]["returncode"]
+    assert "| failed |" in (tmp_path / "REPORT.md").read_text()

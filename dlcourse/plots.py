@@ -111,6 +111,90 @@ def regression_fit(x: np.ndarray, y: np.ndarray, fits: Mapping[str, np.ndarray])
     ax.legend(fontsize=7)
     return fig
 
+
+def cost_curves(
+    costs: Mapping[str, np.ndarray],
+    *,
+    optimum: float | None = None,
+    points: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    title: str = "Cost vs iteration",
+    ylabel: str = "cost",
+) -> "plt.Figure":
+    """Cost per iteration (iteration 0 = start), log y; ``points`` adds marker series (x, y)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for label, c in costs.items():
+        c = np.asarray(c, np.float64)
+        ax.plot(np.arange(len(c)), c, lw=1.5, label=label)
+        if len(c) and not np.isfinite(c[-1]) or (len(c) > 1 and c[-1] > 1e3 * c[0]):
+            ax.plot(len(c) - 1, c[np.isfinite(c)][-1], "rx", ms=10)  # where it blew up
+    for label, (xs, ys) in (points or {}).items():
+        ax.plot(xs, ys, "o", mfc="none", ms=7, label=label)
+    if optimum is not None:
+        ax.axhline(optimum, color="k", ls="--", lw=1, label="optimum")
+    ax.set(title=title, xlabel="iteration", ylabel=ylabel, yscale="log")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def gd_lines(
+    x: np.ndarray, y: np.ndarray, paths: Mapping[str, np.ndarray], *, n_lines: int = 10
+) -> "plt.Figure":
+    """One panel per run: the data and the lines of its first ``n_lines`` GD steps."""
+    fig, axes = plt.subplots(1, len(paths), figsize=(4 * len(paths), 3.6), squeeze=False)
+    xs = np.array([x.min(), x.max()])
+    for ax, (label, path) in zip(axes[0], paths.items()):
+        ax.plot(x[:, 0], y, "b.", ms=4)
+        for i, theta in enumerate(path[: n_lines + 1]):
+            ax.plot(xs, theta[0] + theta[1] * xs, "r--" if i == 0 else "g-", lw=1, alpha=0.8)
+        ax.set(title=label, xlabel="x", ylim=(min(0.0, y.min()) - 1, y.max() + 3))
+    axes[0, 0].set_ylabel("y")
+    return fig
+
+
+def weight_images(
+    weights: Mapping[str, np.ndarray], shape: tuple[int, int], *, title: str = ""
+) -> "plt.Figure":
+    """Weight vectors reshaped to images on one symmetric colour scale (red +, blue -)."""
+    vmax = max(float(np.abs(w).max()) for w in weights.values()) or 1.0
+    fig, axes = plt.subplots(1, len(weights), figsize=(3 * len(weights), 3.2), squeeze=False)
+    for ax, (label, w) in zip(axes[0], weights.items()):
+        im = ax.imshow(np.reshape(w, shape), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def two_representations(
+    spaces: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    lines: Mapping[str, tuple[np.ndarray, float]],
+    axis_labels: Mapping[str, tuple[str, str]],
+    accuracy: Mapping[str, float],
+) -> "plt.Figure":
+    """The same labelled points in several 2-D representations, each with its linear boundary.
+
+    ``lines[name] = (w, b)`` draws w . u + b = 0 in that space.
+    """
+    fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 4.4), squeeze=False)
+    for ax, (name, u) in zip(axes[0], spaces.items()):
+        for cls, marker in ((0, "bo"), (1, "g^")):
+            ax.plot(u[y == cls, 0], u[y == cls, 1], marker, ms=3, alpha=0.6, label=f"class {cls}")
+        (w, b), lo, hi = lines[name], u.min(0), u.max(0)
+        if abs(w[1]) > abs(w[0]):  # mostly horizontal boundary: solve for the 2nd coordinate
+            us = np.linspace(lo[0], hi[0], 2)
+            ax.plot(us, -(w[0] * us + b) / w[1], "k-", lw=2, label="linear boundary")
+        else:
+            vs = np.linspace(lo[1], hi[1], 2)
+            ax.plot(-(w[1] * vs + b) / w[0], vs, "k-", lw=2, label="linear boundary")
+        ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel=axis_labels[name][0],
+               ylabel=axis_labels[name][1], title=f"{name}: accuracy {accuracy[name]:.2f}")
+        ax.legend(fontsize=7, loc="upper right")
+    return fig
+
 # ============================================================ Unit II (neurons, MLPs, tuning)
 
 # ============================================================ Unit III (training deep nets)

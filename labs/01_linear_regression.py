@@ -19,6 +19,11 @@ from dlcourse.labkit import arg
 from dlcourse.scratch import regression as reg
 
 LAB = labkit.lab_name(__file__)
+_LABELS = {
+    "batch_gd": "batch GD",
+    "stochastic_gd": "stochastic GD",
+    "minibatch_gd": "mini-batch GD",
+}
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,11 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     }
     schedule = reg.learning_schedule(cfg.t0, cfg.t1)
     paths = {
-        "batch GD": reg.batch_gd(x, y, eta=cfg.eta, n_epochs=n_epochs)[1],
-        "stochastic GD": reg.minibatch_gd(
+        "batch_gd": reg.batch_gd(x, y, eta=cfg.eta, n_epochs=n_epochs)[1],
+        "stochastic_gd": reg.minibatch_gd(
             x, y, batch_size=1, n_epochs=sgd_epochs, schedule=schedule, seed=cfg.seed
         )[1],
-        "mini-batch GD": reg.minibatch_gd(
+        "minibatch_gd": reg.minibatch_gd(
             x, y, batch_size=cfg.batch_size, n_epochs=sgd_epochs, schedule=schedule, seed=cfg.seed
         )[1],
     }
@@ -77,9 +82,10 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     metrics["max_abs_diff_vs_sklearn"] = {
         k: float(np.max(np.abs(v - fits["sklearn"]))) for k, v in fits.items()
     }
+    metrics["updates"] = {name: len(path) - 1 for name, path in paths.items()}
     metrics["diabetes"] = _diabetes((datasets or {}).get("diabetes") or data.load("diabetes"))
 
-    plots.save(plots.gd_paths(paths, best), out, "gd_paths")
+    plots.save(plots.gd_paths({_LABELS[k]: v for k, v in paths.items()}, best), out, "gd_paths")
     plots.save(plots.regression_fit(x, y, fits), out, "fits")
     labkit.save_metrics(out, metrics)
     return metrics

@@ -21,13 +21,36 @@ def add_bias(x: np.ndarray) -> np.ndarray:
 def normal_equation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """theta = (X^T X)^-1 X^T y, solved without forming the inverse. Returns (n + 1,)."""
     xb = add_bias(x).astype(np.float64)
-    return np.linalg.solve(xb.T @ xb, xb.T @ np.asarray(y, np.float64))
+    return np.linalg.solve(xb.T @ xb, xb.T @ _check_y(y, len(xb)))
 
 
 def mse(x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> float:
     """Mean squared error of ``theta`` on (x, y)."""
-    err = add_bias(x) @ theta - y
+    xb = add_bias(x)
+    err = xb @ _check_theta(theta, xb.shape[1]) - _check_y(y, len(xb))
     return float(np.mean(err**2))
+
+
+def mse_path(x: np.ndarray, y: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """The MSE at every row of a parameter path (steps, n + 1): the cost-vs-iteration curve."""
+    xb = add_bias(x).astype(np.float64)
+    path = np.asarray(path, np.float64)
+    if path.ndim != 2 or path.shape[1] != xb.shape[1]:
+        raise ValueError(
+            f"`path` must have shape (steps, {xb.shape[1]}). Received: path.shape={path.shape}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged path may hold inf
+        return np.mean((xb @ path.T - _check_y(y, len(xb))[:, None]) ** 2, axis=0)
+
+
+def stability_limit(x: np.ndarray) -> float:
+    """The largest learning rate for which batch GD on the MSE cannot diverge: 2 / lambda_max.
+
+    The MSE's Hessian is H = (2/m) X^T X (constant); a GD step multiplies the error along each
+    eigenvector of H by (1 - eta lambda), so GD diverges exactly when eta > 2 / lambda_max(H).
+    """
+    xb = add_bias(x).astype(np.float64)
+    return float(2.0 / np.linalg.eigvalsh(2.0 / len(xb) * xb.T @ xb).max())
 
 
 def gradient(xb: np.ndarray, y: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -36,15 +59,29 @@ def gradient(xb: np.ndarray, y: np.ndarray, theta: np.ndarray) -> np.ndarray:
 
 
 def batch_gd(
-    x: np.ndarray, y: np.ndarray, *, eta: float, n_epochs: int, theta0: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eta: float,
+    n_epochs: int,
+    theta0: np.ndarray | None = None,
+    stop_above: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Batch GD: one step per epoch on the whole training set. Returns (theta, path)."""
+    """Batch GD: one step per epoch on the whole training set. Returns (theta, path).
+
+    With ``stop_above``, GD stops early once the MSE exceeds it or stops being finite (it
+    diverged); the path then ends at that step, so ``len(path) - 1 < n_epochs`` tells you.
+    """
     _check_eta(eta)
+    _check_epochs(n_epochs)
     xb, theta = add_bias(x), _theta0(x, theta0)
+    y = _check_y(y, len(xb))
     path = [theta.copy()]
-    for _ in range(n_epochs):
+    for _ in range(int(n_epochs)):
         theta = theta - eta * gradient(xb, y, theta)
         path.append(theta.copy())
+        if stop_above is not None and not np.mean((xb @ theta - y) ** 2) <= stop_above:
+            break
     return theta, np.array(path)
 
 
@@ -68,12 +105,15 @@ def minibatch_gd(
     The learning rate at step t (counting every update) is ``schedule(t)``.
     Returns (theta, path) with one row per update.
     """
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size}")
+    _check_epochs(n_epochs)
     rng = np.random.default_rng(seed)
     xb, theta = add_bias(x), _theta0(x, theta0)
+    y = _check_y(y, len(xb))
+    batch_size = int(batch_size)
     path, t = [theta.copy()], 0
-    for _ in range(n_epochs):
+    for _ in range(int(n_epochs)):
         order = rng.permutation(len(xb))
         for start in range(0, len(xb), batch_size):
             idx = order[start : start + batch_size]
@@ -84,13 +124,34 @@ def minibatch_gd(
 
 
 def _theta0(x: np.ndarray, theta0: np.ndarray | None) -> np.ndarray:
-    n = x.shape[1] + 1
+    n = _check_2d("x", x).shape[1] + 1
     if theta0 is None:
         return np.zeros(n)
-    theta0 = np.asarray(theta0, np.float64)
-    if theta0.shape != (n,):
-        raise ValueError(f"`theta0` must have shape ({n},). Received: theta0.shape={theta0.shape}")
-    return theta0.copy()
+    return _check_theta(theta0, n, name="theta0").copy()
+
+
+def _check_theta(theta: np.ndarray, n: int, name: str = "theta") -> np.ndarray:
+    theta = np.asarray(theta, np.float64)
+    if theta.shape != (n,):
+        raise ValueError(
+            f"`{name}` must have shape ({n},), the bias plus one weight per feature. "
+            f"Received: {name}.shape={theta.shape}"
+        )
+    return theta
+
+
+def _check_y(y: np.ndarray, m: int) -> np.ndarray:
+    y = np.asarray(y, np.float64)
+    if y.shape != (m,):
+        raise ValueError(
+            f"`y` must have shape ({m},), one target per row of x. Received: y.shape={y.shape}"
+        )
+    return y
+
+
+def _check_epochs(n_epochs: int) -> None:
+    if int(n_epochs) != n_epochs or n_epochs < 0:
+        raise ValueError(f"`n_epochs` must be an integer >= 0. Received: n_epochs={n_epochs!r}")
 
 
 def _check_2d(name: str, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,107 @@
+"""
+Title: The learning rate: too small, about right, too large
+Unit: I
+Notes: 000 (Unit I: gradient descent, "eta too small => many iterations to converge, eta too high
+=> algorithm diverges"; Unit III: learning rate scheduling)
+Description: Runs batch gradient descent on y = 4 + 3x + noise with three learning rates and plots
+the cost per iteration and the first fitted lines of each run. Divergence is detected, not
+assumed: a run that blows up is stopped and reported with the iteration where it happened, and
+the verdicts are checked against theory (GD on the MSE diverges exactly when eta exceeds
+2 / lambda_max of the Hessian (2/m) X^T X).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.scratch import regression as reg
+from dlcourse.utils import check_positive
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    etas: tuple[float, ...] = arg(
+        (0.02, 0.1, 0.5), "learning rates to compare: too small, about right, too large"
+    )
+    n_iterations: int = arg(1000, "batch GD updates per learning rate")
+    n_lines: int = arg(10, "GD steps drawn as fitted lines in each panel")
+    tolerance: float = arg(1e-3, "converged once MSE <= (1 + tolerance) * optimal MSE")
+    blow_up: float = arg(1e6, "diverged (and stopped) once MSE > blow_up * starting MSE")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    check_positive("n_iterations", cfg.n_iterations)
+    check_positive("tolerance", cfg.tolerance)
+    check_positive("blow_up", cfg.blow_up)
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("linear") or data.load("linear")
+    x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
+    n_iterations = 100 if cfg.quick else cfg.n_iterations
+
+    # The target every run is judged against: the normal-equation optimum (lab 01).
+    optimum = reg.mse(x, y, reg.normal_equation(x, y))
+    start = reg.mse(x, y, np.zeros(x.shape[1] + 1))
+    limit = reg.stability_limit(x)
+    metrics: dict = {"optimal_mse": optimum, "stability_limit_eta": limit}
+    paths, costs, labels = {}, {}, {}
+    for eta in cfg.etas:
+        _, path = reg.batch_gd(x, y, eta=eta, n_epochs=n_iterations, stop_above=cfg.blow_up * start)
+        cost = reg.mse_path(x, y, path)
+        verdict = _judge(cost, n_iterations, optimum, cfg.tolerance)
+        verdict["predicted_to_diverge"] = bool(eta > limit)
+        verdict["agrees_with_theory"] = verdict["diverged"] == verdict["predicted_to_diverge"]
+        key = "eta_" + f"{eta:g}".replace(".", "_").replace("-", "m")
+        metrics[key] = {"eta": eta, **verdict}
+        labels[key] = f"eta = {eta:g}: {_describe(verdict)}"
+        paths[labels[key]], costs[labels[key]] = path, cost
+        print(labels[key])
+    metrics["all_agree_with_theory"] = all(
+        m["agrees_with_theory"] for m in metrics.values() if isinstance(m, dict)
+    )
+
+    title = f"Batch GD cost (theory: diverges for eta > {limit:.3f})"
+    plots.save(plots.cost_curves(costs, optimum=optimum, title=title, ylabel="MSE"), out, "cost")
+    plots.save(plots.gd_lines(x, y, paths, n_lines=cfg.n_lines), out, "fitted_lines")
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def _judge(cost: np.ndarray, n_iterations: int, optimum: float, tolerance: float) -> dict:
+    """What happened in one run, read off its cost curve.
+
+    On the MSE (a convex quadratic) the cost of a stable run never rises, so a run diverged if
+    it was stopped for blowing up or its cost is still rising at the last update.
+    """
+    stopped_at = len(cost) - 1 if len(cost) - 1 < n_iterations else None
+    rising = bool(len(cost) > 1 and not cost[-1] <= cost[-2])
+    hits = np.flatnonzero(cost <= (1 + tolerance) * optimum)
+    final = float(cost[-1]) if np.isfinite(cost[-1]) else None  # JSON has no inf
+    return {
+        "diverged": stopped_at is not None or rising,
+        "stopped_at_iteration": stopped_at,
+        "converged_at_iteration": int(hits[0]) if hits.size else None,
+        "final_mse": final,
+    }
+
+
+def _describe(verdict: dict) -> str:
+    if verdict["diverged"]:
+        where = verdict["stopped_at_iteration"]
+        return f"diverged (stopped at step {where})" if where is not None else "diverging"
+    if verdict["converged_at_iteration"] is not None:
+        return f"converged in {verdict['converged_at_iteration']} steps"
+    return "not converged yet"
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""
+Title: Logistic regression by gradient descent: NumPy, one Keras neuron, scikit-learn
+Unit: I
+Notes: 003 (logistic regression, cost J(w, b), gradient descent w = w - alpha dw, b = b - alpha db,
+forward/backward propagation, L2 regularization, normalizing inputs)
+Description: Tells two handwritten digits apart (3 vs 8 from the embedded digits by default)
+with logistic regression trained three ways: the notes' equations in NumPy, a one-neuron Keras
+model (sigmoid unit, binary cross-entropy, plain SGD on the full batch, so it takes the very same
+steps), and scikit-learn's LogisticRegression solved to convergence. Inputs are normalized with
+the training mean and variance as in the notes. Compares accuracy, the cost curve, the learned
+weights (shown as 8x8 images) and the test decisions of the three.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.scratch import logistic
+from dlcourse.training import fit
+from dlcourse.utils import check_in_range, check_positive, set_seed
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    positive: int = arg(3, "digit that is class 1")
+    negative: int = arg(8, "digit that is class 0; -1 = every other digit (is it a <positive>?)")
+    alpha: float = arg(1.0, "learning rate alpha of NumPy GD and of the Keras model's SGD")
+    n_iterations: int = arg(2000, "full-batch gradient-descent updates (NumPy and Keras)")
+    l2: float = arg(1.0, "L2 strength lambda of the notes; scikit-learn C = 1/lambda; 0 = none")
+    normalize: bool = arg(True, "standardize inputs with the training mean and std (notes 003)")
+    keras_epochs: int = arg(20, "Keras splits the updates into this many epochs (progress bar)")
+
+
+def binary_digits(splits: dict, positive: int, negative: int) -> dict:
+    """Keep the two digits (or all, if ``negative == -1``), flatten to (m, 64) in [0, 1].
+
+    Labels become 1 for ``positive`` and 0 otherwise.
+    """
+    out = {}
+    for name, split in splits.items():
+        keep = (split.y == positive) | ((split.y == negative) | (negative == -1))
+        x = split.x[keep].reshape(int(keep.sum()), -1).astype(np.float64) / 255.0
+        out[name] = data.Split(x, (split.y[keep] == positive).astype(np.float64))
+    return out
+
+
+def one_neuron(n_features: int, *, alpha: float, l2: float, m: int) -> keras.Model:
+    """The notes' model as Keras sees it: Dense(1, sigmoid), zero init, plain SGD.
+
+    Keras adds ``L2(c) = c * sum(w^2)`` to the mean loss; the notes add (lambda / 2m) ||w||^2,
+    so c = lambda / (2m) with m the number of training examples.
+    """
+    reg = keras.regularizers.L2(l2 / (2 * m)) if l2 > 0 else None
+    inputs = keras.Input((n_features,), name="pixels")
+    outputs = keras.layers.Dense(
+        1, activation="sigmoid", kernel_initializer="zeros", kernel_regularizer=reg, name="neuron"
+    )(inputs)
+    model = keras.Model(inputs, outputs, name="one_neuron")
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=alpha),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+class _WeightSnapshots(keras.callbacks.Callback):
+    """Keeps (w, b) of the neuron at the end of every epoch, to plot Keras on the NumPy curve."""
+
+    def on_train_begin(self, logs=None):
+        self.snapshots = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        kernel, bias = self.model.get_layer("neuron").get_weights()
+        self.snapshots.append((kernel[:, 0].astype(np.float64), float(bias[0])))
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    check_in_range("positive", cfg.positive, 0, 9, closed="[]")
+    check_in_range("negative", cfg.negative, -1, 9, closed="[]")
+    if cfg.positive == cfg.negative:
+        raise ValueError(
+            f"`negative` must differ from `positive`. Received: negative={cfg.negative}"
+        )
+    check_positive("n_iterations", cfg.n_iterations)
+    check_positive("keras_epochs", cfg.keras_epochs)
+    set_seed(cfg.seed)
+    out = labkit.run_dir(cfg, LAB)
+    n_iterations, epochs = (200, 2) if cfg.quick else (cfg.n_iterations, cfg.keras_epochs)
+    steps = max(1, n_iterations // epochs)  # updates per Keras epoch
+    n_iterations = steps * epochs
+
+    splits = binary_digits(
+        (datasets or {}).get("digits") or data.load("digits"), cfg.positive, cfg.negative
+    )
+    if cfg.normalize:  # notes 003: subtract the training mean, divide by the training spread
+        scaler = StandardScaler().fit(splits["train"].x)
+        splits = {k: data.Split(scaler.transform(s.x), s.y) for k, s in splits.items()}
+    (x, y), test = splits["train"], splits["test"]
+    m = len(x)
+
+    # 1. The notes' equations in NumPy.
+    np_fit = logistic.fit(x, y, alpha=cfg.alpha, n_iterations=n_iterations, l2=cfg.l2)
+
+    # 2. One Keras neuron: the full batch repeated `steps` times per epoch = the same GD steps.
+    train = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y[:, None].astype("float32")))
+    train = train.batch(m).repeat(steps)
+    val = splits["val"].x.astype("float32"), splits["val"].y[:, None].astype("float32")
+    snaps = _WeightSnapshots()
+    model, history = fit(
+        lambda: one_neuron(x.shape[1], alpha=cfg.alpha, l2=cfg.l2, m=m),
+        train,
+        validation=val,
+        epochs=epochs,
+        cfg=cfg,
+        folder=out,
+        callbacks=[snaps],
+    )
+    kernel, bias = model.get_layer("neuron").get_weights()
+    keras_w, keras_b = kernel[:, 0].astype(np.float64), float(bias[0])
+
+    # 3. scikit-learn, solved to convergence: C = 1 / lambda (C = inf: no penalty).
+    sk = LogisticRegression(C=1.0 / cfg.l2 if cfg.l2 > 0 else np.inf, max_iter=10_000, tol=1e-10)
+    sk.fit(x, y)
+
+    params = {
+        "numpy_gd": (np_fit.w, np_fit.b),
+        "keras_one_neuron": (keras_w, keras_b),
+        "sklearn": (sk.coef_[0].astype(np.float64), float(sk.intercept_[0])),
+    }
+    ref_pred = logistic.predict(test.x, *params["numpy_gd"])
+    metrics: dict = {
+        "task": f"{cfg.positive} vs {'rest' if cfg.negative == -1 else cfg.negative}",
+        "n_train": m,
+        "n_test": len(test.x),
+        "n_iterations": n_iterations,
+        "keras_val_accuracy": history["val_accuracy"][-1],
+    }
+    for name, (w, b) in params.items():
+        pred = logistic.predict(test.x, w, b)
+        metrics[name] = {
+            "train_accuracy": float(np.mean(logistic.predict(x, w, b) == y)),
+            "test_accuracy": float(np.mean(pred == test.y)),
+            "final_cost": logistic.cost(x, y, w, b, l2=cfg.l2),
+        }
+        if name != "numpy_gd":  # how far each library lands from the notes' NumPy GD
+            metrics[name].update(
+                max_abs_w_diff_vs_numpy=float(np.max(np.abs(w - np_fit.w))),
+                abs_b_diff_vs_numpy=abs(b - np_fit.b),
+                test_decisions_agree_with_numpy=float(np.mean(pred == ref_pred)),
+            )
+
+    optimum = metrics["sklearn"]["final_cost"]
+    keras_iters = steps * np.arange(1, len(snaps.snapshots) + 1)
+    keras_costs = [logistic.cost(x, y, w, b, l2=cfg.l2) for w, b in snaps.snapshots]
+    fig = plots.cost_curves(
+        {"NumPy GD (notes 003)": np_fit.costs},
+        optimum=optimum,
+        points={"Keras one neuron (end of epoch)": (keras_iters, keras_costs)},
+        title=f"Logistic regression cost J, {metrics['task']} (optimum: scikit-learn)",
+        ylabel="J(w, b)",
+    )
+    plots.save(fig, out, "cost")
+    side = math.isqrt(x.shape[1])  # 64 pixels -> 8 x 8
+    fig = plots.weight_images(
+        {name: w for name, (w, _) in params.items()},
+        (side, side),
+        title=f"weights w: red pushes towards '{cfg.positive}', blue away from it",
+    )
+    plots.save(fig, out, "weights")
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

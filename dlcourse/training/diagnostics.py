@@ -1,0 +1,113 @@
+"""Diagnostics: bias/variance from train and dev error, EWMA, per-layer gradient norms, sparsity.
+
+Notes 003 (bias and variance; exponentially weighted averages), 000 Unit III (vanishing and
+exploding gradients; sparse models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dlcourse.utils import check_in_range, check_positive
+
+
+def bias_variance(
+    train_error: float, dev_error: float, base_error: float = 0.0, tolerance: float = 0.02
+) -> dict:
+    """The notes' table: compare train error with the base (Bayes/human) error and dev error
+    with train error.
+
+    ==========  =========  ===============================
+    train       dev        diagnosis
+    ==========  =========  ===============================
+    1 %         11 %       high variance
+    15 %        16 %       high bias
+    15 %        30 %       high bias and high variance
+    0.5 %       1 %        low bias and low variance
+    ==========  =========  ===============================
+
+    Returns:
+        dict with ``avoidable_bias``, ``variance``, booleans ``high_bias``/``high_variance``,
+        ``diagnosis`` and the notes' ``remedy``.
+    """
+    for name, v in (
+        ("train_error", train_error),
+        ("dev_error", dev_error),
+        ("base_error", base_error),
+    ):
+        check_in_range(name, v, 0.0, 1.0, closed="[]")
+    check_positive("tolerance", tolerance)
+    bias, variance = train_error - base_error, dev_error - train_error
+    high_bias, high_var = bias > tolerance, variance > tolerance
+    diagnosis = {
+        (False, False): "low bias and low variance",
+        (True, False): "high bias",
+        (False, True): "high variance",
+        (True, True): "high bias and high variance",
+    }[(high_bias, high_var)]
+    remedy = []
+    if high_bias:
+        remedy.append("bigger network, train longer, better optimizer or architecture")
+    if high_var:
+        remedy.append("more data, regularization (l2, dropout, augmentation), early stopping")
+    return {
+        "avoidable_bias": bias,
+        "variance": variance,
+        "high_bias": high_bias,
+        "high_variance": high_var,
+        "diagnosis": diagnosis,
+        "remedy": "; ".join(remedy) or "done: deploy",
+    }
+
+
+def ewma(values: Sequence[float], beta: float = 0.9, bias_correction: bool = True) -> np.ndarray:
+    """``v_t = beta v_{t-1} + (1 - beta) theta_t`` from ``v_0 = 0``; divided by
+    ``1 - beta^t`` when ``bias_correction`` (so early values are not pulled toward 0)."""
+    check_in_range("beta", beta, 0.0, 1.0, closed="[)")
+    values = np.asarray(values, np.float64)
+    out, v = np.empty_like(values), np.zeros(values.shape[1:])
+    for t, theta in enumerate(values, 1):
+        v = beta * v + (1 - beta) * theta
+        out[t - 1] = v / (1 - beta**t) if bias_correction else v
+    return out
+
+
+def gradient_norms(model: keras.Model, x, y, loss=None) -> dict[str, float]:
+    """l2 norm of the loss gradient w.r.t. each layer's kernel, bottom to top (one batch)."""
+    loss_fn = loss or model.loss
+    if isinstance(loss_fn, str):
+        loss_fn = keras.losses.get(loss_fn)
+    with tf.GradientTape() as tape:
+        value = loss_fn(y, model(x, training=True))
+    kernels = [(layer.name, layer.kernel) for layer in model.layers if hasattr(layer, "kernel")]
+    grads = tape.gradient(value, [k for _, k in kernels])
+    return {name: float(tf.norm(g)) for (name, _), g in zip(kernels, grads)}
+
+
+def prune_small_weights(model: keras.Model, threshold: float) -> float:
+    """Zero every kernel entry with ``|w| < threshold`` in place; return the fraction of zeros
+    over all kernels (the notes' first recipe for sparse models)."""
+    check_positive("threshold", threshold, strict=False)
+    zeros = total = 0
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            w = keras.ops.convert_to_numpy(layer.kernel)
+            w = np.where(np.abs(w) < threshold, 0.0, w).astype(w.dtype)
+            layer.kernel.assign(w)
+            zeros, total = zeros + int((w == 0).sum()), total + w.size
+    return zeros / max(1, total)
+
+
+def sparsity(model: keras.Model) -> float:
+    """Fraction of kernel entries that are exactly zero."""
+    ws = [
+        keras.ops.convert_to_numpy(layer.kernel).ravel()
+        for layer in model.layers
+        if hasattr(layer, "kernel")
+    ]
+    w = np.concatenate(ws) if ws else np.zeros(1)
+    return float((w == 0).mean())

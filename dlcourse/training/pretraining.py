@@ -1,0 +1,106 @@
+"""Unsupervised pretraining: greedy layer-wise stacked autoencoders, then supervised fine-tuning.
+
+Hinton and Salakhutdinov, "Reducing the Dimensionality of Data with Neural Networks", Science
+2006; Bengio et al., "Greedy Layer-Wise Training of Deep Networks", NIPS 2006. With plenty of
+unlabeled data and few labels (notes 000 Unit III, "Unsupervised pretraining"): train one shallow
+autoencoder per hidden layer, each on the codes of the previous one, stack the encoders, put a
+softmax on top and fine-tune on the labeled examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from dlcourse.labkit import TrainConfig
+from dlcourse.training.trainer import fit
+from dlcourse.utils import check_positive
+
+
+def _autoencoder(n_in: int, n_hidden: int, activation: str, out_activation: str, lr: float):
+    inputs = keras.Input((n_in,))
+    code = keras.layers.Dense(n_hidden, activation=activation, name="encoder")(inputs)
+    recon = keras.layers.Dense(n_in, activation=out_activation, name="decoder")(code)
+    model = keras.Model(inputs, recon)
+    model.compile(keras.optimizers.Adam(lr), loss="mse")
+    return model
+
+
+def pretrain_stack(
+    x: np.ndarray,
+    hidden: Sequence[int] = (64, 32),
+    *,
+    activation: str = "selu",
+    epochs: int = 10,
+    batch_size: int = 32,
+    learning_rate: float = 3e-3,
+    cfg: TrainConfig | None = None,
+    verbose: int | str = 0,
+) -> tuple[list[keras.layers.Dense], list[list[float]]]:
+    """Greedy layer-wise pretraining on unlabeled ``x`` (n, features) in [0, 1].
+
+    Returns:
+        ``(encoders, losses)``: one trained ``Dense`` encoder per entry of ``hidden`` and the
+        reconstruction-loss curve of each stage.
+    """
+    if not hidden or any(int(h) != h or h < 1 for h in hidden):
+        raise ValueError(
+            f"`hidden` must be a non-empty list of positive integers. Received: hidden={hidden!r}"
+        )
+    check_positive("epochs", epochs)
+    codes = np.asarray(x, np.float32).reshape(len(x), -1)
+    encoders, losses = [], []
+    for i, n_hidden in enumerate(hidden):
+        # The first stage reconstructs pixels in [0, 1]; later stages reconstruct codes.
+        out_act = "sigmoid" if i == 0 else "linear"
+        n_in = codes.shape[1]
+        model, hist = fit(
+            lambda n_in=n_in, h=n_hidden, o=out_act: _autoencoder(
+                n_in, h, activation, o, learning_rate
+            ),
+            (codes, codes),
+            epochs=epochs,
+            cfg=cfg,
+            batch_size=batch_size,
+            verbose=verbose,
+        )
+        encoder = model.get_layer("encoder")
+        encoders.append(encoder)
+        losses.append(hist["loss"])
+        codes = keras.ops.convert_to_numpy(encoder(codes))
+    return encoders, losses
+
+
+def stacked_classifier(
+    input_shape: Sequence[int],
+    encoders: Sequence[keras.layers.Dense],
+    n_classes: int,
+    *,
+    learning_rate: float = 1e-3,
+    freeze_encoders: bool = False,
+) -> keras.Model:
+    """Flatten -> copies of the pretrained encoders -> softmax, compiled for fine-tuning.
+
+    The encoder weights are copied, never shared, so the pretrained stack stays reusable.
+    """
+    inputs = keras.Input(tuple(input_shape))
+    x = keras.layers.Flatten()(inputs)
+    for i, enc in enumerate(encoders):
+        layer = keras.layers.Dense(
+            enc.units,
+            activation=enc.activation,
+            name=f"hidden{i + 1}",
+            trainable=not freeze_encoders,
+        )
+        x = layer(x)
+        layer.set_weights(enc.get_weights())
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+    model = keras.Model(inputs, outputs, name="pretrained_classifier")
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

@@ -35,8 +35,10 @@ class LogisticFit(NamedTuple):
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """sigma(z) = 1 / (1 + e^-z), written as (1 + tanh(z/2)) / 2 so large |z| cannot overflow."""
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, np.float64)))
+    """sigma(z) = 1 / (1 + e^-z), evaluated with e^-|z| so that large |z| cannot overflow."""
+    z = np.asarray(z, np.float64)
+    e = np.exp(-np.abs(z))  # in (0, 1]
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def forward(x: np.ndarray, w: np.ndarray, b: float) -> tuple[np.ndarray, np.ndarray]:

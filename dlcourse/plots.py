@@ -190,8 +190,13 @@ def two_representations(
         else:
             vs = np.linspace(lo[1], hi[1], 2)
             ax.plot(-(w[1] * vs + b) / w[0], vs, "k-", lw=2, label="linear boundary")
-        ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel=axis_labels[name][0],
-               ylabel=axis_labels[name][1], title=f"{name}: accuracy {accuracy[name]:.2f}")
+        ax.set(
+            xlim=(lo[0], hi[0]),
+            ylim=(lo[1], hi[1]),
+            xlabel=axis_labels[name][0],
+            ylabel=axis_labels[name][1],
+            title=f"{name}: accuracy {accuracy[name]:.2f}",
+        )
         ax.legend(fontsize=7, loc="upper right")
     return fig
 

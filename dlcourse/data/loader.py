@@ -1,0 +1,451 @@
+"""The tf.data loader stage: file pattern -> batched, prefetched ``(x, y)`` dataset.
+
+Notes 004 (tf.data): ``list_files`` -> ``interleave`` -> ``shuffle`` -> ``map`` -> ``batch`` ->
+``prefetch``. One function family serves the three file formats of :mod:`dlcourse.data.files`:
+
+* :func:`from_files` builds the pipeline from any file pattern plus a :class:`Features` spec,
+* :func:`make_dataset` looks the pattern and spec up in a dataset's ``manifest.json``:
+  ``make_dataset("digits28", split="train", format="tfrecord", batch_size=64)``.
+
+The stages, in order (each one a keyword argument):
+
+1. ``tf.data.Dataset.list_files(pattern, shuffle=shuffle, seed=seed)``: shard order.
+2. ``interleave`` over the shards (``cycle_length``, ``num_parallel_calls=AUTOTUNE``,
+   ``deterministic``); PNG has one file per example, so it maps ``read_file`` instead.
+3. ``cache`` (optional): keeps the raw records in memory (or in a file) after the first epoch.
+4. ``shuffle(shuffle_buffer, seed)``, then ``repeat`` (optional).
+5. parse + scale: CSV lines through ``tf.io.decode_csv`` and TFRecords through
+   ``tf.io.parse_example`` *after* ``batch`` (one vectorized op per batch); PNGs through
+   ``tf.io.decode_png`` per example with ``num_parallel_calls=AUTOTUNE``. uint8 images become
+   float32 in [0, 1] unless ``scale=False``.
+6. ``augment`` hook (optional, training data only): ``augment(image, label) -> (image, label)``
+   is mapped per example after parsing and scaling, before batching. ``image`` is one example,
+   ``(H, W, C)`` float32 in [0, 1] (uint8 with ``scale=False``), ``label`` a scalar int64.
+   Giving it switches CSV/TFRecord parsing to per example (still parallel).
+7. ``batch(batch_size)``, then ``preprocess(x, y) -> (x, y)`` (optional) on whole batches.
+8. ``prefetch(AUTOTUNE)``; with ``device="auto"`` and one visible GPU (outside a multi-device
+   strategy, whose ``experimental_distribute_dataset`` prefetches to its devices itself)
+   ``tf.data.experimental.prefetch_to_device`` copies batches ahead to the GPU.
+
+Bad files: tf.data raises errors lazily, mid-epoch, and without file names. So with
+``check=True`` (the default) the pipeline is first run once over the files with
+``ignore_errors`` and every record is counted; any record that did not parse is located and
+reported as one :class:`DataFileError` (a ``ValueError``) naming the file and, for CSV, the
+line. ``on_error="skip"`` drops the bad records instead and warns how many were skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from dlcourse.data import files
+from dlcourse.utils import check_choice, check_positive
+
+AUTOTUNE = tf.data.AUTOTUNE
+FORMATS = ("csv", "tfrecord", "png")
+EXTENSIONS = {"csv": "csv", "tfrecord": "tfrecord", "png": "png"}
+
+Transform = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be read: ``path`` and, where there is one, ``line``."""
+
+    def __init__(self, message: str, path: str, line: int | None = None):
+        super().__init__(message)
+        self.path, self.line = path, line
+
+
+@dataclass(frozen=True)
+class Features:
+    """What one example holds: ``x`` of ``x_shape``/``x_dtype``, a scalar ``y``.
+
+    ``classes`` names the class ids (PNG folders are named after them).
+    """
+
+    x_shape: tuple[int, ...]
+    x_dtype: str = "uint8"  # "uint8" images or "float32" features
+    y_dtype: str = "int64"  # "int64" class ids or "float32" regression targets
+    classes: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_manifest(cls, manifest: dict) -> Features:
+        feats = manifest["features"]
+        classes = manifest.get("classes")
+        return cls(tuple(feats["x"]["shape"]), feats["x"]["dtype"], feats["y"]["dtype"],
+                   tuple(classes) if classes else None)  # fmt: skip
+
+    @property
+    def n_x(self) -> int:
+        return int(np.prod(self.x_shape))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def make_dataset(
+    name: str,
+    split: str = "train",
+    *,
+    format: str = "tfrecord",
+    data_dir: str | os.PathLike | None = None,
+    **kwargs,
+) -> tf.data.Dataset:
+    """The loader pipeline over an embedded dataset's files (written first if missing).
+
+    Args:
+        name: embedded dataset, e.g. ``"digits28"`` (see :mod:`dlcourse.data.embedded`).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        format: ``"tfrecord"``, ``"csv"`` or ``"png"`` (what the dataset has; see
+            :mod:`dlcourse.data.files`).
+        data_dir: data folder (default ``$DLCOURSE_DATA_DIR`` or the repository's ``data/``).
+        **kwargs: the stage switches of :func:`from_files`.
+    """
+    check_choice("split", split, ("train", "val", "test"))
+    check_choice("format", format, FORMATS)
+    manifest = files.ensure(name, data_dir)
+    if format not in manifest["splits"][split]["files"]:
+        have = ", ".join(manifest["splits"][split]["files"])
+        raise ValueError(
+            f"Dataset {name!r} has no {format} files. Received: format={format!r}; "
+            f"expected one of {have}"
+        )
+    return from_files(
+        file_pattern(name, split, format, data_dir), Features.from_manifest(manifest),
+        format=format, **kwargs,
+    )  # fmt: skip
+
+
+def file_pattern(
+    name: str, split: str, format: str, data_dir: str | os.PathLike | None = None
+) -> str:
+    """The glob pattern of a split's files, e.g. ``data/digits/tfrecord/train-*.tfrecord``."""
+    root = files.dataset_dir(name, data_dir)
+    if format == "png":
+        return str(root / "png" / split / "*" / "*.png")
+    return str(root / format / f"{split}-*.{EXTENSIONS[format]}")
+
+
+def from_files(
+    pattern: str | os.PathLike,
+    features: Features,
+    *,
+    format: str,
+    batch_size: int | None = 32,
+    shuffle: bool = True,
+    shuffle_buffer: int = 2048,
+    seed: int = 42,
+    cycle_length: int = 4,
+    deterministic: bool = True,
+    cache: bool | str = False,
+    repeat: bool = False,
+    scale: bool = True,
+    augment: Transform | None = None,
+    preprocess: Transform | None = None,
+    drop_remainder: bool = False,
+    check: bool = True,
+    on_error: str = "raise",
+    device: str | None = "auto",
+) -> tf.data.Dataset:
+    """Build the loader pipeline over the files matching ``pattern`` (stages: module docstring).
+
+    Args:
+        pattern: glob pattern of the files, e.g. ``"data/digits/csv/train-*.csv"``.
+        features: shape and dtypes of one example.
+        format: ``"csv"``, ``"tfrecord"`` or ``"png"``.
+        batch_size: examples per batch; ``None`` for unbatched examples.
+        shuffle: shuffle the shard order (seeded) and the examples (``shuffle_buffer``).
+        shuffle_buffer: examples held by ``shuffle``.
+        seed: seed of both shuffles; each epoch reshuffles, reproducibly.
+        cycle_length: shards read at once by ``interleave`` (1 reads them in order).
+        deterministic: keep the order fixed under parallelism (False may be faster).
+        cache: True caches the raw records in memory after the first epoch; a string caches
+            them in that file.
+        repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+        scale: uint8 images -> float32 in [0, 1].
+        augment: per-example ``(image, label) -> (image, label)`` for training data.
+        preprocess: per-batch ``(x, y) -> (x, y)``, e.g. a resize.
+        drop_remainder: drop the last, smaller batch.
+        check: read the files once first and raise :class:`DataFileError` on a bad record.
+        on_error: ``"raise"`` or ``"skip"`` (drop bad records, warn how many).
+        device: ``"auto"`` prefetches to the GPU when exactly one is visible; ``None`` never;
+            or a device name such as ``"/gpu:0"``.
+
+    Raises:
+        FileNotFoundError: no file matches ``pattern``.
+        DataFileError: ``check=True``, ``on_error="raise"`` and a record is bad.
+    """
+    check_choice("format", format, FORMATS)
+    check_choice("on_error", on_error, ("raise", "skip"))
+    for arg_name, value in (("shuffle_buffer", shuffle_buffer), ("cycle_length", cycle_length)):
+        check_positive(arg_name, value)
+    if batch_size is not None:
+        check_positive("batch_size", batch_size)
+    paths = match_files(pattern)
+    if format == "png" and features.classes is None:  # label = index of the sorted folder names
+        features = replace(features, classes=tuple(sorted({Path(p).parent.name for p in paths})))
+    if check or on_error == "skip":
+        report = scan(paths, features, format=format)
+        if report.bad and on_error == "raise":
+            raise report.error()
+        if report.bad:
+            warnings.warn(report.summary(), stacklevel=2)
+    per_example = augment is not None or on_error == "skip" or format == "png"
+    ds = _records(str(pattern), format, shuffle, seed, cycle_length, deterministic, on_error)
+    if cache:
+        ds = ds.cache("" if cache is True else str(cache))
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    parse = _parser(format, features, scale)
+    if per_example:
+        ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        if on_error == "skip":
+            ds = ds.ignore_errors()
+        if augment is not None:
+            ds = ds.map(augment, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if not per_example:  # vectorized: one parse per batch
+        ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if preprocess is not None:
+        ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    ds = ds.prefetch(AUTOTUNE)
+    target = _prefetch_device(device)
+    if target is not None:
+        ds = ds.apply(tf.data.experimental.prefetch_to_device(target))
+    return ds
+
+
+def match_files(pattern: str | os.PathLike) -> list[str]:
+    """The sorted files matching ``pattern``; FileNotFoundError naming it when there are none."""
+    paths = sorted(tf.io.gfile.glob(str(pattern)))
+    if not paths:
+        raise FileNotFoundError(
+            f"No file matches the pattern. Received: pattern={str(pattern)!r}. Run `make data` "
+            "to write the embedded datasets, or check the folder and the file extension."
+        )
+    return paths
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+def _records(pattern, format, shuffle, seed, cycle_length, deterministic, on_error):
+    """Stages 1-2: shard order and interleaved reading; yields raw lines/records/PNG paths."""
+    shards = tf.data.Dataset.list_files(pattern, shuffle=shuffle, seed=seed)
+    if format == "png":
+        return shards  # one file per example: the parse stage reads and decodes it
+
+    def read(path):
+        if format == "csv":
+            return tf.data.TextLineDataset(path).skip(1)  # skip the header row
+        ds = tf.data.TFRecordDataset(path)
+        return ds.ignore_errors() if on_error == "skip" else ds  # a truncated tail ends it
+
+    return shards.interleave(read, cycle_length=cycle_length, num_parallel_calls=AUTOTUNE,
+                             deterministic=deterministic)  # fmt: skip
+
+
+def _parser(format: str, features: Features, scale: bool) -> Callable:
+    """Raw record(s) -> ``(x, y)``; works on one record or a batch (leading axis)."""
+    if format == "csv":
+        return lambda line: _finish(*_parse_csv(line, features), features, scale)
+    if format == "tfrecord":
+        return lambda record: _finish(*_parse_tfrecord(record, features), features, scale)
+    return lambda path: _finish(*_parse_png(path, features), features, scale)
+
+
+def _parse_csv(lines, features: Features):
+    x_default = [0] if features.x_dtype == "uint8" else [0.0]  # int32 pixels, float32 features
+    y_default = [tf.constant(0, tf.int64)] if features.y_dtype == "int64" else [0.0]
+    cols = tf.io.decode_csv(lines, record_defaults=[x_default] * features.n_x + [y_default])
+    x = tf.stack(cols[:-1], axis=-1)  # (batch, n_x) or (n_x,)
+    return _unflatten(tf.cast(x, features.x_dtype), features), cols[-1]
+
+
+def _parse_tfrecord(records, features: Features):
+    if features.x_dtype == "uint8":
+        x_spec = tf.io.FixedLenFeature([], tf.string)
+    else:
+        x_spec = tf.io.FixedLenFeature([features.n_x], tf.float32)
+    y_spec = tf.io.FixedLenFeature([], tf.as_dtype(features.y_dtype))
+    parsed = tf.io.parse_example(records, {"x": x_spec, "y": y_spec})
+    x = parsed["x"]
+    if features.x_dtype == "uint8":
+        x = tf.io.decode_raw(x, tf.uint8)  # (batch, n_x) or (n_x,)
+    return _unflatten(x, features), parsed["y"]
+
+
+def _parse_png(path, features: Features):
+    channels = features.x_shape[-1]
+    x = tf.reshape(tf.io.decode_png(tf.io.read_file(path), channels=channels), features.x_shape)
+    class_name = tf.strings.split(path, os.sep)[-2]
+    classes = features.classes or ()
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(list(classes), tf.range(len(classes), dtype=tf.int64)),
+        default_value=-1,
+    )
+    y = table.lookup(class_name)
+    with tf.control_dependencies([tf.debugging.assert_non_negative(y, "unknown class folder")]):
+        return x, tf.identity(y)
+
+
+def _unflatten(x, features: Features):
+    """``(..., n_x)`` -> ``(..., *x_shape)``; raises when a record holds the wrong size."""
+    return tf.reshape(x, tf.concat([tf.shape(x)[:-1], features.x_shape], 0))
+
+
+def _finish(x, y, features: Features, scale: bool):
+    """Scale uint8 images to float32 in [0, 1]."""
+    if scale and features.x_dtype == "uint8":
+        x = tf.cast(x, tf.float32) / 255.0
+    return x, y
+
+
+def _prefetch_device(device: str | None) -> str | None:
+    if device != "auto":
+        return device
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) == 1 and not tf.distribute.has_strategy():
+        return gpus[0].name
+    return None
+
+
+# --------------------------------------------------------------------------- the check pass
+
+
+@dataclass
+class ScanReport:
+    """Result of :func:`scan`: records seen and the bad ones as ``(path, line_or_record, why)``."""
+
+    format: str
+    records: int
+    bad: list[tuple[str, int | None, str]]
+
+    def summary(self) -> str:
+        where = "; ".join(_where(p, n, why, self.format) for p, n, why in self.bad[:5])
+        more = f" (and {len(self.bad) - 5} more)" if len(self.bad) > 5 else ""
+        return (f"on_error='skip': skipped {len(self.bad)} bad record(s) of {self.records}: "
+                f"{where}{more}")  # fmt: skip
+
+    def error(self) -> DataFileError:
+        path, n, why = self.bad[0]
+        more = f" ({len(self.bad) - 1} more bad record(s) after it)" if len(self.bad) > 1 else ""
+        return DataFileError(
+            f"Cannot read {self.format.upper()} data: {_where(path, n, why, self.format)}{more}. "
+            "Fix or delete it and rerun `make data`, or pass on_error='skip' to drop bad records.",
+            path, n if self.format == "csv" else None,
+        )  # fmt: skip
+
+
+def _where(path: str, n: int | None, why: str, format: str) -> str:
+    if n is None:
+        return f"{path}: {why}"
+    return f"{path}, {'line' if format == 'csv' else 'record'} {n}: {why}"
+
+
+def scan(paths: list[str], features: Features, *, format: str) -> ScanReport:
+    """Parse every record once and locate the ones that fail.
+
+    Fast path: one vectorized pass over all files (batched parse). Only when that raises are
+    the files re-read one by one, record by record with ``ignore_errors``, to name the culprits.
+    """
+    parse = _parser(format, features, scale=False)
+    try:
+        if format == "png":  # one file per example: parallel per-example decode
+            examples = tf.data.Dataset.from_tensor_slices(paths)
+            examples = examples.map(parse, num_parallel_calls=AUTOTUNE, deterministic=False)
+            batches = examples.batch(4096)
+        else:
+            batches = _raw(paths, format).batch(4096).map(parse, num_parallel_calls=AUTOTUNE)
+        total = int(batches.reduce(np.int64(0), lambda n, xy: n + tf.shape(xy[1], tf.int64)[0]))
+        return ScanReport(format, total, [])
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError):
+        if format == "png":
+            return _scan_png(paths, features)
+    total, bad = 0, []
+    for path in paths:
+        n, file_bad = (_scan_csv if format == "csv" else _scan_tfrecord)(path, features)
+        total, bad = total + n, bad + file_bad
+    return ScanReport(format, total, bad)
+
+
+def _raw(paths: list[str], format: str) -> tf.data.Dataset:
+    """The raw records of ``paths`` in order, without the CSV header rows."""
+    if format == "csv":
+        names = tf.data.Dataset.from_tensor_slices(paths)
+        return names.flat_map(lambda p: tf.data.TextLineDataset(p).skip(1))
+    return tf.data.TFRecordDataset(paths)
+
+
+def _good_indices(ds: tf.data.Dataset, parse: Callable) -> set[int]:
+    """Indices of the elements of ``ds`` that ``parse`` accepts (errors are dropped)."""
+    good = ds.enumerate().map(lambda i, r: (i, parse(r)), num_parallel_calls=AUTOTUNE,
+                              deterministic=False)  # fmt: skip
+    return set(good.ignore_errors().map(lambda i, _: i).as_numpy_iterator())
+
+
+def _count(ds: tf.data.Dataset) -> int:
+    return int(ds.reduce(np.int64(0), lambda n, _: n + 1))
+
+
+def _scan_csv(path: str, features: Features):
+    lines = tf.data.TextLineDataset(path).skip(1)
+    total = _count(lines)
+    good = _good_indices(lines, _parser("csv", features, scale=False))
+    if len(good) == total:
+        return total, []
+    text = Path(path).read_text().splitlines()
+    header = text[0].split(",") if text else []
+    return total, [(path, i + 2, _csv_reason(text[i + 1], header, features))
+                   for i in range(total) if i not in good]  # fmt: skip
+
+
+def _csv_reason(line: str, header: list[str], features: Features) -> str:
+    """Why decode_csv rejected a line, in words (only runs for lines already known bad)."""
+    fields = line.split(",")
+    if len(fields) != features.n_x + 1:
+        return f"expected {features.n_x + 1} comma-separated fields, found {len(fields)}"
+    for j, value in enumerate(fields):
+        try:
+            (int if j == features.n_x and features.y_dtype == "int64" else float)(value)
+        except ValueError:
+            column = header[j] if j < len(header) else f"#{j + 1}"
+            return f"column {column!r} is not a number. Received: {value!r}"
+    return f"decode_csv rejected the row. Received: {line[:60]!r}"
+
+
+def _scan_tfrecord(path: str, features: Features):
+    records = tf.data.TFRecordDataset(path)
+    try:
+        total = _count(records)
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+        readable = _count(records.ignore_errors())
+        why = (f"the file is truncated or corrupt after {readable} readable record(s) "
+               f"({err.message.splitlines()[0]})")  # fmt: skip
+        return readable, [(path, None, why)]
+    good = _good_indices(records, _parser("tfrecord", features, scale=False))
+    why = (f"not a tf.train.Example with x {features.x_dtype}{list(features.x_shape)} and "
+           f"y {features.y_dtype}")  # fmt: skip
+    return total, [(path, i, why) for i in range(total) if i not in good]
+
+
+def _scan_png(paths: list[str], features: Features) -> ScanReport:
+    good = _good_indices(tf.data.Dataset.from_tensor_slices(paths), _parser("png", features, False))
+    why = f"not a decodable PNG image of shape {tuple(features.x_shape)}"
+    bad = [(p, None, why) for i, p in enumerate(paths) if i not in good]
+    classes = set(features.classes or ())
+    for p in paths:
+        if Path(p).parent.name not in classes:
+            folder = Path(p).parent.name
+            bad.append((p, None, f"its folder {folder!r} is not a class of {sorted(classes)}"))
+    return ScanReport("png", len(paths), bad)

@@ -36,7 +36,7 @@ def reuse_layers(model: keras.Model, n_layers: int = -1, name: str = "reused") -
     functional models whose layers form a chain.
     """
     copy = clone(model)
-    layers = copy.layers
+    layers = [layer for layer in copy.layers if not isinstance(layer, keras.layers.InputLayer)]
     n = len(layers) + n_layers if n_layers < 0 else n_layers
     if not 1 <= n <= len(layers):
         raise ValueError(

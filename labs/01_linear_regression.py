@@ -5,7 +5,8 @@ Notes: 000 (Unit I: MSE, normal equation, gradient descent), 003 (mini-batch gra
 Description: Fits y = 4 + 3x + noise with the closed-form normal equation (NumPy and TensorFlow),
 batch gradient descent, stochastic gradient descent with a learning schedule, and mini-batch
 gradient descent; checks all of them against scikit-learn's LinearRegression, plots their paths
-in parameter space, then repeats the normal equation on the 10-feature diabetes data.
+in parameter space and their training MSE per update, reports test MSE and RMSE, then repeats the
+normal equation on the 10-feature diabetes data.
 """
 
 from __future__ import annotations
@@ -87,6 +88,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     plots.save(plots.gd_paths({_LABELS[k]: v for k, v in paths.items()}, best), out, "gd_paths")
     plots.save(plots.regression_fit(x, y, fits), out, "fits")
+    costs = {_LABELS[k]: reg.mse_path(x, y, v) for k, v in paths.items()}
+    fig = plots.cost_curves(
+        costs, optimum=reg.mse(x, y, best), title="Training MSE per update", ylabel="MSE"
+    )
+    fig.axes[0].set_xscale("symlog", linthresh=10)  # SGD makes many more updates than batch GD
+    fig.axes[0].set_xlim(left=0)
+    plots.save(fig, out, "cost")
     labkit.save_metrics(out, metrics)
     return metrics
 

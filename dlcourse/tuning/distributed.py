@@ -1,0 +1,170 @@
+"""Distributed tuning on one machine: a keras-tuner chief oracle plus N worker tuners.
+
+    python -m dlcourse.tuning.distributed --workers 2 --tuner random [search flags]
+
+keras-tuner's protocol: every process runs the *same* search script; ``KERASTUNER_TUNER_ID``
+(``chief`` or ``tunerK``), ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` tell it its
+role. The chief serves the oracle over gRPC; each worker asks it for trials, trains, and reports
+back; all share one project folder. :func:`launch` picks a free loopback port, starts the chief
+and the workers, waits, and reaps every process, also on Ctrl-C, on a failure and on timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from dlcourse.utils import check_positive
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port that is free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def is_chief() -> bool:
+    return "KERASTUNER_ORACLE_IP" in os.environ and os.environ.get(
+        "KERASTUNER_TUNER_ID", ""
+    ).startswith("chief")
+
+
+def is_worker() -> bool:
+    return "KERASTUNER_ORACLE_IP" in os.environ and not is_chief()
+
+
+def serve(oracle, poll_s: float = 0.2) -> None:
+    """keras-tuner's chief loop (``oracle_chief.start_server``), polling every ``poll_s``
+    instead of every 20 s, so the chief exits as soon as the last worker is done."""
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    server.add_insecure_port(
+        f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    )
+    server.start()
+    try:
+        while not (servicer.stop_triggered and exit_chief(oracle)):
+            time.sleep(poll_s)
+    finally:
+        server.stop(grace=1)
+
+
+def search(tuner, *args, **kwargs) -> None:
+    """``tuner.search`` in every role; the chief serves the oracle with :func:`serve`."""
+    if is_chief():
+        tuner.save()
+        serve(tuner.oracle)
+    else:
+        tuner.search(*args, **kwargs)
+
+
+def launch(
+    command: Sequence[str],
+    workers: int = 2,
+    *,
+    port: int | None = None,
+    timeout: float = 3600.0,
+    env: dict | None = None,
+) -> dict[str, int]:
+    """Run ``command`` as chief + ``workers`` workers on 127.0.0.1 and wait for all of them.
+
+    Returns each process's exit code (``{"chief": 0, "tuner0": 0, ...}``). If one fails,
+    the time runs out or the launcher is interrupted, the others are terminated (then killed)
+    and waited for, so no process is left behind.
+    """
+    check_positive("workers", workers)
+    check_positive("timeout", timeout)
+    port = port or free_port()
+    base = {
+        **os.environ,
+        **(env or {}),
+        "KERASTUNER_ORACLE_IP": LOOPBACK,
+        "KERASTUNER_ORACLE_PORT": str(port),
+    }
+    procs: dict[str, subprocess.Popen] = {}
+    for tuner_id in ["chief"] + [f"tuner{i}" for i in range(workers)]:
+        procs[tuner_id] = subprocess.Popen(
+            list(command), env={**base, "KERASTUNER_TUNER_ID": tuner_id}
+        )
+        if tuner_id == "chief":
+            time.sleep(0.5)  # let the chief build the oracle first
+    deadline = time.monotonic() + timeout
+    try:
+        while any(p.poll() is None for p in procs.values()):
+            failed = [k for k, p in procs.items() if p.returncode not in (None, 0)]
+            if failed:
+                print(
+                    f"distributed tuning: {', '.join(failed)} failed; stopping the rest",
+                    file=sys.stderr,
+                )
+                break
+            if time.monotonic() > deadline:
+                print(f"distributed tuning: timed out after {timeout:.0f} s", file=sys.stderr)
+                break
+            time.sleep(0.1)
+    finally:
+        _reap(procs.values())
+    return {k: p.returncode for k, p in procs.items()}
+
+
+def _reap(procs, grace: float = 5.0) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    end = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(end - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m dlcourse.tuning.distributed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Other flags are passed to python -m dlcourse.tuning (see its --help).",
+    )
+    p.add_argument("--workers", type=int, default=2, help="number of worker processes")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds before giving up")
+    p.add_argument("--port", type=int, default=None, help="oracle port (default: a free one)")
+    args, rest = p.parse_known_args(argv)
+    from dlcourse.tuning.__main__ import parser as search_parser
+
+    search_args = search_parser().parse_args(rest)
+    if search_args.overwrite:  # the chief alone must not wipe what workers already use
+        import shutil
+
+        project = os.path.join(search_args.directory, search_args.project_name or search_args.tuner)
+        shutil.rmtree(project, ignore_errors=True)
+        rest = [a for a in rest if a != "--overwrite"]
+    codes = launch(
+        [sys.executable, "-m", "dlcourse.tuning", *rest],
+        args.workers,
+        port=args.port,
+        timeout=args.timeout,
+    )
+    print("exit codes: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
+    return 0 if all(c == 0 for c in codes.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""dlcourse.tuning: every tuner through the factory (fast: run_trial is overridden), the
+coarse-to-fine oracle's rounds and resume after kill -9, the cross-validated grid, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlcourse.tuning import (
+    TUNERS,
+    CoarseToFineOracle,
+    MLPHyperModel,
+    make_tuner,
+    summarize,
+    table,
+    validate_space,
+)
+
+SPACE = {
+    "num_layers": (1, 3),
+    "units": (8, 256, "log"),
+    "activation": ["relu", "tanh", "elu"],
+    "learning_rate": (1e-4, 1e-1, "log"),
+}
+
+
+def objective(values: dict) -> float:
+    """A cheap stand-in score, best at lr = 10^-2.5, 64 units, relu (tests only)."""
+    score = 1.0 - (math.log10(values["learning_rate"]) + 2.5) ** 2 / 10
+    score -= abs(math.log2(values.get("units", 64) / 64)) / 20
+    return score - (0.0 if values.get("activation", "relu") == "relu" else 0.05)
+
+
+def _fast(tuner):
+    def run_trial(self, trial, *args, **kwargs):
+        return {"val_accuracy": objective(trial.hyperparameters.values)}
+
+    tuner.run_trial = types.MethodType(run_trial, tuner)
+    return tuner
+
+
+def _hypermodel(space=SPACE):
+    return MLPHyperModel((4,), 3, space=space)
+
+
+@pytest.mark.parametrize("name", [t for t in TUNERS if t != "cv-grid"])
+def test_every_tuner_runs_through_the_factory(name, tmp_path):
+    space = SPACE if name not in ("grid",) else {"units": [8, 64], "learning_rate": [1e-3, 1e-2]}
+    tuner = _fast(
+        make_tuner(name, _hypermodel(space), max_trials=6, directory=tmp_path, max_epochs=3)
+    )
+    tuner.search(verbose=0)
+    result = summarize(tuner)
+    scores = [t["score"] for t in result["trials"] if t["status"] == "COMPLETED"]
+    assert len(scores) == (4 if name == "grid" else 6) or name == "hyperband"
+    assert len(scores) >= 4
+    assert result["best"]["score"] == max(scores)
+    assert result["best"]["score"] == pytest.approx(objective(result["best"]["values"]))
+    assert Path(result["project_dir"]) == tmp_path / name
+    assert "val_accuracy" in table(result).splitlines()[0]
+
+
+def test_coarse_to_fine_narrows_around_the_best_respecting_log_sampling(tmp_path):
+    tuner = _fast(
+        make_tuner(
+            "coarse-to-fine",
+            _hypermodel(),
+            max_trials=24,
+            rounds=3,
+            shrink=0.4,
+            keep=1,
+            seed=3,
+            directory=tmp_path,
+        )
+    )
+    tuner.search(verbose=0)
+    oracle = tuner.oracle
+    log = oracle.round_log
+    assert [r["round"] for r in log] == [0, 1, 2] and [r["first_trial"] for r in log] == [0, 8, 16]
+    hp = {h.name: h for h in oracle.hyperparameters.space}
+    for r in log:  # each round's lr range has width shrink^round on the log scale [0, 1)
+        lo, hi = (hp["learning_rate"].value_to_prob(v) for v in r["ranges"]["learning_rate"])
+        assert hi - lo == pytest.approx(0.4 ** r["round"], rel=1e-6)
+    trials = sorted(oracle.trials.values(), key=lambda t: int(t.trial_id))
+    for t in trials[8:]:  # later rounds sample inside their narrowed ranges / kept choices
+        r = log[1] if int(t.trial_id) < 16 else log[2]
+        lo, hi = r["ranges"]["learning_rate"]
+        assert lo <= t.hyperparameters.values["learning_rate"] <= hi * (1 + 1e-9)
+        assert t.hyperparameters.values["activation"] in r["choices"]["activation"]
+    assert len(log[2]["choices"]["activation"]) == 1
+    best_by_round = [max(t.score for t in trials[i : i + 8]) for i in (0, 8, 16)]
+    assert best_by_round[2] >= best_by_round[0]
+    assert len({json.dumps(t.hyperparameters.values, sort_keys=True) for t in trials}) == 24
+
+
+def test_coarse_to_fine_state_round_trips():
+    oracle = CoarseToFineOracle(objective="val_accuracy", max_trials=6, rounds=2, seed=1)
+    oracle.round, oracle.ranges, oracle.choices = 1, {"units": [0.2, 0.6]}, {"activation": ["elu"]}
+    oracle.round_log = [{"round": 0}]
+    state = json.loads(json.dumps(oracle.get_state()))
+    other = CoarseToFineOracle(objective="val_accuracy", max_trials=6, rounds=2, seed=1)
+    other.set_state(state)
+    assert (other.round, other.ranges, other.choices, other.round_log) == (
+        1,
+        {"units": [0.2, 0.6]},
+        {"activation": ["elu"]},
+        [{"round": 0}],
+    )
+
+
+RESUME_SCRIPT = """
+import json, os, sys, time, types
+sys.path.insert(0, {tests!r})
+from test_tuning import _hypermodel, objective
+from dlcourse.tuning import make_tuner
+
+folder, log = sys.argv[1], sys.argv[2]
+
+def run_trial(self, trial, *args, **kwargs):
+    with open(log, "a") as f:
+        f.write("start " + trial.trial_id + "\\n")
+    time.sleep(0.15)
+    with open(log, "a") as f:
+        f.write("done " + trial.trial_id + "\\n")
+    return {{"val_accuracy": objective(trial.hyperparameters.values)}}
+
+tuner = make_tuner("coarse-to-fine", _hypermodel(), max_trials=12, rounds=3, seed=7,
+                   directory=folder, overwrite=False)
+tuner.run_trial = types.MethodType(run_trial, tuner)
+tuner.search(verbose=0)
+"""
+
+
+def test_coarse_to_fine_resumes_after_kill_9_without_losing_or_repeating(tmp_path):
+    script = tmp_path / "search.py"
+    script.write_text(RESUME_SCRIPT.format(tests=str(Path(__file__).parent)))
+    log = tmp_path / "log.txt"
+    cmd = [sys.executable, str(script), str(tmp_path / "proj"), str(log)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while "start 05" not in (log.read_text() if log.exists() else ""):  # in round 1
+        assert time.monotonic() < deadline and proc.poll() is None, "search did not start"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = log.read_text().split()
+    assert "done 05" not in " ".join(first[-2:]) and len(first) < 24
+    subprocess.run(cmd, env=env, check=True, timeout=120, capture_output=True)
+
+    done = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("done")]
+    assert sorted(done) == [f"{i:02d}" for i in range(12)]  # each completed exactly once
+    # Resumed == uninterrupted: the same values for every trial, and the same rounds.
+    resumed = make_tuner(
+        "coarse-to-fine",
+        _hypermodel(),
+        max_trials=12,
+        rounds=3,
+        seed=7,
+        directory=tmp_path / "proj",
+        overwrite=False,
+    )
+    reference = _fast(
+        make_tuner(
+            "coarse-to-fine",
+            _hypermodel(),
+            max_trials=12,
+            rounds=3,
+            seed=7,
+            directory=tmp_path / "ref",
+        )
+    )
+    reference.search(verbose=0)
+    got, want = summarize(resumed), summarize(reference)
+    assert got["completed"] == 12
+    assert [t["values"] for t in got["trials"]] == [t["values"] for t in want["trials"]]
+    assert got["round_log"] == want["round_log"]
+
+
+def test_cv_grid_scores_the_mean_over_folds_and_reports_the_spread(tmp_path):
+    hm = _hypermodel({"units": [8, 64], "learning_rate": [1e-3, 1e-2]})
+    seen = []
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        seen.append((len(x), len(validation_data[0]), np.bincount(validation_data[1])))
+        acc = objective(hp.values) - 0.01 * len(seen) % 3  # differs per fold
+        return types.SimpleNamespace(history={"val_accuracy": [acc - 0.1, acc]})
+
+    hm.fit = types.MethodType(fit, hm)
+    tuner = make_tuner("cv-grid", hm, max_trials=None, folds=3, directory=tmp_path)
+    x, y = np.zeros((30, 4), "float32"), np.repeat([0, 1, 2], 10)
+    tuner.search(x, y, epochs=1, verbose=0)
+    result = summarize(tuner)
+    assert result["completed"] == 4 and len(seen) == 12
+    assert all(
+        n_tr == 20 and n_va == 10 and list(c) == [3, 4, 3] or list(c) in ([4, 3, 3], [3, 3, 4])
+        for n_tr, n_va, c in seen
+    )  # stratified folds
+    for t in result["trials"]:
+        folds = [t["metrics"][f"fold{k}_val_accuracy"] for k in range(3)]
+        assert t["score"] == pytest.approx(np.mean(folds))
+        assert t["metrics"]["val_accuracy_std"] == pytest.approx(np.std(folds))
+    assert "val_accuracy_std" in table(result).splitlines()[0]
+
+
+def test_bad_input_is_one_clear_value_error(tmp_path):
+    hm = _hypermodel()
+    with pytest.raises(ValueError, match=r"Received: tuner='annealing'; known tuners: grid, "):
+        make_tuner("annealing", hm, directory=tmp_path)
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match=rf"Received: max_trials={bad}"):
+            make_tuner("random", hm, max_trials=bad, directory=tmp_path)
+    for shrink in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"`shrink` must be in \(0.0, 1.0\)\. Received"):
+            make_tuner("coarse-to-fine", hm, shrink=shrink, directory=tmp_path)
+    with pytest.raises(ValueError, match=r"Received: space=\{\}"):
+        validate_space({})
+    with pytest.raises(ValueError, match=r"min < max.*Received: space\['units'\]=\(64, 8\)"):
+        validate_space({"units": (64, 8)})
+    with pytest.raises(ValueError, match=r"log sampling needs min > 0"):
+        validate_space({"learning_rate": (0.0, 0.1, "log")})
+    with pytest.raises(ValueError, match=r"Received: 'momentum'"):
+        validate_space({"momentum": [0.9]})
+    with pytest.raises(ValueError, match=r"distinct values"):
+        validate_space({"activation": []})
+    with pytest.raises(ValueError, match=r"Received: rounds=5"):
+        CoarseToFineOracle(max_trials=4, rounds=5)

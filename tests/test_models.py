@@ -1,0 +1,171 @@
+"""The model registry: every registered builder builds, runs, round-trips; reference counts."""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+
+from dlcourse.models import create_model, list_models, model_family
+
+# A small configuration per family (width/input knobs); other families get the generic one.
+SMALL = {
+    "lenet": {"input_shape": (32, 32, 1)},
+    "small_cnn": {},
+    "alexnet": {"input_shape": (64, 64, 3), "width": 1 / 16},
+    "vgg": {"input_shape": (32, 32, 3), "width": 1 / 16},
+    "googlenet": {"input_shape": (32, 32, 3), "width": 1 / 16},
+    "resnet": {"input_shape": (32, 32, 3), "width": 1 / 16},
+}
+GENERIC = {"input_shape": (8, 8, 1)}
+CNN_FAMILIES = set(SMALL)
+CNN_MODELS = [n for n in list_models() if model_family(n) in CNN_FAMILIES]
+# The smallest member of each CNN family (deep ResNets take seconds to build on 2 cores).
+FAMILY_HEADS = ["alexnet", "googlenet", "lenet5", "resnet18", "small_cnn", "vgg11"]
+
+
+def small_kwargs(name: str) -> dict:
+    return {"classes": 5, **SMALL.get(model_family(name), GENERIC)}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_builds_runs_and_round_trips(name, tmp_path, rng):
+    model = create_model(name, **small_kwargs(name))
+    x = rng.random((2, *model.input_shape[1:])).astype("float32")
+    y = model(x, training=False)
+    assert tuple(y.shape) == (2, 5)
+    np.testing.assert_allclose(np.sum(y, axis=-1), 1.0, rtol=1e-5)  # softmax output
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.count_params() == model.count_params()
+    np.testing.assert_allclose(loaded(x, training=False), y, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", FAMILY_HEADS)
+def test_feature_extraction_without_top(name, rng):
+    kw = small_kwargs(name)
+    maps = create_model(name, include_top=False, **kw)
+    assert len(maps.output_shape) == 4
+    pooled = create_model(name, include_top=False, pooling="max", **kw)
+    assert pooled.output_shape == (None, maps.output_shape[-1])
+    pooled.set_weights(maps.get_weights())  # same layers, plus a weightless global pool
+    x = rng.random((2, *maps.input_shape[1:])).astype("float32")
+    np.testing.assert_allclose(pooled(x), np.max(maps(x), axis=(1, 2)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", CNN_MODELS)
+def test_bad_arguments_are_readable_errors(name):
+    kw = small_kwargs(name)
+    with pytest.raises(ValueError, match=r"Received: classes=0"):
+        create_model(name, **{**kw, "classes": 0})
+    with pytest.raises(ValueError, match=r"Received: pooling='min'"):
+        create_model(name, include_top=False, pooling="min", **kw)
+    with pytest.raises(ValueError, match=r"Received: width=-0.5"):
+        create_model(name, **{**kw, "width": -0.5})
+
+
+# Smallest failing input per family and the layer that would get no pixels.
+TOO_SMALL = {
+    "lenet5": ((28, 28, 1), "c5"),
+    "small_cnn": ((2, 2, 1), "block1_conv"),
+    "alexnet": ((16, 16, 3), "block2_pool"),
+    "vgg16": ((16, 16, 3), "block5_pool"),
+    "googlenet": ((32, 32, 3), "aux_4a_avg_pool"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOO_SMALL))
+def test_too_small_input_names_the_layer(name):
+    shape, layer = TOO_SMALL[name]
+    extra = {"aux_logits": True} if name == "googlenet" else {}
+    with pytest.raises(
+        ValueError,
+        match=rf"layer '{layer}' would get a non-positive.*"
+        rf"Received: input_shape=\({shape[0]}, ",
+    ):
+        create_model(name, input_shape=shape, width=0.1, **extra)
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"Received: name='vgg17'.*vgg16"):
+        create_model("vgg17")
+
+
+# --------------------------------------------------------------------------- reference counts
+
+
+@functools.cache
+def keras_count(app: str) -> int:
+    return getattr(keras.applications, app)(weights=None).count_params()
+
+
+@pytest.mark.parametrize(
+    "name, app, expected",
+    [
+        ("vgg16", "VGG16", 138_357_544),
+        ("resnet50", "ResNet50", 25_636_712),
+        ("resnet152", "ResNet152", 60_419_944),
+    ],
+)
+def test_counts_equal_keras_applications(name, app, expected):
+    model = create_model(name, classes=1000)
+    assert model.count_params() == keras_count(app) == expected
+    assert model.layers[1].name in ("block1_conv1", "conv1_pad")  # keras' layer names
+
+
+def _trainable(model) -> int:
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_resnet34_and_18_match_the_paper_torchvision_counts():
+    assert _trainable(create_model("resnet34")) == 21_797_672
+    assert _trainable(create_model("resnet18")) == 11_689_512
+
+
+def test_lenet5_counts_follow_the_notes_table():
+    classic = create_model("lenet5")
+    by_layer = {layer.name: layer.count_params() for layer in classic.layers}
+    assert by_layer == {
+        **by_layer,
+        "c1": 156,
+        "s2": 12,
+        "c3": 1_516,
+        "s4": 32,
+        "c5": 48_120,
+        "f6": 10_164,
+        "rbf": 840,
+    }
+    assert classic.count_params() == 60_840  # the paper's "60,000" (notes 002: 60 thousand)
+    assert classic.get_layer("c5").output.shape[1:] == (1, 1, 120)  # C5 maps are 1x1
+    full = create_model("lenet5", connection_table=False, rbf_output=False)
+    assert full.get_layer("c3").count_params() == 2_416 and full.count_params() == 61_750
+    assert create_model("lenet5_modern").count_params() == 61_706
+
+
+def test_alexnet_follows_the_notes_table():
+    trunk = create_model("alexnet", include_top=False)  # conv layers only: fast to build
+    shapes = {n: trunk.get_layer(n).output.shape[1:] for n in ("block1_pool", "block2_pool")}
+    assert shapes == {"block1_pool": (27, 27, 96), "block2_pool": (13, 13, 256)}
+    assert trunk.output_shape[1:] == (13, 13, 256)  # F8 sees 13x13x256 (no pool after C7)
+    assert trunk.count_params() == 3_747_200
+    dense = (13 * 13 * 256 + 1) * 4096 + 4097 * 4096 + 4097 * 1000
+    assert trunk.count_params() + dense == 201_838_952
+    trunk5 = create_model("alexnet", include_top=False, pool5=True)
+    assert trunk5.output_shape[1:] == (6, 6, 256)  # the paper's third pool: 9,216 into F8
+    dense5 = (6 * 6 * 256 + 1) * 4096 + 4097 * 4096 + 4097 * 1000
+    assert trunk5.count_params() + dense5 == 62_378_344
+    assert (
+        sum(isinstance(layer, keras.layers.Layer) and "lrn" in layer.name for layer in trunk.layers)
+        == 2
+    )
+
+
+def test_googlenet_count_and_aux_outputs():
+    assert create_model("googlenet").count_params() == 6_998_552
+    aux = create_model(
+        "googlenet", input_shape=(96, 96, 3), width=1 / 16, classes=3, aux_logits=True
+    )
+    assert [tuple(o.shape) for o in aux.outputs] == [(None, 3)] * 3

@@ -262,3 +262,33 @@ def test_representations_lab_checks_its_geometry():
     splits = lab.circle_and_ring(50, 1.0, (1.5, 2.5), seed=0)
     r = lab.to_polar(splits["train"].x)[:, 0]
     assert np.all(r[splits["train"].y == 0] < 1.0) and np.all(r[splits["train"].y == 1] >= 1.5)
+
+
+def test_normalization_lab_curvature_matches_tensorflow_hessian(rng):
+    import tensorflow as tf
+
+    lab = labkit.load_lab("05")
+    x, w, b, l2 = rng.normal(size=(25, 3)), rng.normal(size=3), 0.2, 0.8
+    y = (rng.random(25) > 0.5).astype(float)
+    theta = tf.Variable(np.r_[b, w])
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            z = tf.linalg.matvec(tf.constant(x), theta[1:]) + theta[0]
+            bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.constant(y), logits=z)
+            cost = tf.reduce_mean(bce) + l2 / 50 * tf.reduce_sum(theta[1:] ** 2)
+        grad = inner.gradient(cost, theta)
+    np.testing.assert_allclose(lab.curvature(x, w, b, l2), outer.jacobian(grad, theta), atol=1e-12)
+    fit = logistic.fit(x, y, alpha=lab.safe_learning_rate(x, l2), n_iterations=50, l2=l2)
+    assert np.all(np.diff(fit.costs) <= 1e-12)  # alpha = 1/L never raises the cost
+
+
+def test_normalization_lab_normalized_inputs_converge_faster(tmp_path):
+    m = labkit.run_lab("05", quick=True, out_dir=str(tmp_path))
+    raw, norm = m["raw"], m["normalized"]
+    assert norm["hessian_condition_number"] < raw["hessian_condition_number"] / 5
+    assert norm["iterations_to_tolerance"] is not None and m["normalized_converges_faster"]
+    assert (
+        raw["iterations_to_tolerance"] is None
+        or raw["iterations_to_tolerance"] > 2 * (norm["iterations_to_tolerance"])
+    )
+    assert (tmp_path / "05_input_normalization" / "cost_gap.png").exists()

@@ -49,29 +49,35 @@ def forward(x: np.ndarray, w: np.ndarray, b: float) -> tuple[np.ndarray, np.ndar
 
 
 def cost(x: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, *, l2: float = 0.0) -> float:
-    """The cross-entropy cost J(w, b) of the notes, plus (l2 / 2m) ||w||^2.
-
-    ``log A`` and ``log(1 - A)`` are computed from Z as ``-log(1 + e^-Z)`` and ``-log(1 + e^Z)``
-    (the same numbers, without log(0) when A rounds to 0 or 1).
-    """
-    y = _check_y(y, len(x))
-    z, _ = forward(x, w, b)
-    log_a, log_1ma = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
-    j = -np.mean(y * log_a + (1.0 - y) * log_1ma)
-    return float(j + l2 / (2 * len(y)) * np.sum(w**2))
+    """The cross-entropy cost J(w, b) of the notes, plus (l2 / 2m) ||w||^2."""
+    x = _check_x(x, w)
+    return _propagate(x, _check_y(y, len(x)), w, b, l2)[0]
 
 
 def gradients(
     x: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, *, l2: float = 0.0
 ) -> tuple[np.ndarray, float]:
     """Backward propagation: (dJ/dw, dJ/db) = ((1/m) X dZ^T + (l2/m) w, mean(dZ))."""
-    y = _check_y(y, len(x))
-    m = len(y)
-    _, a = forward(x, w, b)
-    dz = a - y  # (m,)
-    dw = x.T @ dz / m + l2 / m * w  # X dZ^T: (n_x, m) @ (m,) -> (n_x,)
-    db = float(np.mean(dz))
+    x = _check_x(x, w)
+    _, dw, db = _propagate(x, _check_y(y, len(x)), w, b, l2)
     return dw, db
+
+
+def _propagate(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, l2: float
+) -> tuple[float, np.ndarray, float]:
+    """One forward and backward pass on checked inputs: (J, dw, db).
+
+    ``log A`` and ``log(1 - A)`` are computed from Z as ``-log(1 + e^-Z)`` and ``-log(1 + e^Z)``
+    (the same numbers, without log(0) when A rounds to 0 or 1).
+    """
+    m = len(y)
+    z = w @ x.T + b  # forward: (n_x,) @ (n_x, m) -> (m,)
+    log_a, log_1ma = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
+    j = -np.mean(y * log_a + (1.0 - y) * log_1ma) + l2 / (2 * m) * np.sum(w**2)
+    dz = sigmoid(z) - y  # backward: dZ = A - Y, (m,)
+    dw = x.T @ dz / m + l2 / m * w  # X dZ^T: (n_x, m) @ (m,) -> (n_x,)
+    return float(j), dw, float(np.mean(dz))
 
 
 def fit(
@@ -104,11 +110,12 @@ def fit(
     w = np.zeros(x.shape[1]) if w0 is None else np.array(w0, np.float64)
     b = float(b0)
     _check_x(x, w)
-    costs = [cost(x, y, w, b, l2=l2)]
+    costs = []
     for _ in range(int(n_iterations)):
-        dw, db = gradients(x, y, w, b, l2=l2)
+        j, dw, db = _propagate(x, y, w, b, l2)
+        costs.append(j)
         w, b = w - alpha * dw, b - alpha * db
-        costs.append(cost(x, y, w, b, l2=l2))
+    costs.append(_propagate(x, y, w, b, l2)[0])
     return LogisticFit(w, b, np.array(costs))
 
 

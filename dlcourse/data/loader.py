@@ -191,12 +191,15 @@ def from_files(
     paths = match_files(pattern)
     if format == "png" and features.classes is None:  # label = index of the sorted folder names
         features = replace(features, classes=tuple(sorted({Path(p).parent.name for p in paths})))
+    records = None  # known after a clean check: gives Keras a progress bar with a total
     if check or on_error == "skip":
         report = scan(paths, features, format=format)
         if report.bad and on_error == "raise":
             raise report.error()
         if report.bad:
             warnings.warn(report.summary(), stacklevel=2)
+        else:
+            records = report.records
     per_example = augment is not None or on_error == "skip" or format == "png"
     ds = _records(str(pattern), format, shuffle, seed, cycle_length, deterministic, on_error)
     if cache:
@@ -218,6 +221,10 @@ def from_files(
         ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if preprocess is not None:
         ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if records is not None and not repeat:
+        size = batch_size or 1
+        count = records // size if drop_remainder else -(-records // size)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count))
     ds = ds.prefetch(AUTOTUNE)
     target = _prefetch_device(device)
     if target is not None:

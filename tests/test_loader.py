@@ -1,0 +1,229 @@
+"""The tf.data loader stage: three formats, the stage switches, and every bad-input message."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dlcourse.data import DataFileError, Features, build, from_files, make_dataset, write_all
+
+DIGITS = Features((8, 8, 1), "uint8", "int64", tuple(str(c) for c in range(10)))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_all(root, names=("linear", "digits"))
+    return root
+
+
+def _arrays(ds) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _as_set(x, y) -> list:
+    return sorted(zip((r.tobytes() for r in x), y.tolist()))
+
+
+@pytest.mark.parametrize("fmt", ["tfrecord", "csv", "png"])
+def test_every_format_yields_the_embedded_split(data_dir, fmt):
+    ds = make_dataset("digits", "val", format=fmt, data_dir=data_dir, batch_size=50, scale=False)
+    x, y = _arrays(ds)
+    want = build("digits")["val"]
+    assert x.dtype == np.uint8 and y.dtype == np.int64 and x.shape == want.x.shape
+    assert _as_set(x, y) == _as_set(want.x, want.y)  # shuffled, but the same examples
+
+
+def test_unshuffled_sequential_read_keeps_the_file_order(data_dir):
+    ds = make_dataset("linear", "train", format="csv", data_dir=data_dir, batch_size=16,
+                      shuffle=False, cycle_length=1)  # fmt: skip
+    x, y = _arrays(ds)
+    want = build("linear")["train"]
+    np.testing.assert_array_equal(x, want.x)
+    np.testing.assert_array_equal(y, want.y)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+
+
+def test_shuffle_is_seeded_and_scaling_gives_unit_floats(data_dir):
+    def first(seed):
+        ds = make_dataset("digits", data_dir=data_dir, batch_size=64, seed=seed)
+        return next(iter(ds))
+
+    (a, ya), (b, yb), (c, _) = first(1), first(1), first(2)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    assert not np.array_equal(a.numpy(), c.numpy())
+    assert a.dtype == tf.float32 and 0.0 <= float(tf.reduce_min(a)) < float(tf.reduce_max(a)) <= 1
+    # A second epoch is reshuffled, reproducibly.
+    ds = make_dataset("digits", data_dir=data_dir, batch_size=2000, seed=1)
+    e1, e2 = (next(iter(ds))[1].numpy() for _ in range(2))
+    assert sorted(e1) == sorted(e2) and not np.array_equal(e1, e2)
+
+
+def test_augment_hook_per_example_and_preprocess_per_batch(data_dir):
+    seen = {}
+
+    def augment(image, label):
+        seen["augment"] = (image.shape.as_list(), label.shape.as_list())
+        return 1.0 - image, label
+
+    def preprocess(x, y):
+        seen["preprocess"] = x.shape.as_list()
+        return tf.image.resize(x, (16, 16)), y
+
+    ds = make_dataset("digits", "train", format="csv", data_dir=data_dir, batch_size=8,
+                      shuffle=False, cycle_length=1, augment=augment, preprocess=preprocess)  # fmt: skip
+    x, y = next(iter(ds))
+    assert seen == {"augment": ([8, 8, 1], []), "preprocess": [None, 8, 8, 1]}
+    want = tf.image.resize(1.0 - build("digits")["train"].x[:8] / 255.0, (16, 16))
+    np.testing.assert_allclose(x.numpy(), want.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(y.numpy(), build("digits")["train"].y[:8])
+
+
+def test_cache_repeat_and_cpu_prefetch_to_device(data_dir, tmp_path):
+    ds = make_dataset("digits", "val", data_dir=data_dir, batch_size=64, cache=True, repeat=True,
+                      drop_remainder=True, device="/cpu:0")  # fmt: skip
+    batches = list(ds.take(7))  # 180 examples: 2 full batches per epoch, so 3+ epochs
+    assert all(b[0].shape == (64, 8, 8, 1) for b in batches)
+    on_disk = make_dataset("digits", "val", data_dir=data_dir, cache=str(tmp_path / "c"))
+    assert sum(int(b[1].shape[0]) for b in on_disk) == 180
+    assert list(tmp_path.glob("c*")), "the file cache was not written"
+
+
+def test_loader_feeds_the_trainer(data_dir):
+    import keras
+
+    from dlcourse.training import fit
+
+    def build_model():
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+        model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])  # fmt: skip
+        return model
+
+    train = make_dataset("digits", "train", data_dir=data_dir, batch_size=64)
+    assert int(train.cardinality()) == 20  # 1,257 examples: Keras shows "20/20" bars
+    val = make_dataset("digits", "val", data_dir=data_dir, batch_size=256, shuffle=False)
+    _, history = fit(build_model, train, validation=val, epochs=3, verbose=0)
+    assert len(history["loss"]) == 3 and history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.8  # 10 classes: chance is 0.1
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _copy(data_dir: Path, rel: str, tmp_path: Path) -> Path:
+    dst = tmp_path / Path(rel).name
+    shutil.copy(data_dir / "digits" / rel, dst)
+    return dst
+
+
+def _edit_line(path: Path, number: int, edit) -> None:
+    lines = path.read_text().splitlines()
+    lines[number - 1] = edit(lines[number - 1])
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_pattern_matching_nothing_names_the_pattern(tmp_path):
+    pattern = str(tmp_path / "nothing-*.tfrecord")
+    with pytest.raises(FileNotFoundError, match=r"No file matches the pattern\. Received: "
+                       rf"pattern='{re.escape(pattern)}'\. Run `make data`"):  # fmt: skip
+        from_files(pattern, DIGITS, format="tfrecord")
+
+
+def test_csv_row_with_missing_field_names_file_and_line(data_dir, tmp_path):
+    shard = _copy(data_dir, "csv/val-00000-of-00001.csv", tmp_path)
+    _edit_line(shard, 5, lambda line: line.rsplit(",", 1)[0])
+    with pytest.raises(DataFileError) as err:
+        from_files(shard, DIGITS, format="csv")
+    assert str(err.value).startswith(
+        f"Cannot read CSV data: {shard}, line 5: expected 65 comma-separated fields, found 64. "
+    )
+    assert err.value.path == str(shard) and err.value.line == 5
+    assert isinstance(err.value, ValueError)
+
+
+def test_csv_non_numeric_value_names_column_and_line(data_dir, tmp_path):
+    shard = _copy(data_dir, "csv/val-00000-of-00001.csv", tmp_path)
+    _edit_line(shard, 7, lambda line: ",".join(["0", "0", "0", "abc", *line.split(",")[4:]]))
+    with pytest.raises(DataFileError, match=rf"{re.escape(str(shard))}, line 7: column 'px3' is not a number\. "
+                       r"Received: 'abc'"):  # fmt: skip
+        from_files(shard, DIGITS, format="csv")
+
+
+def test_skip_drops_bad_csv_rows_and_says_how_many(data_dir, tmp_path):
+    shard = _copy(data_dir, "csv/val-00000-of-00001.csv", tmp_path)
+    _edit_line(shard, 3, lambda line: line + ",1")
+    _edit_line(shard, 9, lambda line: line.replace(",", ",x", 1))
+    with pytest.warns(UserWarning, match=r"skipped 2 bad record\(s\) of 180: .*line 3: expected "
+                      r"65 comma-separated fields, found 66; .*line 9: column 'px1'"):  # fmt: skip
+        ds = from_files(shard, DIGITS, format="csv", on_error="skip", batch_size=64)
+    x, y = _arrays(ds)
+    assert len(y) == 178 and x.shape == (178, 8, 8, 1)
+
+
+def test_truncated_tfrecord_names_the_file(data_dir, tmp_path):
+    shard = _copy(data_dir, "tfrecord/val-00000-of-00001.tfrecord", tmp_path)
+    record = shard.stat().st_size // 180
+    with open(shard, "r+b") as f:
+        f.truncate(100 * record + record // 2)  # 100 whole records, then half of one
+    with pytest.raises(DataFileError, match=rf"Cannot read TFRECORD data: {re.escape(str(shard))}: the file is "
+                       r"truncated or corrupt after 100 readable record\(s\)"):  # fmt: skip
+        from_files(shard, DIGITS, format="tfrecord")
+    with pytest.warns(UserWarning, match=r"skipped 1 bad record\(s\) of 100: .*truncated"):
+        ds = from_files(shard, DIGITS, format="tfrecord", on_error="skip")
+    assert len(_arrays(ds)[1]) == 100
+
+
+def test_record_of_the_wrong_shape_names_file_and_record(tmp_path):
+    path = tmp_path / "wrong.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for size in (64, 64, 63):
+            feature = {"x": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\0" * size])),
+                       "y": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}  # fmt: skip
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            writer.write(example.SerializeToString())
+    with pytest.raises(DataFileError, match=rf"{re.escape(str(path))}, record 2: not a tf.train.Example with x "
+                       r"uint8\[8, 8, 1\] and y int64"):  # fmt: skip
+        from_files(path, DIGITS, format="tfrecord")
+
+
+def test_undecodable_png_names_the_file(data_dir, tmp_path):
+    folder = tmp_path / "png"
+    shutil.copytree(data_dir / "digits/png/val", folder)
+    bad = folder / "3" / "99999.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(
+        DataFileError, match=rf"Cannot read PNG data: {re.escape(str(bad))}: not a decodable PNG"
+    ):
+        from_files(folder / "*" / "*.png", DIGITS, format="png")
+    with pytest.warns(UserWarning, match=r"skipped 1 bad record\(s\) of 181"):
+        ds = from_files(folder / "*" / "*.png", DIGITS, format="png", on_error="skip")
+    assert len(_arrays(ds)[1]) == 180
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": 0}, r"`batch_size` must be > 0\. Received: batch_size=0"),
+        ({"shuffle_buffer": -1}, r"`shuffle_buffer` must be > 0\. Received: shuffle_buffer=-1"),
+        ({"on_error": "ignore"}, r"Received: on_error='ignore'; expected one of 'raise', 'skip'"),
+        ({"format": "xml"}, r"Received: format='xml'; expected one of 'csv', 'tfrecord', 'png'"),
+        ({"split": "dev"}, r"Received: split='dev'; expected one of 'train', 'val', 'test'"),
+    ],
+)
+def test_invalid_arguments(data_dir, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_dataset("digits", data_dir=data_dir, **kwargs)
+
+
+def test_format_the_dataset_does_not_have(data_dir):
+    with pytest.raises(ValueError, match=r"'linear' has no png files\. Received: format='png'"):
+        make_dataset("linear", format="png", data_dir=data_dir)

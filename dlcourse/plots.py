@@ -202,6 +202,89 @@ def two_representations(
 
 # ============================================================ Unit II (neurons, MLPs, tuning)
 
+
+def activation_table(
+    z: np.ndarray, table: Mapping[str, tuple[np.ndarray, np.ndarray]], *, cols: int = 4
+) -> "plt.Figure":
+    """One panel per activation: f(z) and its derivative f'(z) (the notes' activation table)."""
+    rows = int(np.ceil(len(table) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+    for ax, (name, (f, df)) in zip(axes.flat, table.items()):
+        ax.plot(z, f, label="f(z)")
+        ax.plot(z, df, "--", label="f'(z)")
+        ax.set_title(name, fontsize=9)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(table) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def decision_regions(
+    panels: Mapping[str, tuple], *, grid: int = 200
+) -> "plt.Figure":
+    """For each ``name: (predict, x, y)`` the 0/1 regions of ``predict`` over the unit square
+    (slightly padded) and the labelled points (logic gates, XOR)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
+    g = np.linspace(-0.25, 1.25, grid)
+    xx, yy = np.meshgrid(g, g)
+    pts = np.c_[xx.ravel(), yy.ravel()]
+    for ax, (name, (predict, x, y)) in zip(axes.flat, panels.items()):
+        ax.contourf(xx, yy, np.asarray(predict(pts)).reshape(xx.shape), levels=[-0.5, 0.5, 1.5],
+                    colors=["#f4cccc", "#cfe2f3"])
+        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="bwr_r", edgecolors="k", s=60, vmin=0, vmax=1)
+        ax.set(title=name, xlabel="$x_1$", ylabel="$x_2$", xticks=[0, 1], yticks=[0, 1])
+    fig.tight_layout()
+    return fig
+
+
+def tuning_scores(
+    scores: Sequence[float | None], *, groups: Sequence[int] | None = None, title: str = "",
+    ylabel: str = "score",
+) -> "plt.Figure":
+    """Score of every trial (colored by round when ``groups`` is given) and the running best."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    idx = [i for i, s in enumerate(scores) if s is not None]
+    vals = [scores[i] for i in idx]
+    colors = [groups[i] for i in idx] if groups is not None else "tab:blue"
+    sc = ax.scatter(idx, vals, c=colors, cmap="viridis", s=25, zorder=3)
+    if vals:
+        ax.plot(idx, np.maximum.accumulate(vals), "k-", lw=1, label="best so far")
+        ax.legend()
+    if groups is not None and idx:
+        fig.colorbar(sc, ax=ax, label="round")
+    ax.set(title=f"{title}: score per trial", xlabel="trial", ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def c2f_ranges(
+    round_log: Sequence[Mapping], values: Sequence[Mapping], groups: Sequence[int] | None
+) -> "plt.Figure":
+    """Coarse-to-fine: each numeric hyperparameter's range per round (bars) and the values the
+    trials of that round sampled (dots); log axes where the range spans a decade or more."""
+    names = list(round_log[0]["ranges"]) if round_log else []
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(2.6 * max(len(names), 1), 3.4),
+                             squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for r in round_log:
+            lo, hi = r["ranges"][name]
+            ax.plot([r["round"]] * 2, [lo, hi], lw=8, alpha=0.35, color="tab:blue")
+        for v, g in zip(values, groups or [0] * len(values)):
+            if name in v:
+                ax.plot(g, v[name], "k.", ms=4)
+        lo, hi = round_log[0]["ranges"][name]
+        if lo > 0 and hi / lo >= 10:
+            ax.set_yscale("log")
+        ax.set(title=name, xlabel="round", xticks=[r["round"] for r in round_log])
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 # ============================================================ Unit III (training deep nets)
 
 # ============================================================ Unit IV (CNNs)

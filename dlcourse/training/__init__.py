@@ -6,6 +6,7 @@ package does not import them all.
 """
 
 import importlib
+import importlib.util
 
 from dlcourse.training.trainer import DistributedLoop, fit, time_to
 
@@ -21,7 +22,7 @@ _LAZY = (
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name in _LAZY or importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -31,7 +31,7 @@ from typing import Any, Self
 
 import keras
 
-from dlcourse.utils import atomic_path, check_positive, write_json
+from dlcourse.utils import atomic_path, check_choice, check_positive, write_json
 
 DEFAULT_OUT = "runs/train_distributed"
 
@@ -47,6 +47,7 @@ class Job:
     seed: int = 42
     limit: int = 0  # use only the first `limit` training images (0: all); for quick runs
     pause_after_epoch: float = 0.0  # seconds to sleep after each epoch (fault-tolerance demos)
+    loop: str = "auto"  # fit's loop: "custom" runs the distributed loop even on one worker
     out_dir: str = DEFAULT_OUT
 
     def __post_init__(self):
@@ -55,6 +56,7 @@ class Job:
         check_positive("learning_rate", self.learning_rate)
         check_positive("limit", self.limit, strict=False)
         check_positive("pause_after_epoch", self.pause_after_epoch, strict=False)
+        check_choice("loop", self.loop, ("auto", "keras", "custom"))
 
     def to_args(self) -> list[str]:
         return [
@@ -72,6 +74,8 @@ class Job:
             str(self.limit),
             "--pause-after-epoch",
             str(self.pause_after_epoch),
+            "--loop",
+            self.loop,
             "--out-dir",
             self.out_dir,
         ]
@@ -103,7 +107,9 @@ def build_model(job: Job):
     return model
 
 
-def train_worker(job: Job, strategy: str = "multi-worker", loop: str = "auto") -> dict[str, Any]:
+def train_worker(
+    job: Job, strategy: str = "multi-worker", loop: str | None = None
+) -> dict[str, Any]:
     """Train ``job`` in this process and write its result files; returns the result.
 
     Under ``multi-worker`` this process is one worker of the cluster in ``TF_CONFIG``; with
@@ -134,11 +140,12 @@ def train_worker(job: Job, strategy: str = "multi-worker", loop: str = "auto") -
         callbacks=[counter],
         batch_size=job.batch_size,
         verbose="auto" if index == 0 else 0,
-        loop=loop,
+        loop=loop or job.loop,
     )
     train_s = time.perf_counter() - start
     steps = int(model.optimizer.iterations.numpy())
     epochs_here = counter.epochs
+    per_epoch = _steps_per_epoch(len(x), job.batch_size)
     result = {
         "worker": index,
         "workers": workers,
@@ -148,14 +155,21 @@ def train_worker(job: Job, strategy: str = "multi-worker", loop: str = "auto") -
         "history": history,
         "initial_epoch": len(history.get("loss", [])) - epochs_here,
         "iterations": steps,
-        "steps_per_epoch": _steps_per_epoch(len(x), job.batch_size),
+        "steps_per_epoch": per_epoch,
         "train_s": round(train_s, 3),
-        "steps_per_s": round(epochs_here * _steps_per_epoch(len(x), job.batch_size) / train_s, 2),
+        "steps_per_s": _steps_per_s(history["time_s"][-epochs_here:], per_epoch, train_s),
     }
     with atomic_path(out / f"weights_worker{index}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, *[w.numpy() for w in model.weights])
     write_json(out / f"result_worker{index}.json", result)
     return result
+
+
+def _steps_per_s(times: list[float], per_epoch: int, train_s: float) -> float:
+    """Steady-state global steps/s: epochs 2.. (epoch 1 also traces the graph); else overall."""
+    if len(times) >= 2:
+        return round((len(times) - 1) * per_epoch / max(times[-1] - times[0], 1e-9), 2)
+    return round(len(times) * per_epoch / train_s, 2)
 
 
 def _steps_per_epoch(n: int, batch_size: int) -> int:
@@ -310,6 +324,55 @@ def launch(
     return [json.loads((out / f"result_worker{i}.json").read_text()) for i in range(workers)]
 
 
+def compare_workers(
+    counts: Sequence[int] = (1, 2), job: Job | None = None, *, timeout: float = 300.0
+) -> list[dict]:
+    """Train the same job (same global batch) on 1, 2 ... workers; one row per cluster size.
+
+    Every size runs the distributed loop (``loop="custom"``), so the rows differ only in the
+    number of workers. ``steps_per_s`` is global steps per second of epochs 2.. (training and
+    validation; TensorFlow start-up and graph tracing excluded); ``wall_s`` includes start-up. Each cluster writes into ``<out_dir>/workers<N>``.
+    """
+    job = job or Job()
+    job = Job(**{**asdict(job), "hidden": tuple(job.hidden), "loop": "custom"})  # one loop for all
+    rows = []
+    for n in counts:
+        sub = Job(
+            **{**asdict(job), "hidden": tuple(job.hidden), "out_dir": f"{job.out_dir}/workers{n}"}
+        )
+        start = time.perf_counter()
+        results = launch(n, sub, timeout=timeout, quiet=True)
+        wall = time.perf_counter() - start
+        weights = [Path(sub.out_dir) / f"weights_worker{i}.npz" for i in range(n)]
+        chief = results[0]
+        rows.append(
+            {
+                "workers": n,
+                "steps_per_s": chief["steps_per_s"],
+                "train_s": chief["train_s"],
+                "wall_s": round(wall, 2),
+                "val_accuracy": chief["history"]["val_accuracy"][-1],
+                "val_accuracy_curve": chief["history"]["val_accuracy"],
+                "iterations": chief["iterations"],
+                "identical_weights": _same_weights(weights),
+            }
+        )
+    return rows
+
+
+def _same_weights(paths: list[Path]) -> bool:
+    import numpy as np
+
+    arrays = []
+    for path in paths:
+        with np.load(path) as npz:
+            arrays.append([npz[k] for k in npz.files])
+    return all(
+        all(np.array_equal(a, b) for a, b in zip(arrays[0], other, strict=True))
+        for other in arrays[1:]
+    )
+
+
 def summary(results: list[dict]) -> str:
     chief = results[0]
     h = chief["history"]
@@ -373,6 +436,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=600.0,
         help="stop every worker after this many seconds (default: %(default)s)",
     )
+    p.add_argument(
+        "--loop",
+        default="auto",
+        choices=("auto", "keras", "custom"),
+        help="fit's loop; custom = the distributed loop even on 1 worker (default: auto)",
+    )
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -388,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             limit=args.limit,
             pause_after_epoch=args.pause_after_epoch,
+            loop=args.loop,
             out_dir=args.out_dir,
         )
         if args.worker:

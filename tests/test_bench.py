@@ -1,0 +1,95 @@
+"""The benchmark suite runner: topics, BENCHMARKS.md layout, the manual block, failures."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+
+import pytest
+
+from dlcourse.bench import Table
+from dlcourse.bench import __main__ as runner
+from dlcourse.bench import labs as labs_bench
+
+MANUAL = "<!-- manual -->\n| target | wall |\n|---|---|\n| make labs | 812 s |\n<!-- /manual -->"
+
+
+def _tables(text: str) -> list[list[str]]:
+    """Every markdown table in ``text`` as its lines."""
+    return [b.strip().splitlines() for b in re.findall(r"(?:^\|.*\|\n)+", text, re.MULTILINE)]
+
+
+def _assert_well_formed(text: str) -> None:
+    tables = _tables(text)
+    assert tables
+    for lines in tables:
+        widths = {line.count("|") for line in lines}
+        assert len(widths) == 1, lines  # header, rule and rows have the same cell count
+        assert re.fullmatch(r"\|(---\|)+", lines[1]), lines[1]
+
+
+def test_quick_run_writes_sections_and_keeps_the_manual_block(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    kept = "<!-- topic: distributed -->\n## distributed\nold figures\n<!-- /topic -->\n"
+    out.write_text(f"# old\n\n{MANUAL}\n\n{kept}")
+    assert runner.main(["--quick", "--only", "gpu", "labs", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert MANUAL in text and kept in text  # untouched: hand-written block, topic not re-run
+    assert "## Machine" in text and "- CPU: " in text and "TensorFlow 2." in text
+    assert text.index("## gpu") < text.index("## labs")  # topics in name order
+    gpu = re.search(r"## gpu.*?<!-- /topic -->", text, re.DOTALL)[0]
+    assert "no GPU on this machine" in gpu or "images/s" in gpu
+    labs = re.search(r"## labs.*?<!-- /topic -->", text, re.DOTALL)[0]
+    row = next(line for line in labs.splitlines() if line.startswith("| 01_"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:3] == ["quick", "ok"] and float(cells[3]) > 0 and float(cells[4]) > 0
+    assert re.search(r"took \d+ s of wall time", text)
+    _assert_well_formed(text)
+
+
+def test_a_failing_topic_is_reported_and_fails_the_run(tmp_path, monkeypatch):
+    boom = types.ModuleType("dlcourse.bench.boom")
+    boom.__doc__ = "A topic that breaks."
+    boom.run = lambda quick=False: 1 / 0
+    ragged = types.ModuleType("dlcourse.bench.ragged")
+    ragged.run = lambda quick=False: [Table("t", ["a", "b"], [[1]])]
+    monkeypatch.setitem(sys.modules, "dlcourse.bench.boom", boom)
+    monkeypatch.setitem(sys.modules, "dlcourse.bench.ragged", ragged)
+    monkeypatch.setattr(runner, "topics", lambda: ["boom", "gpu", "ragged"])
+    out = tmp_path / "B.md"
+    assert runner.main(["--quick", "--output", str(out)]) == 1
+    text = out.read_text()
+    assert "**FAILED**" in text and "ZeroDivisionError" in text
+    assert "rows [0] do not have 2 cells" in text
+    assert "## gpu" in text  # the other topics still ran
+    assert "<!-- manual -->" in text  # an empty manual block is created for the coordinator
+
+
+def test_unknown_topic_is_refused(tmp_path, capsys):
+    assert runner.main(["--only", "nope", "--output", str(tmp_path / "x.md")]) == 2
+    assert "Received: only=['nope']" in capsys.readouterr().err
+    assert not (tmp_path / "x.md").exists()
+
+
+def test_topics_are_discovered():
+    found = runner.topics()
+    assert {"distributed", "gpu", "labs"} <= set(found)
+    assert not any(t.startswith("_") for t in found)
+
+
+@pytest.mark.parametrize(
+    "metrics, accuracy",
+    [
+        ({"val_accuracy": 0.91, "test_accuracy": 0.9}, "test_accuracy: 0.9"),
+        ({"mlp": {"val_accuracy": 0.8}, "time_to_val_accuracy_s": 3.0}, "mlp.val_accuracy: 0.8"),
+        ({"loss": 0.1}, ""),
+    ],
+)
+def test_lab_headlines(metrics, accuracy):
+    assert labs_bench.headline_accuracy(metrics) == accuracy
+
+
+def test_lab_time_to_accuracy():
+    text = labs_bench.time_to_accuracy({"time_to_val_accuracy_s": 2.5, "a": {"time_to_x": None}})
+    assert text == "time_to_val_accuracy_s: 2.5 s; a.time_to_x: not reached"

@@ -82,7 +82,7 @@ def gradient_norms(model: keras.Model, x, y, loss=None) -> dict[str, float]:
     if isinstance(loss_fn, str):
         loss_fn = keras.losses.get(loss_fn)
     with tf.GradientTape() as tape:
-        value = loss_fn(y, model(x, training=True))
+        value = tf.reduce_mean(loss_fn(y, model(x, training=True)))  # mean over the batch
     kernels = [(layer.name, layer.kernel) for layer in model.layers if hasattr(layer, "kernel")]
     grads = tape.gradient(value, [k for _, k in kernels])
     return {name: float(tf.norm(g)) for (name, _), g in zip(kernels, grads)}

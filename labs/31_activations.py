@@ -1,0 +1,116 @@
+"""
+Title: Nonsaturating activation functions compared
+Unit: III
+Notes: 000 (Unit III: ReLU, leaky ReLU, RReLU, PReLU, ELU, SELU), 002 (activation table), 004
+Description: Trains the same deep MLP on the 8x8 digits with sigmoid, ReLU, leaky ReLU
+(alpha 0.01 and 0.2), randomized leaky ReLU (dlcourse's RReLU layer), parametric leaky ReLU,
+ELU and SELU (with LeCun normal initialization), each with the initializer the notes' table
+gives it, and compares validation accuracy curves. Also counts "dead" ReLU units (never active
+on the validation set) after training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.layers.initializers import initializer_for
+from dlcourse.training.deepnets import (
+    compile_classifier,
+    deep_mlp,
+    final,
+    train_variants,
+    unit_arrays,
+)
+
+LAB = labkit.lab_name(__file__)
+
+ACTIVATIONS = {  # label -> (deep_mlp activation, initializer row of the notes' table)
+    "sigmoid": ("sigmoid", "sigmoid"),
+    "ReLU": ("relu", "relu"),
+    "leaky ReLU 0.01": ("leaky_relu_0.01", "relu"),
+    "leaky ReLU 0.2": ("leaky_relu_0.2", "relu"),
+    "RReLU": ("rrelu", "relu"),
+    "PReLU": ("prelu", "relu"),
+    "ELU": ("elu", "elu"),
+    "SELU": ("selu", "selu"),
+}
+QUICK = ["ReLU", "RReLU", "SELU"]
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    depth: int = arg(8, "hidden layers")
+    units: int = arg(64, "units per hidden layer")
+    epochs: int = arg(12, "training epochs per activation")
+    batch_size: int = arg(32, "mini-batch size")
+    learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    n = 256 if cfg.quick else None
+    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
+
+    def builder(act, init_row):
+        def build():
+            model = deep_mlp(
+                train[0].shape[1:],
+                10,
+                depth=depth,
+                units=cfg.units,
+                activation=act,
+                kernel_initializer=initializer_for(init_row),
+            )
+            return compile_classifier(model, keras.optimizers.SGD(cfg.learning_rate, 0.9))
+
+        return build
+
+    names = QUICK if cfg.quick else list(ACTIVATIONS)
+    builds = {k: builder(*ACTIVATIONS[k]) for k in names}
+    models, hist = train_variants(
+        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
+    )
+    plots.save(
+        plots.curves(
+            {k: h["val_accuracy"] for k, h in hist.items()},
+            ylabel="validation accuracy",
+            title=f"{depth}-layer MLP, digits",
+        ),
+        out,
+        "val_accuracy",
+    )
+    metrics = {
+        "val_accuracy": final(hist, "val_accuracy"),
+        "train_loss": final(hist, "loss"),
+        "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
+        "dead_relu_fraction": _dead_fraction(models["ReLU"], val[0], depth),
+        "best": max(hist, key=lambda k: hist[k]["val_accuracy"][-1]),
+    }
+    if "PReLU" in models:  # the slopes PReLU learned (started at 0)
+        alphas = models["PReLU"].get_layer("act1").get_weights()[0]
+        metrics["prelu_mean_alpha_layer1"] = round(float(np.mean(alphas)), 4)
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def _dead_fraction(model: keras.Model, x: np.ndarray, depth: int) -> float:
+    """Fraction of ReLU units that output 0 for every validation example."""
+    outs = [model.get_layer(f"act{i}").output for i in range(1, depth + 1)]
+    acts = keras.Model(model.inputs, outs)(x)
+    dead = [np.all(np.asarray(a) <= 0, axis=0) for a in acts]
+    return round(float(np.mean(np.concatenate(dead))), 4)
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""
+Title: Weight initialization: the 250-inputs demonstration and the notes' table
+Unit: III
+Notes: 000 (Unit III: weight initialization, Xavier/Glorot, He, table 11-1), 004
+Description: Reproduces the notes' demonstration (250 inputs equal to 1, weights from N(0, 1):
+sigma(z) = sqrt(250) = 15.811, so a sigmoid saturates) and how Glorot and He initialization
+bring sigma(z) back near 1. Checks every row of the initialization table (logistic, tanh,
+ReLU; uniform r and normal sigma) against the Keras initializers dlcourse builds for it, then
+trains a deep tanh/sigmoid/ReLU network with N(0, 1) weights versus the table's initializer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.layers import initializers as inits
+from dlcourse.training.deepnets import (
+    compile_classifier,
+    deep_mlp,
+    final,
+    train_variants,
+    unit_arrays,
+)
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    n_inputs: int = arg(250, "inputs of the demonstration neuron (all equal to 1)")
+    n_trials: int = arg(20000, "weight draws for the empirical sigma(z)")
+    depth: int = arg(8, "hidden layers of the trained networks")
+    units: int = arg(64, "units per hidden layer")
+    epochs: int = arg(10, "training epochs per network")
+    learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    trials = 2000 if cfg.quick else cfg.n_trials
+    spread = {
+        k: round(inits.z_spread(cfg.n_inputs, trials, k, cfg.seed), 3)
+        for k in ("standard", "glorot", "he")
+    }
+    z = np.random.default_rng(cfg.seed).standard_normal((trials, cfg.n_inputs)).sum(1)
+    sig = 1 / (1 + np.exp(-z))
+    metrics: dict = {
+        "sigma_z": spread,
+        "sigma_z_theory_standard": round(float(np.sqrt(cfg.n_inputs)), 3),
+        "saturated_fraction_standard": round(float(np.mean((sig < 0.01) | (sig > 0.99))), 4),
+        "table": _table_check(cfg.seed),
+    }
+
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    n = 256 if cfg.quick else None
+    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
+    acts = ("tanh",) if cfg.quick else ("sigmoid", "tanh", "relu")
+
+    def builder(act, init):
+        def build():
+            model = deep_mlp(
+                train[0].shape[1:],
+                10,
+                depth=depth,
+                units=cfg.units,
+                activation=act,
+                kernel_initializer=init,
+            )
+            return compile_classifier(model, keras.optimizers.SGD(cfg.learning_rate, 0.9))
+
+        return build
+
+    builds = {}
+    for act in acts:
+        builds[f"{act}, N(0,1)"] = builder(act, keras.initializers.RandomNormal(0.0, 1.0))
+        builds[f"{act}, table"] = builder(act, inits.initializer_for(act))
+    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
+    metrics["val_accuracy"] = final(hist, "val_accuracy")
+    plots.save(
+        plots.curves(
+            {k: h["val_accuracy"] for k, h in hist.items()},
+            ylabel="validation accuracy",
+            title="N(0,1) vs table initializers",
+        ),
+        out,
+        "val_accuracy",
+    )
+    plots.save(
+        plots.bars(spread, title=f"sigma(z), {cfg.n_inputs} inputs equal to 1", ylabel="std of z"),
+        out,
+        "sigma_z",
+    )
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def _table_check(seed: int, n_in: int = 300, n_out: int = 100) -> dict:
+    """Largest |w| (uniform) or std (normal) of 30,000 draws vs the table's r or sigma."""
+    rows = {}
+    for act in ("sigmoid", "tanh", "relu"):
+        for dist in ("uniform", "normal"):
+            w = np.asarray(inits.initializer_for(act, dist, seed=seed)((n_in, n_out)))
+            got = float(np.abs(w).max() if dist == "uniform" else w.std())
+            want = inits.table_value(act, dist, n_in, n_out)
+            rows[f"{act}_{dist}"] = {"formula": round(want, 4), "keras": round(got, 4)}
+    return rows
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""
+Title: Faster optimizers compared on one model
+Unit: III
+Notes: 000 (Unit III: momentum, Nesterov, AdaGrad, RMSProp, Adam; gradient clipping), 003, 004
+Description: Trains the same MLP from the same initial weights on the 8x8 digits with every
+optimizer of dlcourse's factory (SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, Nadam,
+AdaMax, AdamW) and with momentum plus gradient clipping by norm, and draws all learning curves
+in one figure. The NumPy versions of the update rules (dlcourse.scratch.optimizers) are
+checked step by step against these Keras optimizers in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.training.deepnets import (
+    compile_classifier,
+    deep_mlp,
+    final,
+    train_variants,
+    unit_arrays,
+)
+from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
+
+LAB = labkit.lab_name(__file__)
+QUICK = ["sgd", "momentum", "adam"]
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    depth: int = arg(4, "hidden layers")
+    units: int = arg(64, "units per hidden layer")
+    epochs: int = arg(12, "training epochs per optimizer")
+    batch_size: int = arg(32, "mini-batch size")
+    clipnorm: float = arg(1.0, "clip threshold of the 'momentum + clipnorm' run")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    n = 256 if cfg.quick else None
+    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    epochs = 1 if cfg.quick else cfg.epochs
+
+    def builder(name, **kw):
+        def build():
+            model = deep_mlp(train[0].shape[1:], 10, depth=cfg.depth, units=cfg.units)
+            return compile_classifier(model, create_optimizer(name, **kw))
+
+        return build
+
+    names = QUICK if cfg.quick else list(OPTIMIZERS)
+    builds = {name: builder(name) for name in names}
+    builds[f"momentum + clipnorm={cfg.clipnorm}"] = builder("momentum", clipnorm=cfg.clipnorm)
+    _, hist = train_variants(
+        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
+    )
+    plots.save(
+        plots.curves(
+            {k: h["val_loss"] for k, h in hist.items()},
+            ylabel="validation loss",
+            title="Optimizers, same model and data",
+            logy=True,
+        ),
+        out,
+        "val_loss",
+    )
+    plots.save(
+        plots.curves(
+            {k: h["loss"] for k, h in hist.items()},
+            ylabel="training loss",
+            title="Optimizers, same model and data",
+            logy=True,
+        ),
+        out,
+        "train_loss",
+    )
+    metrics = {
+        "val_loss": final(hist, "val_loss"),
+        "val_accuracy": final(hist, "val_accuracy"),
+        "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
+        "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
+    }
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

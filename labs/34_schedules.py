@@ -1,0 +1,132 @@
+"""
+Title: Learning-rate schedules compared, and a learning-rate finder
+Unit: III
+Notes: 000 (Unit III: learning rate scheduling), 003 (learning-rate decay)
+Description: Finds a good learning rate with an exponential range test, then trains the same
+MLP with SGD + momentum under a constant rate, piecewise constant, performance scheduling
+(reduce on plateau), exponential eta0 10^(-t/r), power eta0 (1 + t/r)^(-c) with c = 1 and
+c = 2, and 1cycle; plots the learning rate actually used at every step and the validation loss
+of every schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.training import schedules as sch
+from dlcourse.training.callbacks import LearningRateLogger, find_learning_rate
+from dlcourse.training.deepnets import (
+    compile_classifier,
+    deep_mlp,
+    final,
+    train_variants,
+    unit_arrays,
+)
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    eta0: float = arg(0.05, "initial (1cycle: peak) learning rate")
+    epochs: int = arg(15, "training epochs per schedule")
+    batch_size: int = arg(32, "mini-batch size")
+    finder_steps: int = arg(120, "steps of the learning-rate range test")
+    depth: int = arg(4, "hidden layers")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    n = 256 if cfg.quick else None
+    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    epochs = 2 if cfg.quick else cfg.epochs
+    steps = -(-len(train[0]) // cfg.batch_size)  # batches per epoch
+
+    def model(lr):
+        m = deep_mlp(train[0].shape[1:], 10, depth=cfg.depth)
+        return compile_classifier(m, keras.optimizers.SGD(lr, momentum=0.9))
+
+    keras.utils.set_random_seed(cfg.seed)
+    rates, losses, suggestion = find_learning_rate(
+        model(1e-3),
+        train,
+        min_lr=1e-4,
+        max_lr=3.0,
+        steps=20 if cfg.quick else cfg.finder_steps,
+        batch_size=cfg.batch_size,
+    )
+    plots.save(plots.lr_finder(rates, losses, suggestion), out, "lr_finder")
+
+    def size(name, **kw):
+        return sch.create_schedule(name, cfg.eta0, steps_per_epoch=steps, epochs=epochs, **kw)
+
+    schedules = {
+        "constant": cfg.eta0,
+        "piecewise": size("piecewise"),
+        "exponential": size("exponential"),
+        "power c=1": size("power", c=1.0),
+        "power c=2": size("power", c=2.0),
+        "1cycle": size("1cycle"),
+        "performance": cfg.eta0,
+    }
+    if cfg.quick:
+        schedules = {k: schedules[k] for k in ("exponential", "1cycle", "performance")}
+    loggers = {k: LearningRateLogger() for k in schedules}
+
+    def callbacks(name):
+        extra = [sch.performance_scheduling(0.5, patience=1)] if name == "performance" else []
+        return [loggers[name], *extra]
+
+    builds = {k: (lambda s=s: model(s)) for k, s in schedules.items()}
+    _, hist = train_variants(
+        builds,
+        train,
+        val,
+        epochs=epochs,
+        cfg=cfg,
+        folder=out / "train",
+        batch_size=cfg.batch_size,
+        callbacks=callbacks,
+    )
+    plots.save(
+        plots.curves(
+            {k: lg.rates for k, lg in loggers.items()},
+            xlabel="step",
+            ylabel="learning rate",
+            title="Learning rate per step",
+            logy=True,
+        ),
+        out,
+        "learning_rates",
+    )
+    plots.save(
+        plots.curves(
+            {k: h["val_loss"] for k, h in hist.items()},
+            ylabel="validation loss",
+            title="Schedules, SGD + momentum",
+        ),
+        out,
+        "val_loss",
+    )
+    metrics = {
+        "lr_finder_suggestion": suggestion,
+        "val_loss": final(hist, "val_loss"),
+        "val_accuracy": final(hist, "val_accuracy"),
+        "final_learning_rate": {k: lg.rates[-1] for k, lg in loggers.items()},
+        "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
+    }
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""
+Title: Regularization compared: l2, dropout, max-norm, MC dropout, augmentation, early stopping
+Unit: III
+Notes: 000 (Unit III: avoiding overfitting through regularization), 003 (bias/variance), 004
+Description: Trains a wide MLP on a small slice of the 8x8 digits so that it overfits, then
+the same network with an l2 penalty (the notes' functools.partial helper), dropout, dlcourse's
+max-norm constraint, data augmentation (seeded map stage, training data only) and early
+stopping; plots training vs validation curves of each and diagnoses bias and variance from
+train and dev error. MC dropout: averages many stochastic passes and shows that wrong
+predictions are the uncertain ones. Sparsity: l1 training plus zeroing tiny weights, reporting
+the fraction of zeros and the accuracy it costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.data.augment import augmented_dataset, augmenter
+from dlcourse.labkit import arg
+from dlcourse.layers import MaxNorm, mc_predict, penalty
+from dlcourse.training import diagnostics as diag
+from dlcourse.training.deepnets import (
+    compile_classifier,
+    deep_mlp,
+    final,
+    train_variants,
+    unit_arrays,
+)
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    n_train: int = arg(300, "training examples (few, so the baseline overfits)")
+    depth: int = arg(3, "hidden layers")
+    units: int = arg(256, "units per hidden layer (wide, so the baseline overfits)")
+    epochs: int = arg(40, "training epochs per variant")
+    batch_size: int = arg(32, "mini-batch size")
+    l2: float = arg(1e-3, "l2 penalty factor")
+    dropout: float = arg(0.3, "dropout rate")
+    max_norm: float = arg(1.0, "max-norm r")
+    l1: float = arg(1e-4, "l1 penalty factor of the sparsity run")
+    prune_threshold: float = arg(1e-2, "weights below this magnitude are set to zero")
+    mc_samples: int = arg(50, "stochastic passes of MC dropout")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    train = unit_arrays(splits["train"], 128 if cfg.quick else cfg.n_train)
+    val = unit_arrays(splits["val"], 128 if cfg.quick else None)
+    epochs, mc_samples = (2, 5) if cfg.quick else (cfg.epochs, cfg.mc_samples)
+    shape = train[0].shape[1:]
+
+    def builder(**kw):
+        def build():
+            model = deep_mlp(shape, 10, depth=cfg.depth, units=cfg.units, **kw)
+            return compile_classifier(model, keras.optimizers.Adam(1e-3))
+
+        return build
+
+    builds = {
+        "baseline": builder(),
+        "l2": builder(kernel_regularizer=penalty("l2", cfg.l2)),
+        "dropout": builder(dropout=cfg.dropout),
+        "max-norm": builder(kernel_constraint=MaxNorm(cfg.max_norm)),
+        "l1 (sparse)": builder(kernel_regularizer=penalty("l1", cfg.l1)),
+    }
+    if cfg.quick:
+        builds = {k: builds[k] for k in ("baseline", "l1 (sparse)")}
+    models, hist = train_variants(
+        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
+    )
+    # Augmentation: the training set goes through the seeded map stage; validation does not.
+    aug = augmented_dataset(
+        *train,
+        augmenter(rotate=12, shift=0.1, zoom=0.1, seed=cfg.seed),
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+    )
+    more, more_hist = train_variants(
+        {"augmentation": builder()}, aug, val, epochs=epochs, cfg=cfg, folder=out / "train"
+    )
+    models.update(more)
+    hist.update(more_hist)
+    if not cfg.quick:
+        stop = keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)
+        es, es_hist = train_variants(
+            {"early stopping": builder()},
+            train,
+            val,
+            epochs=epochs,
+            cfg=cfg,
+            folder=out / "train",
+            callbacks=lambda _: [stop],
+        )
+        models.update(es)
+        hist.update(es_hist)
+    plots.save(plots.train_val_panels(hist, "loss"), out, "train_vs_val_loss")
+    plots.save(plots.train_val_panels(hist, "accuracy"), out, "train_vs_val_accuracy")
+
+    metrics: dict = {
+        "val_accuracy": final(hist, "val_accuracy"),
+        "train_accuracy": final(hist, "accuracy"),
+        "bias_variance": {
+            k: diag.bias_variance(1 - h["accuracy"][-1], 1 - h["val_accuracy"][-1])["diagnosis"]
+            for k, h in hist.items()
+        },
+        "early_stopping_epochs": len(hist["early stopping"]["loss"]) if not cfg.quick else None,
+    }
+    metrics["mc_dropout"] = _mc_dropout(cfg, shape, train, val, epochs, mc_samples, out)
+    metrics["sparsity"] = _sparsity(models["l1 (sparse)"], models["baseline"], val, cfg)
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def _mc_dropout(cfg, shape, train, val, epochs, n_samples, out) -> dict:
+    """Train with MCDropout layers; compare one pass (dropout off) to the MC average."""
+
+    def build():
+        model = deep_mlp(
+            shape, 10, depth=cfg.depth, units=cfg.units, dropout=cfg.dropout, mc_dropout=True
+        )
+        return compile_classifier(model, keras.optimizers.Adam(1e-3))
+
+    models, _ = train_variants(
+        {"mc dropout": build},
+        train,
+        val,
+        epochs=epochs,
+        cfg=cfg,
+        folder=out / "train",
+        batch_size=cfg.batch_size,
+    )
+    model = models["mc dropout"]
+    mean, std = mc_predict(model, val[0], n_samples=n_samples)
+    single = keras.ops.convert_to_numpy(model(val[0], training=True))  # one stochastic pass
+    pred = mean.argmax(1)
+    right = pred == val[1]
+    spread = std[np.arange(len(pred)), pred]  # std of the predicted class's probability
+    plots.save(plots.uncertainty_hist(spread[right], spread[~right]), out, "mc_uncertainty")
+    return {
+        "one_pass_accuracy": round(float((single.argmax(1) == val[1]).mean()), 4),
+        "mc_mean_accuracy": round(float(right.mean()), 4),
+        "mean_std_right": round(float(spread[right].mean()), 4) if right.any() else None,
+        "mean_std_wrong": round(float(spread[~right].mean()), 4) if (~right).any() else None,
+    }
+
+
+def _sparsity(l1_model, dense_model, val, cfg) -> dict:
+    def acc(m):
+        return round(float((m.predict(val[0], verbose=0).argmax(1) == val[1]).mean()), 4)
+
+    before = {"l1": acc(l1_model), "baseline": acc(dense_model)}
+    zeros = {
+        "l1": diag.prune_small_weights(l1_model, cfg.prune_threshold),
+        "baseline": diag.prune_small_weights(dense_model, cfg.prune_threshold),
+    }
+    return {
+        k: {
+            "zero_fraction": round(zeros[k], 4),
+            "accuracy_before": before[k],
+            "accuracy_after_pruning": acc(m),
+        }
+        for k, m in (("l1", l1_model), ("baseline", dense_model))
+    }
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

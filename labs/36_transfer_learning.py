@@ -1,0 +1,133 @@
+"""
+Title: Transfer learning: digits 0-4 to digits 5-9 with little data
+Unit: III
+Notes: 000 (Unit III: reusing pretrained layers), 003 (transfer learning)
+Description: Trains model A on the digits 0-4. For the new task, digits 5-9 with only a few
+labelled examples per class, it compares a network trained from scratch, the reused lower
+layers of A (cloned, never shared) frozen under a new softmax head, and the same after
+unfreezing the top k reused layers for fine-tuning with a lower learning rate. Checks that
+model A is unchanged afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.training import transfer
+from dlcourse.training.deepnets import (
+    compile_classifier,
+    deep_mlp,
+    final,
+    per_class,
+    train_variants,
+    unit_arrays,
+)
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    per_class: int = arg(10, "labelled examples per class of the new task (5-9)")
+    depth: int = arg(4, "hidden layers of model A")
+    units: int = arg(64, "units per hidden layer")
+    epochs_a: int = arg(20, "epochs of model A on digits 0-4")
+    epochs_b: int = arg(30, "epochs of each new-task model")
+    unfreeze: int = arg(2, "top reused layers unfrozen for fine-tuning (k)")
+    batch_size: int = arg(16, "mini-batch size")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    a_train, a_val = (unit_arrays(splits[s], classes=range(5)) for s in ("train", "val"))
+    b_all = unit_arrays(splits["train"], classes=range(5, 10))
+    b_val, b_test = (unit_arrays(splits[s], classes=range(5, 10)) for s in ("val", "test"))
+    b_train = per_class(*b_all, k=cfg.per_class, seed=cfg.seed)
+    epochs_a, epochs_b = (1, 1) if cfg.quick else (cfg.epochs_a, cfg.epochs_b)
+    shape = a_train[0].shape[1:]
+
+    def build_a():
+        return compile_classifier(
+            deep_mlp(shape, 5, depth=cfg.depth, units=cfg.units, name="model_a")
+        )
+
+    models, hist = train_variants(
+        {"model A (0-4)": build_a},
+        a_train,
+        a_val,
+        epochs=epochs_a,
+        cfg=cfg,
+        folder=out / "train",
+        batch_size=cfg.batch_size,
+    )
+    model_a = models["model A (0-4)"]
+    a_weights = [w.copy() for w in model_a.get_weights()]
+
+    def scratch():
+        return compile_classifier(deep_mlp(shape, 5, depth=cfg.depth, units=cfg.units))
+
+    def reused(k):
+        def build():
+            base = transfer.freeze(transfer.reuse_layers(model_a, -1))  # clone, drop the head
+            transfer.unfreeze_top(base, k)
+            lr = 1e-3 if k == 0 else 3e-4  # fine-tune gently
+            return compile_classifier(transfer.add_head(base, 5), keras.optimizers.Adam(lr))
+
+        return build
+
+    builds = {
+        "from scratch": scratch,
+        "reused, frozen": reused(0),
+        f"reused, top {cfg.unfreeze} fine-tuned": reused(cfg.unfreeze),
+    }
+    if cfg.quick:
+        builds.pop("from scratch")
+    models_b, hist_b = train_variants(
+        builds,
+        b_train,
+        b_val,
+        epochs=epochs_b,
+        cfg=cfg,
+        folder=out / "train",
+        batch_size=cfg.batch_size,
+    )
+    test_acc = {k: round(float(m.evaluate(*b_test, verbose=0)[1]), 4) for k, m in models_b.items()}
+    plots.save(
+        plots.curves(
+            {k: h["val_accuracy"] for k, h in hist_b.items()},
+            ylabel="validation accuracy (5-9)",
+            title=f"{cfg.per_class} labels per class",
+        ),
+        out,
+        "val_accuracy",
+    )
+    plots.save(
+        plots.bars(test_acc, title="Digits 5-9, test accuracy", ylabel="accuracy"),
+        out,
+        "test_accuracy",
+    )
+    metrics = {
+        "model_a_val_accuracy": final(hist, "val_accuracy")["model A (0-4)"],
+        "n_train_new_task": len(b_train[0]),
+        "test_accuracy": test_acc,
+        "trainable_params": {k: transfer.n_trainable(m) for k, m in models_b.items()},
+        "model_a_unchanged": all(
+            np.array_equal(a, b) for a, b in zip(a_weights, model_a.get_weights())
+        ),
+    }
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""
+Title: Unsupervised pretraining with stacked autoencoders, few labels vs none
+Unit: III
+Notes: 000 (Unit III: unsupervised pretraining, reusing layers)
+Description: Pretrains a stack of autoencoders greedily, one hidden layer at a time, on all
+training digits without their labels, then puts a softmax on top and fine-tunes on only a
+few labels per class. Compares it with the same network trained from scratch on those few
+labels, and with the pretrained encoders kept frozen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.training import pretraining
+from dlcourse.training.deepnets import (
+    compile_classifier,
+    deep_mlp,
+    per_class,
+    train_variants,
+    unit_arrays,
+)
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    hidden: tuple = arg((128, 64), "hidden units of the stacked autoencoder")
+    per_class: int = arg(5, "labelled examples per class")
+    pretrain_epochs: int = arg(30, "epochs of each autoencoder stage")
+    finetune_epochs: int = arg(40, "epochs of supervised training")
+    batch_size: int = arg(16, "mini-batch size")
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    unlabeled, _ = unit_arrays(splits["train"])  # labels are thrown away
+    labeled = per_class(*unit_arrays(splits["train"]), k=cfg.per_class, seed=cfg.seed)
+    val, test = unit_arrays(splits["val"]), unit_arrays(splits["test"])
+    pre_epochs, ft_epochs = (1, 1) if cfg.quick else (cfg.pretrain_epochs, cfg.finetune_epochs)
+    hidden = tuple(int(h) for h in cfg.hidden)
+    shape = unlabeled.shape[1:]
+
+    encoders, ae_losses = pretraining.pretrain_stack(
+        unlabeled, hidden, epochs=pre_epochs, batch_size=64, cfg=cfg, verbose=2
+    )
+    plots.save(
+        plots.curves(
+            {f"stage {i + 1} ({h} units)": ls for i, (h, ls) in enumerate(zip(hidden, ae_losses))},
+            ylabel="reconstruction MSE",
+            title="Greedy layer-wise pretraining",
+        ),
+        out,
+        "autoencoder_loss",
+    )
+
+    def scratch():
+        model = deep_mlp(
+            shape,
+            10,
+            depth=len(hidden),
+            units=hidden[0],
+            activation="selu",
+            kernel_initializer="lecun_normal",
+        )
+        return compile_classifier(model)
+
+    builds = {
+        "no pretraining": scratch,
+        "pretrained, fine-tuned": lambda: pretraining.stacked_classifier(shape, encoders, 10),
+        "pretrained, frozen": lambda: pretraining.stacked_classifier(
+            shape, encoders, 10, freeze_encoders=True
+        ),
+    }
+    if cfg.quick:
+        builds.pop("pretrained, frozen")
+    models, hist = train_variants(
+        builds,
+        labeled,
+        val,
+        epochs=ft_epochs,
+        cfg=cfg,
+        folder=out / "train",
+        batch_size=cfg.batch_size,
+    )
+    test_acc = {k: round(float(m.evaluate(*test, verbose=0)[1]), 4) for k, m in models.items()}
+    plots.save(
+        plots.curves(
+            {k: h["val_accuracy"] for k, h in hist.items()},
+            ylabel="validation accuracy",
+            title=f"{cfg.per_class} labels per class",
+        ),
+        out,
+        "val_accuracy",
+    )
+    metrics = {
+        "n_unlabeled": len(unlabeled),
+        "n_labeled": len(labeled[0]),
+        "test_accuracy": test_acc,
+        "final_reconstruction_mse": [round(ls[-1], 5) for ls in ae_losses],
+    }
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

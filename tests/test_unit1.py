@@ -4,6 +4,7 @@ the Unit I labs' claims (divergence, agreement, separability)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -210,12 +211,31 @@ def test_logistic_bad_input_raises_one_readable_error(kwargs, match):
 # ------------------------------------------------------------------ the labs' claims
 
 
+def _snake_case_keys(metrics: dict) -> list[str]:
+    """Every metric name that is not snake_case (the lab convention), nested names included."""
+    bad = [k for k in metrics if not re.fullmatch(r"[a-z][a-z0-9_]*", k)]
+    return bad + [b for v in metrics.values() if isinstance(v, dict) for b in _snake_case_keys(v)]
+
+
+def test_linear_regression_lab_gd_variants_and_figures(tmp_path):
+    m = labkit.run_lab("01", quick=True, out_dir=str(tmp_path))
+    assert not _snake_case_keys(m)
+    best = m["normal_equation_numpy"]["test_mse"]
+    for name in ("batch_gd", "stochastic_gd", "minibatch_gd"):  # few quick epochs: close, not equal
+        assert abs(m[name]["test_mse"] - best) < 0.1 * best, name
+        assert 0 < m["max_abs_diff_vs_sklearn"][name] < 0.5, name
+    assert m["updates"] == {"batch_gd": 50, "stochastic_gd": 5 * 70, "minibatch_gd": 5 * 4}
+    for fig in ("gd_paths", "fits", "cost"):
+        assert (tmp_path / "01_linear_regression" / f"{fig}.png").stat().st_size > 0
+
+
 def test_learning_rate_lab_detects_divergence_as_theory_predicts(tmp_path):
     lab = labkit.load_lab("02")
     limit = reg.stability_limit(lab.data.load("linear")["train"].x.astype(float))
     etas = (0.02, round(0.9 * limit, 4), round(1.1 * limit, 4))
     m = labkit.run_lab("02", quick=True, out_dir=str(tmp_path), etas=etas)
     runs = [v for v in m.values() if isinstance(v, dict)]
+    assert not _snake_case_keys(m)
     assert [r["diverged"] for r in runs] == [False, False, True]
     assert m["all_agree_with_theory"] and m["stability_limit_eta"] == pytest.approx(limit)
     assert runs[0]["converged_at_iteration"] is None  # too small: not there in 100 steps
@@ -233,7 +253,7 @@ def test_learning_rate_lab_rejects_bad_config(tmp_path):
 
 def test_logistic_lab_three_ways_agree(tmp_path):
     m = labkit.run_lab("03", quick=True, out_dir=str(tmp_path))
-    assert m["task"] == "3 vs 8" and m["n_train"] > 200
+    assert m["task"] == "3 vs 8" and m["n_train"] > 200 and not _snake_case_keys(m)
     assert m["keras_one_neuron"]["max_abs_w_diff_vs_numpy"] < 1e-4
     for name in ("numpy_gd", "keras_one_neuron", "sklearn"):
         assert m[name]["test_accuracy"] > 0.9, name
@@ -250,6 +270,7 @@ def test_logistic_lab_rejects_same_digit_twice(tmp_path):
 
 def test_representations_lab_polar_separates_cartesian_cannot(tmp_path):
     m = labkit.run_lab("04", quick=True, out_dir=str(tmp_path))
+    assert not _snake_case_keys(m)
     assert m["polar"]["train_accuracy"] == 1.0 and m["polar"]["test_accuracy"] == 1.0
     assert m["cartesian"]["test_accuracy"] <= m["majority_baseline"] + 0.15
     assert (tmp_path / "04_representations" / "representations.png").exists()
@@ -284,6 +305,7 @@ def test_normalization_lab_curvature_matches_tensorflow_hessian(rng):
 
 def test_normalization_lab_normalized_inputs_converge_faster(tmp_path):
     m = labkit.run_lab("05", quick=True, out_dir=str(tmp_path))
+    assert not _snake_case_keys(m)
     raw, norm = m["raw"], m["normalized"]
     assert norm["hessian_condition_number"] < raw["hessian_condition_number"] / 5
     assert norm["iterations_to_tolerance"] is not None and m["normalized_converges_faster"]

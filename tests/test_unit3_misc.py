@@ -224,3 +224,48 @@ def test_gradient_norms_one_per_kernel(rng):
         model, rng.normal(size=(8, 6)).astype("float32"), rng.integers(0, 3, 8)
     )
     assert list(norms) == ["h1", "h2", "out"] and all(v > 0 for v in norms.values())
+
+
+# ---------------------------------------------------------------- the labs' deep MLP builder
+
+
+@pytest.mark.parametrize(
+    "activation",
+    ["sigmoid", "relu", "leaky_relu_0.01", "leaky_relu_0.2", "prelu", "rrelu", "elu", "selu"],
+)
+def test_deep_mlp_builds_every_activation(activation):
+    from dlcourse.training.deepnets import deep_mlp
+
+    model = deep_mlp((8, 8, 1), 10, depth=2, units=4, activation=activation, dropout=0.1)
+    assert model.output_shape == (None, 10)
+    drop = model.get_layer("dropout1")
+    assert isinstance(drop, keras.layers.AlphaDropout) == (activation == "selu")
+
+
+def test_deep_mlp_batch_norm_placement_and_validation():
+    from dlcourse.training.deepnets import deep_mlp
+
+    def names(bn):
+        return [layer.name for layer in deep_mlp((4,), 3, depth=1, units=2, batch_norm=bn).layers]
+
+    assert names("before").index("bn1") < names("before").index("act1")
+    assert names("after").index("bn1") > names("after").index("act1")
+    assert "bn1" not in names("none")
+    before = deep_mlp((4,), 3, depth=1, units=2, batch_norm="before")
+    assert before.get_layer("hidden1").bias is None  # BN's beta replaces the bias
+    with pytest.raises(ValueError, match="batch_norm='middle'"):
+        deep_mlp((4,), 3, batch_norm="middle")
+    with pytest.raises(ValueError, match="dropout=1.0"):
+        deep_mlp((4,), 3, dropout=1.0)
+
+
+def test_unit_arrays_and_per_class_pick_little_data():
+    from dlcourse.data import Split
+    from dlcourse.training.deepnets import per_class, unit_arrays
+
+    split = Split(np.full((30, 2, 2, 1), 255, np.uint8), np.repeat(np.arange(10), 3))
+    x, y = unit_arrays(split, classes=range(5, 10))
+    assert x.max() == 1.0 and sorted(set(y.tolist())) == [0, 1, 2, 3, 4] and len(y) == 15
+    xs, ys = per_class(x, y, k=2)
+    assert xs.shape == (10, 2, 2, 1)
+    assert len(ys) == 10 and np.bincount(ys).tolist() == [2] * 5

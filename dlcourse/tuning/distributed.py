@@ -106,7 +106,7 @@ def launch(
             time.sleep(0.5)  # let the chief build the oracle first
     deadline = time.monotonic() + timeout
     try:
-        while any(p.poll() is None for p in procs.values()):
+        while [p.poll() for p in procs.values()].count(None):  # poll every one, each time
             failed = [k for k, p in procs.items() if p.returncode not in (None, 0)]
             if failed:
                 print(

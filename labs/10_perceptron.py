@@ -1,0 +1,193 @@
+"""
+Title: The perceptron: logic gates, the snowboarding neuron, XOR and a two-layer network
+Unit: II
+Notes: 000 (Unit II: LTU, perceptrons, logic gates, snowboarding example, simplified two-layer
+ANN, perceptron learning rule, XOR), 004 (the LTU and perceptron training)
+Description: Evaluates the notes' AND/OR/NOT weights under both threshold conventions, learns
+the gates with the NumPy perceptron and checks it weight for weight against scikit-learn's
+Perceptron, reproduces the snowboarding neuron and the simplified two-layer ANN (NumPy and
+Keras), proves XOR is not linearly separable (a linear program) and shows the perceptron cycling
+on it, then solves XOR with a two-layer network, hand-set and learned by backprop.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.scratch import activations as act
+from dlcourse.scratch import backprop as bp
+from dlcourse.scratch import perceptron as pc
+
+LAB = labkit.lab_name(__file__)
+
+# The notes' gate weights, as printed: (w1, w2, theta).
+NOTES_GATES = {"and": (1.0, 1.0, -2.0), "or": (1.0, 1.0, -0.5), "not_x1": (-0.6, 0.0, -0.5)}
+# The snowboarding neuron: x = (good weather, a lot of powder, driving sucks).
+SNOWBOARD_X = np.array([1.0, 1.0, 0.0])
+SNOWBOARD_W = {"first": (3.0, 1.0, 5.0), "shredder": (2.0, 6.0, 1.0)}
+SIGMOID_W = (0.3, 0.6, 0.1)  # the sigmoid-neuron version for Shredder
+# Simplified two-layer ANN: inputs (1, 1), three sigmoid hidden units, one sigmoid output.
+TWO_LAYER_W1 = np.array([[0.8, 0.6], [0.2, 0.9], [0.7, 0.1]])  # (hidden, inputs)
+TWO_LAYER_W2 = np.array([0.2, 0.8, 0.5])
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    eta: float = arg(1.0, "perceptron learning rate")
+    epochs: int = arg(20, "perceptron epochs (the XOR loop must still be cycling at the end)")
+    snowboard_threshold: float = arg(
+        5.0, "snowboarding threshold (not legible in the notes; sums are 4 and 8)"
+    )
+    xor_epochs: int = arg(3000, "epochs of the learned two-layer XOR network (backprop)")
+
+
+def notes_gates() -> dict:
+    """Truth tables of the notes' gates under both readings of theta."""
+    out = {}
+    for gate, (w1, w2, theta) in NOTES_GATES.items():
+        target = pc.GATES[gate]
+        as_bias = pc.ltu(pc.TRUTH_INPUTS, [w1, w2], theta)  # step(w.x + theta), step(0) = 1
+        as_threshold = pc.ltu(pc.TRUTH_INPUTS, [w1, w2], -theta)  # step(w.x - theta)
+        out[gate] = {
+            "bias_outputs": as_bias.astype(int).tolist(),
+            "threshold_outputs": as_threshold.astype(int).tolist(),
+            "correct_as_bias": bool((as_bias == target).all()),
+            "correct_as_threshold": bool((as_threshold == target).all()),
+        }
+    return out
+
+
+def simplified_two_layer_ann() -> dict:
+    """The notes' h1, h2, h3 and output: exactly, with the notes' rounded h, and in Keras."""
+    import keras
+
+    x = np.ones(2)
+    h = act.sigmoid(TWO_LAYER_W1 @ x)
+    out_exact = act.sigmoid(TWO_LAYER_W2 @ h)
+    z_notes = TWO_LAYER_W2 @ np.round(h, 2)  # the notes plug in 0.80, 0.75, 0.69
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(3, activation="sigmoid", use_bias=False),
+            keras.layers.Dense(1, activation="sigmoid", use_bias=False),
+        ]
+    )
+    model.set_weights([TWO_LAYER_W1.T, TWO_LAYER_W2[:, None]])
+    return {
+        "h": [round(float(v), 4) for v in h],
+        "z_out_with_rounded_h": round(float(z_notes), 4),
+        "out_with_rounded_h": round(float(act.sigmoid(z_notes)), 4),
+        "out_exact": round(float(out_exact), 4),
+        "keras_out": round(float(model(x[None])[0, 0]), 4),
+    }
+
+
+def snowboarding(threshold: float) -> dict:
+    out = {}
+    for who, w in SNOWBOARD_W.items():
+        total = float(SNOWBOARD_X @ np.array(w))
+        out[who] = {"weighted_sum": total, "goes": int(total > threshold)}
+    out["shredder_sigmoid"] = round(float(act.sigmoid(SNOWBOARD_X @ np.array(SIGMOID_W))), 4)
+    return out
+
+
+def twin_vs_sklearn(cfg: Config, x: np.ndarray, y: np.ndarray) -> float:
+    """Max |w_twin - w_sklearn| after the same epochs in the same order (expected: 0)."""
+    from sklearn.linear_model import Perceptron
+
+    sk = Perceptron(eta0=cfg.eta, max_iter=cfg.epochs, tol=None, shuffle=False, alpha=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed epoch count is the point
+        sk.fit(x, y)
+    me = pc.Perceptron(eta=cfg.eta, epochs=cfg.epochs).fit(x, y)
+    return float(max(np.abs(me.w - sk.coef_[0]).max(), abs(me.b - sk.intercept_[0])))
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    x4 = pc.TRUTH_INPUTS
+    epochs = min(cfg.epochs, 10) if cfg.quick else cfg.epochs
+    xor_epochs = 1500 if cfg.quick else cfg.xor_epochs
+
+    learned, max_diff = {}, {}
+    for gate in ("and", "or", "not_x1"):
+        p = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[gate])
+        learned[gate] = {"w": p.w.tolist(), "b": p.b, "epochs_to_converge": len(p.mistakes)}
+        max_diff[gate] = twin_vs_sklearn(cfg, x4, pc.GATES[gate])
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    xd = splits["train"].x.reshape(len(splits["train"].x), -1) / 255.0
+    max_diff["digits_is_3"] = twin_vs_sklearn(cfg, xd, (splits["train"].y == 3).astype(int))
+
+    xor = pc.GATES["xor"]
+    p_xor = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, xor)
+    params, costs = bp.train(
+        x4.T,
+        xor[None].astype(float),
+        [2, 4, 1],
+        hidden="tanh",
+        output="sigmoid",
+        learning_rate=0.5,
+        epochs=xor_epochs,
+        seed=cfg.seed,
+    )
+    learned_xor = bp.predict(x4.T, params, "tanh", "sigmoid")
+    metrics = {
+        "notes_gates": notes_gates(),
+        "learned_gates": learned,
+        "twin_vs_sklearn_max_abs_diff": max_diff,
+        "snowboarding": snowboarding(cfg.snowboard_threshold),
+        "simplified_two_layer_ann": simplified_two_layer_ann(),
+        "xor": {
+            "linearly_separable": pc.separable(x4, xor),
+            "perceptron_mistakes_last_epoch": p_xor.mistakes[-1],
+            "perceptron_cycle_length_epochs": p_xor.cycle_length(),
+            "hand_set_two_layer_correct": bool((pc.xor_network(x4) == xor).all()),
+            "learned_two_layer_correct": bool((learned_xor == xor).all()),
+            "learned_final_cost": costs[-1],
+        },
+    }
+
+    def ltu_of(p):
+        return lambda pts: p.predict(pts)
+
+    panels = {
+        f"{g.upper()} (learned)": (
+            ltu_of(pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[g])),
+            x4,
+            pc.GATES[g],
+        )
+        for g in ("and", "or")
+    }
+    panels["XOR: perceptron (fails)"] = (ltu_of(p_xor), x4, xor)
+    panels["XOR: 2 layers, hand-set"] = (pc.xor_network, x4, xor)
+    panels["XOR: 2 layers, learned"] = (
+        lambda pts: bp.predict(pts.T, params, "tanh", "sigmoid"),
+        x4,
+        xor,
+    )
+    plots.save(plots.decision_regions(panels), out, "decision_regions")
+    plots.save(
+        plots.curves(
+            {"XOR two-layer network": costs},
+            title="Backprop on XOR",
+            ylabel="cross-entropy",
+            logy=True,
+        ),
+        out,
+        "xor_cost",
+    )
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""
+Title: The activation table: functions and their derivatives
+Unit: II
+Notes: 000 (Unit II activation table: step, sign, linear, piecewise linear, sigmoid, tanh, ReLU,
+softplus), 002 (identity, binary step, logistic, tanh, arctan, ReLU, PReLU, ELU, softplus with
+derivatives), 004 (tanh(z) = 2 sigmoid(2z) - 1)
+Description: Evaluates every activation of the notes and its derivative in NumPy, checks them
+against keras.activations / TensorFlow and against TensorFlow autodiff, checks the identity
+tanh(z) = 2 sigmoid(2z) - 1, and draws the whole table in one figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.scratch import activations as act
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    z_max: float = arg(4.0, "plot and check the activations on [-z_max, z_max]")
+    points: int = arg(801, "grid points")
+
+
+def tf_reference(name: str):
+    """The TensorFlow/Keras counterpart of each activation (None for step and sign's kinks)."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "linear": keras.activations.linear,
+        "piecewise_linear": lambda t: tf.clip_by_value(t + 0.5, 0.0, 1.0),
+        "sigmoid": keras.activations.sigmoid,
+        "tanh": keras.activations.tanh,
+        "relu": keras.activations.relu,
+        "softplus": keras.activations.softplus,
+        "arctan": tf.math.atan,
+        "prelu": lambda t: keras.activations.leaky_relu(t, 0.25),
+        "elu": keras.activations.elu,
+        "step": lambda t: tf.cast(t >= 0, t.dtype),
+        "sign": tf.math.sign,
+    }[name]
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    import tensorflow as tf
+
+    out = labkit.run_dir(cfg, LAB)
+    points = 101 if cfg.quick else cfg.points
+    z = np.linspace(-cfg.z_max, cfg.z_max, points)
+    z_off = z + 1e-3  # autodiff at kinks is a convention: compare off the kinks
+    table, value_diff, grad_diff = {}, {}, {}
+    for name, (f, df) in act.ACTIVATIONS.items():
+        table[name] = (f(z), df(z))
+        t = tf.constant(z_off, tf.float64)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            ref = tf_reference(name)(t)
+        value_diff[name] = float(np.abs(f(z_off) - ref.numpy()).max())
+        grad = tape.gradient(ref, t)
+        grad = np.zeros_like(z_off) if grad is None else grad.numpy()
+        grad_diff[name] = float(np.abs(df(z_off) - grad).max())
+    metrics = {
+        "max_abs_diff_vs_tensorflow": value_diff,
+        "max_abs_diff_derivative_vs_autodiff": grad_diff,
+        "tanh_identity_max_abs_diff": float(
+            np.abs(act.tanh(z) - (2 * act.sigmoid(2 * z) - 1)).max()
+        ),
+        "sigmoid_grad_max": float(table["sigmoid"][1].max()),  # 0.25: why sigmoids vanish
+    }
+    plots.save(plots.activation_table(z, table), out, "activations")
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""
+Title: Backpropagation from scratch, checked against TensorFlow
+Unit: II
+Notes: 003 (forward and backward propagation: Z = W.A + b, dZ, dW = (1/m) dZ A^T, db; mini-batch
+gradient descent), 000 (Unit II: error backpropagation), 004 (training feedforward networks)
+Description: Runs the NumPy L-layer MLP forward and backward on the 8x8 digits, compares every
+gradient with tf.GradientTape on a Keras model holding the same float64 weights, checks them
+against central-difference numerical gradients, shows that full-batch gradient descent steps of
+the twin and of Keras SGD stay identical, then trains the twin with mini-batch gradient descent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.scratch import backprop as bp
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    hidden: tuple = arg((64, 32), "hidden layer sizes of the from-scratch MLP")
+    activation: str = arg("relu", "hidden activation", choices=("relu", "tanh", "sigmoid"))
+    learning_rate: float = arg(0.25, "gradient-descent learning rate (exact in float32)")
+    batch_size: int = arg(32, "mini-batch size")
+    epochs: int = arg(60, "training epochs of the from-scratch MLP")
+    lockstep_steps: int = arg(20, "full-batch steps compared against Keras SGD")
+
+
+def keras_twin(params: bp.Params, activation: str):
+    """A float64 Keras Sequential holding exactly the twin's weights (kernels are W^T)."""
+    import keras
+
+    n = len(params) // 2
+    layers = [keras.Input((params["W1"].shape[1],), dtype="float64")]
+    for l in range(1, n + 1):
+        act = "softmax" if l == n else activation
+        layers.append(keras.layers.Dense(params[f"W{l}"].shape[0], activation=act, dtype="float64"))
+    model = keras.Sequential(layers)
+    model.set_weights(
+        [p for l in range(1, n + 1) for p in (params[f"W{l}"].T, params[f"b{l}"][:, 0])]
+    )
+    return model
+
+
+def tape_gradients(model, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
+    import keras
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = keras.losses.CategoricalCrossentropy(dtype="float64")(y, model(x))
+    return float(loss), [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    import keras
+
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits") or data.load("digits")
+    prep = {k: (s.x.reshape(len(s.x), -1).T / 255.0, s.y) for k, s in splits.items()}  # (64, m)
+    (x, labels), (xt, lt) = prep["train"], prep["test"]
+    y = bp.one_hot(labels, 10)
+    dims = [x.shape[0], *cfg.hidden, 10]
+    epochs = 3 if cfg.quick else cfg.epochs
+
+    # 1. Same weights, same batch: twin gradients vs GradientTape.
+    params = bp.init_params(dims, seed=cfg.seed)
+    a_last, caches = bp.forward(x, params, cfg.activation)
+    grads = bp.backward(a_last, y, params, caches, cfg.activation)
+    model = keras_twin(params, cfg.activation)
+    tf_loss, tf_grads = tape_gradients(model, x.T, y.T)
+    tf_grads = iter(tf_grads)
+    grad_diff = max(
+        max(
+            np.abs(grads[f"dW{l}"].T - next(tf_grads)).max(),
+            np.abs(grads[f"db{l}"][:, 0] - next(tf_grads)).max(),
+        )
+        for l in range(1, len(dims))
+    )
+
+    # 2. Numerical gradient check on a small network and batch (cost is O(params)).
+    small = bp.init_params([x.shape[0], 8, 10], seed=cfg.seed)
+    check = bp.gradient_check(x[:, :20], y[:, :20], small, cfg.activation)
+
+    # 3. Full-batch gradient descent in lockstep with Keras SGD.
+    m = 64 if cfg.quick else 256
+    twin = dict(params)
+    model.compile(
+        optimizer=keras.optimizers.SGD(cfg.learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(dtype="float64"),
+    )
+    model.fit(
+        x[:, :m].T, y[:, :m].T, batch_size=m, epochs=cfg.lockstep_steps, shuffle=False, verbose=0
+    )
+    for _ in range(cfg.lockstep_steps):
+        a_last, caches = bp.forward(x[:, :m], twin, cfg.activation)
+        twin = bp.update(
+            twin, bp.backward(a_last, y[:, :m], twin, caches, cfg.activation), cfg.learning_rate
+        )
+    lockstep = max(
+        float(np.abs(keras_twin(twin, cfg.activation).get_weights()[i] - w).max())
+        for i, w in enumerate(model.get_weights())
+    )
+
+    # 4. Train the twin with mini-batch gradient descent.
+    trained, costs = bp.train(
+        x,
+        y,
+        dims,
+        hidden=cfg.activation,
+        learning_rate=cfg.learning_rate,
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+    )
+    metrics = {
+        "layer_dims": dims,
+        "cost_twin": bp.cost(bp.forward(x, params, cfg.activation)[0], y),
+        "cost_tensorflow": tf_loss,
+        "max_abs_grad_diff_vs_gradient_tape": float(grad_diff),
+        "gradient_check_relative_diff": check,
+        "lockstep_max_abs_weight_diff_vs_keras_sgd": lockstep,
+        "train_accuracy": float((bp.predict(x, trained, cfg.activation) == labels).mean()),
+        "test_accuracy": float((bp.predict(xt, trained, cfg.activation) == lt).mean()),
+        "final_cost": costs[-1],
+    }
+    plots.save(
+        plots.curves(
+            {"from-scratch MLP": costs},
+            title="Mini-batch GD with backprop",
+            ylabel="cross-entropy",
+            logy=True,
+        ),
+        out,
+        "cost",
+    )
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -73,7 +73,9 @@ def deep_mlp(
             x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
         if dropout:
             x = _dropout(dropout, activation == "selu", mc_dropout, f"dropout{i}")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="output")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="output", dtype="float32")(
+        x
+    )  # stable under mixed precision
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -96,7 +96,9 @@ def stacked_classifier(
         )
         x = layer(x)
         layer.set_weights(enc.get_weights())
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="output", dtype="float32")(
+        x
+    )  # float32 softmax under mixed precision
     model = keras.Model(inputs, outputs, name="pretrained_classifier")
     model.compile(
         keras.optimizers.Adam(learning_rate),

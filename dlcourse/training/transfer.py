@@ -54,7 +54,9 @@ def add_head(
     x = base.output
     if len(x.shape) > 2:
         x = keras.layers.Flatten()(x)
-    out = keras.layers.Dense(n_classes, activation=activation, name=f"{name}_output")(x)
+    out = keras.layers.Dense(
+        n_classes, activation=activation, name=f"{name}_output", dtype="float32"
+    )(x)  # float32 softmax under mixed precision
     return keras.Model(base.inputs, out, name=name)
 
 

@@ -94,6 +94,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         },
         "bottom_layer_gradient_norm": {k: round(float(v["hidden1"]), 6) for k, v in norms.items()},
         "val_accuracy": final(hist, "val_accuracy"),
+        "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
         "best": max(hist, key=lambda k: hist[k]["val_accuracy"][-1]),
     }

@@ -88,6 +88,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     )
     metrics = {
         "val_accuracy": final(hist, "val_accuracy"),
+        "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_loss": final(hist, "loss"),
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
         "dead_relu_fraction": _dead_fraction(models["ReLU"], val[0], depth),

@@ -82,6 +82,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         builds[f"{act}, table"] = builder(act, inits.initializer_for(act))
     _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
     metrics["val_accuracy"] = final(hist, "val_accuracy")
+    metrics["best_val_accuracy"] = max(metrics["val_accuracy"].values())
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist.items()},

@@ -23,6 +23,7 @@ from dlcourse.training.deepnets import (
     unit_arrays,
 )
 from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
+from dlcourse.training.trainer import time_to
 
 LAB = labkit.lab_name(__file__)
 QUICK = ["sgd", "momentum", "adam"]
@@ -35,6 +36,7 @@ class Config(labkit.TrainConfig):
     epochs: int = arg(12, "training epochs per optimizer")
     batch_size: int = arg(32, "mini-batch size")
     clipnorm: float = arg(1.0, "clip threshold of the 'momentum + clipnorm' run")
+    target: float = arg(0.9, "validation accuracy of the time-to-accuracy metric")
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
@@ -80,6 +82,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     metrics = {
         "val_loss": final(hist, "val_loss"),
         "val_accuracy": final(hist, "val_accuracy"),
+        "best_val_accuracy": max(final(hist, "val_accuracy").values()),
+        # wall seconds until validation accuracy first reached the target (None: never)
+        "time_to_target_s": {k: time_to(h, "val_accuracy", cfg.target) for k, h in hist.items()},
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }

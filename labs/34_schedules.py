@@ -117,6 +117,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "lr_finder_suggestion": suggestion,
         "val_loss": final(hist, "val_loss"),
         "val_accuracy": final(hist, "val_accuracy"),
+        "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "final_learning_rate": {k: lg.rates[-1] for k, lg in loggers.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }

@@ -125,6 +125,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     metrics: dict = {
         "val_accuracy": final(hist, "val_accuracy"),
+        "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_accuracy": final(hist, "accuracy"),
         "bias_variance": {
             k: diag.bias_variance(1 - h["accuracy"][-1], 1 - h["val_accuracy"][-1])["diagnosis"]

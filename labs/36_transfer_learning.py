@@ -116,6 +116,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "model_a_val_accuracy": final(hist, "val_accuracy")["model A (0-4)"],
         "n_train_new_task": len(b_train[0]),
         "test_accuracy": test_acc,
+        "best_test_accuracy": max(test_acc.values()),
         "trainable_params": {k: transfer.n_trainable(m) for k, m in models_b.items()},
         "model_a_unchanged": all(
             np.array_equal(a, b) for a, b in zip(a_weights, model_a.get_weights())

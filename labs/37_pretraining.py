@@ -101,6 +101,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "n_unlabeled": len(unlabeled),
         "n_labeled": len(labeled[0]),
         "test_accuracy": test_acc,
+        "best_test_accuracy": max(test_acc.values()),
         "final_reconstruction_mse": [round(ls[-1], 5) for ls in ae_losses],
     }
     labkit.save_metrics(out, metrics)

@@ -287,6 +287,97 @@ def c2f_ranges(
 
 # ============================================================ Unit III (training deep nets)
 
+
+def layer_gradient_norms(norms: Mapping[str, Mapping[str, float]]) -> "plt.Figure":
+    """Per-layer gradient norm (log scale), bottom layer first, one line per network."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for label, per_layer in norms.items():
+        ax.plot(np.arange(1, len(per_layer) + 1), list(per_layer.values()), "-o", ms=3,
+                label=label)
+    ax.set(xlabel="layer (1 = next to the input)", ylabel="||dJ/dW|| (one batch)",
+           title="Gradient norm per layer", yscale="log")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def train_val_panels(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], metric: str = "loss",
+    *, title: str = "",
+) -> "plt.Figure":
+    """One small panel per model: training vs validation ``metric`` per epoch."""
+    n = len(histories)
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False,
+                             sharey=True)
+    for ax, (label, hist) in zip(axes.flat, histories.items()):
+        ep = np.arange(1, len(hist[metric]) + 1)
+        ax.plot(ep, hist[metric], label="train")
+        ax.plot(ep, hist[f"val_{metric}"], label="validation")
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(title or f"train vs validation {metric}")
+    fig.tight_layout()
+    return fig
+
+
+def lr_finder(rates: Sequence[float], losses: Sequence[float], suggestion: float) -> "plt.Figure":
+    """Learning-rate range test: smoothed loss against a log-scaled learning rate."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.plot(rates, losses)
+    ax.axvline(suggestion, color="k", ls="--", lw=1, label=f"suggested {suggestion:.2g}")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="smoothed loss",
+           title="Learning-rate finder")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def uncertainty_hist(std_right: np.ndarray, std_wrong: np.ndarray) -> "plt.Figure":
+    """MC dropout: spread of the predicted class probability, right vs wrong predictions."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    bins = np.linspace(0, max(float(np.max(std_right, initial=0)),
+                              float(np.max(std_wrong, initial=0)), 1e-3), 30)
+    ax.hist(std_right, bins=bins, alpha=0.6, density=True, label="right predictions")
+    ax.hist(std_wrong, bins=bins, alpha=0.6, density=True, label="wrong predictions")
+    ax.set(xlabel="std of the predicted class probability over MC passes", ylabel="density",
+           title="MC dropout uncertainty")
+    ax.legend()
+    return fig
+
+
 # ============================================================ Unit IV (CNNs)
+
+
+def labelled_scatter(
+    points: Mapping[str, tuple[float, float]],
+    *,
+    sizes: Mapping[str, float] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+) -> "plt.Figure":
+    """One labelled point per name, e.g. parameters vs accuracy of each architecture; optional
+    ``sizes`` scale the markers (e.g. step time)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.5))
+    biggest = max(sizes.values()) if sizes else 1.0
+    for name, (x, y) in points.items():
+        s = 30 + 400 * (sizes[name] / biggest) if sizes else 40
+        ax.scatter([x], [y], s=s, alpha=0.6)
+        ax.annotate(name, (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    return fig
+
 
 # ============================================================ Scale and benchmarks

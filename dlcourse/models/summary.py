@@ -1,0 +1,69 @@
+"""A builder's summary table: parameters, output shapes and multiply-adds, layer by layer.
+
+Multiply-adds (MACs) per instance follow the notes' cost count (000 Unit IV, "Memory
+Requirements"): a conv layer does ``out_h * out_w * out_maps * (f_h * f_w * in_maps)``
+multiplications, a dense layer ``inputs * units``; pooling, activations, normalization and
+additions are counted as free (they are a few percent at most).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    kind: str
+    output_shape: tuple
+    params: int
+    macs: int
+
+
+def layer_macs(layer: keras.layers.Layer) -> int:
+    """Multiply-adds of one layer for one instance (0 for layers without a weight product)."""
+    kind = type(layer).__name__
+    if isinstance(layer, keras.layers.Conv2D):
+        fh, fw, cin, cout = layer.kernel.shape  # (batch, h, w, cout) outputs, each fh*fw*cin
+        _, h, w, _ = layer.output.shape
+        return h * w * cout * fh * fw * cin // layer.groups
+    if kind == "PartialConv2D":  # LeNet-5's C3: only the connected (map, map) pairs
+        fh, fw, links = layer.kernel.shape
+        _, h, w, _ = layer.output.shape
+        return h * w * fh * fw * links
+    if isinstance(layer, keras.layers.Dense) or kind == "EuclideanRBF":
+        n_in, n_out = layer.weights[0].shape
+        return n_in * n_out
+    return 0
+
+
+def summarize(model: keras.Model) -> list[LayerRow]:
+    """One row per layer (the input layer left out)."""
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        shape = layer.output.shape if not isinstance(layer.output, list) else layer.output[0].shape
+        rows.append(
+            LayerRow(layer.name, type(layer).__name__, tuple(shape[1:]), layer.count_params(),
+                     layer_macs(layer))
+        )  # fmt: skip
+    return rows
+
+
+def total_macs(model: keras.Model) -> int:
+    """Multiply-adds of a whole forward pass, one instance."""
+    return sum(row.macs for row in summarize(model))
+
+
+def summary_table(model: keras.Model) -> str:
+    """The summary as a Markdown table with a total row."""
+    rows = summarize(model)
+    lines = ["| layer | type | output shape | params | MACs |", "|---|---|---|---:|---:|"]
+    lines += [f"| {r.name} | {r.kind} | {r.output_shape} | {r.params:,} | {r.macs:,} |"
+              for r in rows]  # fmt: skip
+    total = sum(r.macs for r in rows)
+    lines.append(f"| **total** | | | {model.count_params():,} | {total:,} |")
+    return "\n".join(lines) + "\n"

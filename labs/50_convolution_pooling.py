@@ -1,0 +1,132 @@
+"""
+Title: Convolution and pooling by hand vs TensorFlow, feature maps on sample images
+Unit: IV
+Notes: 000 (Unit IV: Equation 13-1, line filters demo, memory requirements, pooling), 001 (CNN by hand: ReLU, max pooling, flattening, softmax), 002 (padding and stride, 1x1 convolutions)
+Description: Reproduces the notes' worked examples with the NumPy twins in dlcourse.scratch.conv
+(the 3x3 ReLU example, max pooling a 4x4 map with stride 2 and 1, flattening in both orders,
+the zero-padded 6x6 convolution with f = 3, p = 1, a 1x1 convolution), checks convolution and
+max/avg pooling against tf.nn on random inputs, computes the notes' conv-layer cost example
+(5x5 filters, 200 maps of 150x100, RGB input), and applies the vertical- and horizontal-line
+7x7 filters to scikit-learn's sample images (stride 2, SAME), plotting the feature maps and a
+2x2 max-pooled image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.scratch import conv as sc
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    filter_size: int = arg(7, "side of the vertical/horizontal line filters (notes: 7)")
+    stride: int = arg(2, "stride of the line filters (notes: 2)")
+    random_trials: int = arg(20, "random (input, filter, stride, padding) cases checked vs tf.nn")
+
+
+def worked_examples() -> dict:
+    """The notes' hand examples, as the twins compute them."""
+    pool = sc.as_nhwc(sc.POOL_EXAMPLE)
+    pooled = sc.pool2d(pool, 2, 2)
+    padded = sc.conv2d(sc.as_nhwc(sc.PADDED_EXAMPLE), sc.EDGE_FILTER[:, :, None, None], padding=1)
+    volume = np.arange(6 * 6 * 5, dtype=float).reshape(1, 6, 6, 5) / 100  # notes 002: 6x6x5
+    one_by_one = sc.conv2d(volume, np.ones((1, 1, 5, 2)) / 5)  # two 1x1 filters -> 6x6x2
+    return {
+        "relu_matches_notes": bool((sc.relu(sc.RELU_EXAMPLE) == sc.RELU_EXAMPLE_OUT).all()),
+        "max_pool_stride2": pooled[0, :, :, 0].tolist(),
+        "max_pool_stride2_matches_notes": bool(
+            (pooled[0, :, :, 0] == sc.POOL_EXAMPLE_STRIDE2).all()
+        ),
+        "max_pool_stride1_matches_notes": bool(
+            (sc.pool2d(pool, 2, 1)[0, :, :, 0] == sc.POOL_EXAMPLE_STRIDE1).all()
+        ),
+        "flatten_row_major": sc.flatten(pooled[..., 0])[0].tolist(),
+        "flatten_column_major": sc.flatten(pooled[..., 0], order="F")[0].tolist(),
+        "softmax_of_pooled": np.round(sc.softmax(sc.flatten(pooled[..., 0]))[0], 4).tolist(),
+        "padded_conv_output_size": list(padded.shape[1:3]),
+        "padded_conv_output": padded[0, :, :, 0].astype(int).tolist(),
+        "padded_conv_formula": sc.output_size(6, 3, 1, 1),
+        "conv1x1_output_shape": list(one_by_one.shape[1:]),
+    }
+
+
+def compare_with_tf(trials: int, seed: int) -> dict:
+    """Max |twin - tf.nn| over random convolutions and poolings (float64)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    worst = {"conv2d": 0.0, "max_pool2d": 0.0, "avg_pool2d": 0.0}
+    for _ in range(trials):
+        h, w, c, k = (
+            rng.integers(5, 12),
+            rng.integers(5, 12),
+            rng.integers(1, 4),
+            rng.integers(1, 5),
+        )
+        f, s = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        padding = str(rng.choice(sc.PADDINGS))
+        x, filt = rng.normal(size=(2, h, w, c)), rng.normal(size=(f, f, c, k))
+        pairs = {
+            "conv2d": (sc.conv2d(x, filt, stride=s, padding=padding),
+                       tf.nn.conv2d(x, filt, s, padding)),
+            "max_pool2d": (sc.pool2d(x, f, s, padding=padding),
+                           tf.nn.max_pool2d(x, f, s, padding)),
+            "avg_pool2d": (sc.pool2d(x, f, s, padding=padding, mode="avg"),
+                           tf.nn.avg_pool2d(x, f, s, padding)),
+        }  # fmt: skip
+        for op, (ours, ref) in pairs.items():
+            worst[op] = max(worst[op], float(np.max(np.abs(ours - ref.numpy()))))
+    return {f"max_abs_diff_{op}": v for op, v in worst.items()}
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    import tensorflow as tf
+
+    out = labkit.run_dir(cfg, LAB)
+    images = ((datasets or {}).get("sample_images") or data.load("sample_images"))["train"].x
+    if cfg.quick:
+        images = images[:, ::4, ::4]  # a quarter of each side: fast, same pictures
+    x = images.astype(np.float64)
+    filters = sc.line_filters(cfg.filter_size, x.shape[-1])
+
+    maps = sc.conv2d(x, filters, stride=cfg.stride, padding="SAME")  # (2, h/2, w/2, 2)
+    ref = tf.nn.conv2d(x, filters.astype(np.float64), cfg.stride, "SAME").numpy()
+    pooled = sc.pool2d(x, 2, 2)  # (2, h/2, w/2, 3)
+
+    cost = sc.conv_cost((150, 100, 3), 200, 5, stride=1, padding="SAME", batch_size=100)
+    metrics = {
+        "worked_examples": worked_examples(),
+        "vs_tf": {
+            **compare_with_tf(3 if cfg.quick else cfg.random_trials, cfg.seed),
+            "max_abs_diff_line_filters": float(np.max(np.abs(maps - ref))),
+        },
+        "feature_map_shape": list(maps.shape[1:]),
+        "notes_cost_example": {
+            **cost.as_dict(),
+            "output_mib_per_instance": round(cost.output_bytes / 2**20, 2),
+            "output_gib_per_batch_of_100": round(cost.batch_output_bytes / 2**30, 2),
+        },
+    }
+    panels, titles = [], []
+    for i, name in enumerate(("china", "flower")):
+        panels += [images[i], maps[i, :, :, 0], maps[i, :, :, 1], pooled[i].astype(np.uint8)]
+        titles += [name, "vertical-line filter", "horizontal-line filter", "2x2 max pool"]
+    plots.save(plots.image_grid(panels, titles, cols=4, suptitle="7x7 line filters, stride 2"),
+               out, "feature_maps")  # fmt: skip
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

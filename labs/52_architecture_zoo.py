@@ -1,0 +1,126 @@
+"""
+Title: The architecture zoo: every CNN family trained small on the embedded digits
+Unit: IV
+Notes: 000 (Unit IV: CNN architectures, LeNet-5, AlexNet, GoogLeNet, ResNet), 002 (classic networks summary table)
+Description: Trains one member of each registered CNN family (the notes' small CNN, LeNet-5,
+AlexNet with LRN, VGG, GoogLeNet, ResNet) on the 32x32 embedded digits for a few epochs, each
+shrunk with the builders' width knob so the whole zoo trains in a few minutes on 2 CPU cores.
+Reports a table of parameters, multiply-adds, median training step time and test accuracy,
+and one figure (parameters vs accuracy, marker size = step time). Small data and few epochs:
+the ranking says how quickly each design learns here, not how it does on ImageNet.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from dlcourse import data, labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.models import create_model, model_family
+from dlcourse.utils import atomic_path
+
+LAB = labkit.lab_name(__file__)
+# Families that are large at width 1 get the `width` knob; the small ones train at full size.
+FULL_SIZE = ("small_cnn", "lenet")
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    models: tuple = arg(
+        ("small_cnn", "lenet5_modern", "alexnet", "vgg11", "googlenet", "resnet18", "resnet50"),
+        "registered models to train (one per family by default)",
+    )
+    width: float = arg(0.125, "channel multiplier for AlexNet, VGG, GoogLeNet and ResNet")
+    epochs: int = arg(6, "training epochs per model")
+    batch_size: int = arg(64, "mini-batch size")
+    learning_rate: float = arg(1e-3, "Adam learning rate")
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Records the wall time of every training batch."""
+
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def train_one(cfg: Config, name: str, splits, out, epochs: int) -> dict:
+    from dlcourse.models.summary import total_macs
+    from dlcourse.training import fit
+
+    x, y = splits["train"].x.astype("float32") / 255.0, splits["train"].y
+    kw = {} if model_family(name) in FULL_SIZE else {"width": cfg.width}
+
+    def build():
+        model = create_model(name, input_shape=x.shape[1:], classes=10, **kw)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+        return model
+
+    keras.utils.set_random_seed(cfg.seed)
+    timer = StepTimer()
+    val = (splits["val"].x.astype("float32") / 255.0, splits["val"].y)
+    model, hist = fit(build, (x, y), validation=val, epochs=epochs, cfg=cfg, folder=out / name,
+                      callbacks=[timer], batch_size=cfg.batch_size, verbose=2)  # fmt: skip
+    steps_per_epoch = int(np.ceil(len(x) / cfg.batch_size))
+    warm = timer.times[steps_per_epoch:] or timer.times[1:] or timer.times  # skip tracing
+    _, test_acc = model.evaluate(splits["test"].x.astype("float32") / 255.0, splits["test"].y,
+                                 verbose=0)  # fmt: skip
+    return {
+        "family": model_family(name),
+        "width": kw.get("width", 1.0),
+        "params": model.count_params(),
+        "macs": total_macs(model),
+        "step_ms": round(1000 * float(np.median(warm)), 2),
+        "train_time_s": hist["time_s"][-1],
+        "val_accuracy": hist["val_accuracy"][-1],
+        "test_accuracy": float(test_acc),
+    }
+
+
+def table(rows: dict) -> str:
+    lines = ["| model | width | params | MACs | step (ms) | test accuracy |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['width']:g} | {r['params']:,} | {r['macs']:,} | "
+                     f"{r['step_ms']:.1f} | {r['test_accuracy']:.3f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    splits = (datasets or {}).get("digits32") or data.load("digits32")
+    epochs, models = cfg.epochs, cfg.models
+    if cfg.quick:  # two small families, one epoch on 128 images
+        splits = {**splits, "train": data.Split(splits["train"].x[:128], splits["train"].y[:128])}
+        epochs, models = 1, ("small_cnn", "resnet18")
+    rows = {name: train_one(cfg, name, splits, out, epochs) for name in models}
+    with atomic_path(out / "zoo.md") as tmp:
+        tmp.write_text(table(rows))
+    fig = plots.labelled_scatter(
+        {n: (r["params"], r["test_accuracy"]) for n, r in rows.items()},
+        sizes={n: r["step_ms"] for n, r in rows.items()}, logx=True,
+        xlabel="parameters (log)", ylabel="test accuracy",
+        title=f"CNN families on 32x32 digits, {epochs} epochs (marker: step time)",
+    )  # fmt: skip
+    plots.save(fig, out, "zoo")
+    metrics = {"seed": cfg.seed, "epochs": epochs, "models": rows}
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""
+Title: Every builder summarized: parameters, output shapes, multiply-adds
+Unit: IV
+Notes: 000 (Unit IV: memory requirements, LeNet-5 and AlexNet tables), 002 (classic networks summary: parameter counts)
+Description: Builds every registered model at its paper size (never trains it) and writes, per
+model, a layer table (output shape, parameters, multiply-adds per instance) and an overview
+table, checking each parameter count against its reference (keras.applications for VGG-16 and
+ResNet-50/101/152, torchvision/the paper for ResNet-18/34, the notes' tables for LeNet-5 and
+AlexNet). One figure: parameters vs multiply-adds, log-log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import labkit, plots
+from dlcourse.labkit import arg
+from dlcourse.models import create_model, list_models, model_family
+from dlcourse.utils import atomic_path
+
+LAB = labkit.lab_name(__file__)
+# name -> (reference parameter count, what it counts, where it comes from)
+REFERENCES = {
+    "lenet5": (60_840, "all", "notes Table 13-1 with the paper's C3 table and RBF output"),
+    "lenet5_modern": (61_706, "all", "LeNet-5 with dense softmax output (widely quoted)"),
+    "alexnet": (201_838_952, "all", "notes Table 13-2 (no pooling after C7)"),
+    "vgg16": (138_357_544, "all", "keras.applications.VGG16"),
+    "resnet18": (11_689_512, "trainable", "torchvision resnet18"),
+    "resnet34": (21_797_672, "trainable", "torchvision resnet34 (paper: 21.8M)"),
+    "resnet50": (25_636_712, "all", "keras.applications.ResNet50"),
+    "resnet101": (44_707_176, "all", "keras.applications.ResNet101"),
+    "resnet152": (60_419_944, "all", "keras.applications.ResNet152"),
+}
+# Quick mode: small versions (width/input knobs) of a few builders.
+QUICK = {
+    "lenet5": {},
+    "small_cnn": {},
+    "vgg16": {"input_shape": (32, 32, 3), "width": 1 / 16},
+    "resnet50": {"input_shape": (32, 32, 3), "width": 1 / 16},
+}
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    models: tuple = arg((), "models to summarize (empty: every registered model)")
+    classes: int = arg(1000, "classes of the ImageNet-size builders (digit nets keep 10)")
+
+
+def count(model, what: str) -> int:
+    """All parameters (Keras counts BN moving statistics too) or only the trainable ones."""
+    if what == "trainable":
+        return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return model.count_params()
+
+
+def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
+    import keras
+
+    from dlcourse.models.summary import summary_table, total_macs
+
+    keras.backend.clear_session()
+    model = create_model(name, **kwargs)
+    row = {
+        "family": model_family(name),
+        "params": model.count_params(),
+        "trainable_params": count(model, "trainable"),
+        "macs": total_macs(model),
+        "layers": len(model.layers),
+        "output_shape": list(model.output_shape[1:]),
+    }
+    if name in REFERENCES and not kwargs.get("width"):
+        ref, what, source = REFERENCES[name]
+        row.update(reference=ref, reference_counts=what, reference_source=source,
+                   matches_reference=count(model, what) == ref)  # fmt: skip
+    return row, f"### {name}\n\n{summary_table(model)}\n"
+
+
+def run(cfg: Config, datasets: dict | None = None) -> dict:
+    out = labkit.run_dir(cfg, LAB)
+    if cfg.quick:
+        plan = QUICK
+    else:
+        names = cfg.models or tuple(list_models())
+        plan = {n: {} if model_family(n) in ("lenet", "small_cnn", "mlp") else
+                {"classes": cfg.classes} for n in names}  # fmt: skip
+    rows, sections = {}, []
+    for name, kwargs in plan.items():
+        rows[name], text = summarize_one(name, kwargs)
+        sections.append(text)
+        print(f"{name}: {rows[name]['params']:,} params, {rows[name]['macs']:,} MACs", flush=True)
+    overview = ["| model | params | MACs | layers | reference | matches |",
+                "|---|---:|---:|---:|---|---|"]  # fmt: skip
+    for n, r in rows.items():
+        ref = f"{r['reference']:,} ({r['reference_source']})" if "reference" in r else ""
+        overview.append(f"| {n} | {r['params']:,} | {r['macs']:,} | {r['layers']} | {ref} | "
+                        f"{r.get('matches_reference', '')} |")  # fmt: skip
+    with atomic_path(out / "summaries.md") as tmp:
+        tmp.write_text("\n".join(overview) + "\n\n" + "\n".join(sections))
+    fig = plots.labelled_scatter(
+        {n: (r["params"], r["macs"]) for n, r in rows.items() if r["macs"]}, logx=True,
+        logy=True, xlabel="parameters", ylabel="multiply-adds per image",
+        title="Builders at paper size" if not cfg.quick else "Small builders",
+    )  # fmt: skip
+    plots.save(fig, out, "params_vs_macs")
+    checked = [r["matches_reference"] for r in rows.values() if "matches_reference" in r]
+    metrics = {"models": rows, "references_checked": len(checked),
+               "references_matched": sum(checked)}  # fmt: skip
+    labkit.save_metrics(out, metrics)
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()

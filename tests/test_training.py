@@ -15,6 +15,8 @@ import pytest
 import tensorflow as tf
 
 from dlcourse.labkit import TrainConfig
+from dlcourse.models import create_model, list_models
+from dlcourse.models.registry import model_family
 from dlcourse.training import fit, precision, strategy, time_to
 from dlcourse.training.trainer import count_batches, shard_by_data
 
@@ -289,3 +291,24 @@ def test_default_strategy_is_one_device():
     assert strategy.get_strategy("default") is tf.distribute.get_strategy()
     assert strategy.is_chief(tf.distribute.get_strategy())
     assert strategy.worker_count(tf.distribute.get_strategy()) == 1
+
+
+# Builders put the last activation in float32 (keras.applications' classifier_activation with
+# dtype="float32"); the small families are checked here (the big ones take seconds to build).
+_SMALL = [n for n in list_models() if model_family(n) in ("mlp", "lenet", "small_cnn")]
+_KNOWN_FLOAT16 = {"mlp", "mlp_mnist"}  # reported: their Dense output has no dtype="float32"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason="reported to the coordinator", strict=False))
+        if n in _KNOWN_FLOAT16
+        else n
+        for n in _SMALL
+    ],
+)
+def test_small_builders_output_float32_under_mixed_precision(name):
+    with precision.policy("mixed_float16"):
+        model = create_model(name)
+    assert precision.low_precision_outputs(model) == []

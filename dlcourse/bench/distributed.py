@@ -61,7 +61,7 @@ def run(quick: bool = False) -> list[Table]:
         )
         check = Table(
             "2 workers vs one process (same global batch, seed and data order)",
-            ["run", "final val accuracy", "max |weight difference|"],
+            ["run", "final val accuracy", "max abs weight difference"],
             [
                 ["2 workers", two["val_accuracy"], diff],
                 ["1 process, 1 device", ref["history"]["val_accuracy"][-1], 0.0],

@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -128,9 +129,13 @@ def _keras_fit(model, train, validation, epochs, folder, callbacks, verbose) -> 
     if folder is not None:
         cbs.append(keras.callbacks.BackupAndRestore(str(folder / "backup")))
         cbs.append(keras.callbacks.TensorBoard(str(folder / "tb"), write_graph=False))
-    hist = model.fit(
-        train, validation_data=validation, epochs=epochs, callbacks=cbs, verbose=verbose
-    )
+    with warnings.catch_warnings():
+        # prefetch_to_device hides the dataset's length, so Keras counts the batches of the
+        # first epoch and warns that the input "ran out of data": expected, not a problem.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        hist = model.fit(
+            train, validation_data=validation, epochs=epochs, callbacks=cbs, verbose=verbose
+        )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     history["time_s"] = clock.times[-len(history.get("loss", [])) :] if clock.times else []
     return history

@@ -61,6 +61,20 @@ def test_augmentation_is_seeded_label_preserving_and_in_range():
     assert len({a.tobytes() for a in a1}) == 16  # every example gets its own transform
 
 
+def test_content_seeded_augmentation_is_reproducible_under_a_parallel_map():
+    x, y = _images(24)
+    x[:, 0, :, 0] = np.arange(24, dtype=np.uint8)[:, None]  # distinct images
+
+    def run():
+        aug = augmenter(rotate=20, shift=0.1, seed=5, vary_per_epoch=False)
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).map(aug, num_parallel_calls=4)
+        return np.stack([a.numpy() for a, _ in ds])
+
+    first, second = run(), run()
+    np.testing.assert_array_equal(first, second)
+    assert len({a.tobytes() for a in first}) == 24
+
+
 def test_augmentation_identity_when_everything_is_off_and_flip_flips():
     x, y = _images(4)
     off = augmenter(rotate=0, shift=0, zoom=0, brightness=0, contrast=0)

@@ -36,6 +36,7 @@ def augmenter(
     saturation: float = 0.0,
     hue: float = 0.0,
     seed: int = 42,
+    vary_per_epoch: bool = True,
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """Build the map function.
 
@@ -49,6 +50,12 @@ def augmenter(
         saturation, hue: like contrast and brightness, applied to RGB images only
             (saturation in [0, 1), hue in [0, 0.5]).
         seed: seed of the per-example seed generator.
+        vary_per_epoch: True (default) draws fresh random transforms every time an example
+            passes (new instances each epoch) from a ``tf.random.Generator``: reproducible when
+            the map runs sequentially, but a parallel map (the loader's
+            ``num_parallel_calls=AUTOTUNE``) may hand the draws to examples in a different
+            order from run to run. False derives each example's seeds from a hash of its pixels
+            and ``seed``: identical under any parallelism, but the same transform every epoch.
     """
     check_in_range("rotate", rotate, 0.0, 180.0, closed="[]")
     check_in_range("shift", shift, 0.0, 1.0, closed="[)")
@@ -57,11 +64,12 @@ def augmenter(
     check_in_range("contrast", contrast, 0.0, 1.0, closed="[)")
     check_in_range("saturation", saturation, 0.0, 1.0, closed="[)")
     check_in_range("hue", hue, 0.0, 0.5, closed="[]")
-    gen = tf.random.Generator.from_seed(seed)
+    gen = tf.random.Generator.from_seed(seed) if vary_per_epoch else None
 
     def augment(image, label):
         image = _to_unit_float(image)
-        seeds = gen.make_seeds(8)  # (2, 8): one stateless seed per random op
+        seeds = gen.make_seeds(8) if gen is not None else _content_seeds(image, seed)
+        # seeds: (2, 8), one stateless seed per random op
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, seeds[:, 0])
         if rotate or shift or zoom:
@@ -81,6 +89,13 @@ def augmenter(
         return tf.clip_by_value(image, 0.0, 1.0), label
 
     return augment
+
+
+def _content_seeds(image: tf.Tensor, seed: int) -> tf.Tensor:
+    """(2, 8) seeds from a hash of the pixels and ``seed`` (no state: order-independent)."""
+    digest = tf.strings.to_hash_bucket_fast(tf.io.serialize_tensor(image), 2**62)
+    base = tf.stack([tf.constant(seed, tf.int64), digest])
+    return tf.transpose(tf.random.experimental.stateless_split(base, 8))
 
 
 def _to_unit_float(image: tf.Tensor) -> tf.Tensor:

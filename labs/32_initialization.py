@@ -7,6 +7,9 @@ sigma(z) = sqrt(250) = 15.811, so a sigmoid saturates) and how Glorot and He ini
 bring sigma(z) back near 1. Checks every row of the initialization table (logistic, tanh,
 ReLU; uniform r and normal sigma) against the Keras initializers dlcourse builds for it, then
 trains a deep tanh/sigmoid/ReLU network with N(0, 1) weights versus the table's initializer.
+With tanh and ReLU the table's initializer is what makes the deep network train at all; a deep
+sigmoid network stays hard to train either way (its outputs are not centred on 0, so the layers
+above still saturate): lab 30 shows the cures, ReLU with He initialization and batch norm.
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ class CoarseToFineOracle(keras_tuner.Oracle):
                     hps.values[hp.name] = self._value_for(hp, k, n, j, attempt)
             if not self._duplicate(hps.values):
                 return hps.values
-        return self._random_values()  # the narrowed space is exhausted: anywhere new
+        return self._random_values()  # still nothing new: anywhere in the space
 
     def _value_for(self, hp, k: int, n: int, j: int, attempt: int):
         rng = np.random.default_rng([self.seed, n, attempt, k])
@@ -199,11 +199,18 @@ class CoarseToFineOracle(keras_tuner.Oracle):
             u = (perm[j % self.trials_per_round] + rng.random()) / self.trials_per_round
         else:
             u = rng.random()
+        # A small discrete space fills up: after every 4 collisions, widen the ranges back
+        # by 1/shrink around their centre (and bring back all categories).
+        widen = attempt // 4
         if isinstance(hp, _NUMERIC):
             lo, hi = self.ranges.get(hp.name, [0.0, 1.0])
+            if widen:
+                width = min((hi - lo) / self.shrink**widen, 1.0)
+                lo = min(max((lo + hi - width) / 2, 0.0), 1.0 - width)
+                hi = lo + width
             return _value(hp, lo + u * (hi - lo))
         if isinstance(hp, _CATEGORICAL):
-            values = self.choices.get(hp.name) or list(hp.values)
+            values = (not widen and self.choices.get(hp.name)) or list(hp.values)
             return values[min(int(u * len(values)), len(values) - 1)]
         return hp.default
 

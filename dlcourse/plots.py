@@ -249,8 +249,10 @@ def tuning_scores(
     fig, ax = plt.subplots(figsize=(6.4, 4))
     idx = [i for i, s in enumerate(scores) if s is not None]
     vals = [scores[i] for i in idx]
-    colors = [groups[i] for i in idx] if groups is not None else "tab:blue"
-    sc = ax.scatter(idx, vals, c=colors, cmap="viridis", s=25, zorder=3)
+    if groups is not None:
+        sc = ax.scatter(idx, vals, c=[groups[i] for i in idx], cmap="viridis", s=25, zorder=3)
+    else:
+        ax.scatter(idx, vals, color="tab:blue", s=25, zorder=3)
     if vals:
         ax.plot(idx, np.maximum.accumulate(vals), "k-", lw=1, label="best so far")
         ax.legend()

@@ -118,12 +118,16 @@ def tuner_table(quick: bool = False) -> Table:
         ],
         rows,
         notes=[
-            f"Search space: {space}; {n_grid} grid trials, {budget} trials each for random and "
-            f"coarse-to-fine (a third of the grid); MLP on the 8x8 digits, {epochs} epochs per "
-            "trial, every configuration trained from the same weight seed.",
-            f"coarse-to-fine >= random in {wins} of {len(seeds)} seeds (goal: >= 4 of 5); "
-            f"reached the grid's best ({grid['best']['score']:.4f}) within {budget} trials in "
-            f"{reached} of {len(seeds)} seeds.",
+            (
+                f"Search space: {space}; {n_grid} grid trials, {budget} trials each for random and "
+                f"coarse-to-fine (a third of the grid); MLP on the 8x8 digits, {epochs} epochs per "
+                "trial, every configuration trained from the same weight seed."
+            ),
+            (
+                f"coarse-to-fine >= random in {wins} of {len(seeds)} seeds (goal: >= 4 of 5); "
+                f"reached the grid's best ({grid['best']['score']:.4f}) within {budget} trials in "
+                f"{reached} of {len(seeds)} seeds."
+            ),
             f"Wall time of this table: {wall:.0f} s.",
         ],
     )

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from dlcourse import data, plots
-from dlcourse.tuning import distributed
 from dlcourse.tuning.factory import DEFAULT_DIRECTORY, check_tuner, make_tuner
 from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel
 from dlcourse.utils import write_json
@@ -62,6 +61,8 @@ def run_search(
     ``max_trials`` defaults to 20, or the full grid for grid tuners. ``splits`` (from
     :func:`prepare`) skips loading. ``report=False`` skips the table and figures (workers).
     """
+    from dlcourse.tuning import distributed  # lazily: python -m dlcourse.tuning.distributed
+
     check_tuner(tuner)
     splits = splits or prepare(dataset)
     (x, y), (xv, yv) = splits["train"], splits["val"]

@@ -223,9 +223,7 @@ def activation_table(
     return fig
 
 
-def decision_regions(
-    panels: Mapping[str, tuple], *, grid: int = 200
-) -> "plt.Figure":
+def decision_regions(panels: Mapping[str, tuple], *, grid: int = 200) -> "plt.Figure":
     """For each ``name: (predict, x, y)`` the 0/1 regions of ``predict`` over the unit square
     (slightly padded) and the labelled points (logic gates, XOR)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
@@ -233,8 +231,13 @@ def decision_regions(
     xx, yy = np.meshgrid(g, g)
     pts = np.c_[xx.ravel(), yy.ravel()]
     for ax, (name, (predict, x, y)) in zip(axes.flat, panels.items()):
-        ax.contourf(xx, yy, np.asarray(predict(pts)).reshape(xx.shape), levels=[-0.5, 0.5, 1.5],
-                    colors=["#f4cccc", "#cfe2f3"])
+        ax.contourf(
+            xx,
+            yy,
+            np.asarray(predict(pts)).reshape(xx.shape),
+            levels=[-0.5, 0.5, 1.5],
+            colors=["#f4cccc", "#cfe2f3"],
+        )
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="bwr_r", edgecolors="k", s=60, vmin=0, vmax=1)
         ax.set(title=name, xlabel="$x_1$", ylabel="$x_2$", xticks=[0, 1], yticks=[0, 1])
     fig.tight_layout()
@@ -242,7 +245,10 @@ def decision_regions(
 
 
 def tuning_scores(
-    scores: Sequence[float | None], *, groups: Sequence[int] | None = None, title: str = "",
+    scores: Sequence[float | None],
+    *,
+    groups: Sequence[int] | None = None,
+    title: str = "",
     ylabel: str = "score",
 ) -> "plt.Figure":
     """Score of every trial (colored by round when ``groups`` is given) and the running best."""
@@ -269,8 +275,9 @@ def c2f_ranges(
     """Coarse-to-fine: each numeric hyperparameter's range per round (bars) and the values the
     trials of that round sampled (dots); log axes where the range spans a decade or more."""
     names = list(round_log[0]["ranges"]) if round_log else []
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(2.6 * max(len(names), 1), 3.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(names), 1), figsize=(2.6 * max(len(names), 1), 3.4), squeeze=False
+    )
     for ax, name in zip(axes.flat, names):
         for r in round_log:
             lo, hi = r["ranges"][name]

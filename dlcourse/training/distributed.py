@@ -467,8 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    # SIGTERM (e.g. from make or a scheduler) unwinds like Ctrl-C, so the workers are stopped.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM (make, a scheduler) unwind the same way, so the workers are stopped;
+    # SIGINT is set explicitly because a shell starts background jobs with it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         results = launch(args.workers, job, timeout=args.timeout)
     except (RuntimeError, TimeoutError) as err:

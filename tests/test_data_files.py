@@ -18,8 +18,11 @@ SMALL = ("linear", "digits")  # every format and both dtypes, quick to write
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.endswith(".lock")}  # fmt: skip
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,11 @@ def test_layout_and_manifest(reference):
     assert [e["path"] for e in train["files"]["tfrecord"]] == [
         f"tfrecord/train-0000{i}-of-00004.tfrecord" for i in range(4)
     ]
-    assert train["files"]["png"][0] == {"path": "png/train", "files": 1257,
-                                        "sha256": train["files"]["png"][0]["sha256"]}  # fmt: skip
+    assert train["files"]["png"][0] == {
+        "path": "png/train",
+        "files": 1257,
+        "sha256": train["files"]["png"][0]["sha256"],
+    }
     header = (reference / "digits/csv/val-00000-of-00001.csv").read_text().splitlines()[0]
     assert header == ",".join([f"px{i}" for i in range(64)] + ["label"])
     assert len(list((reference / "digits/png/test").glob("*/*.png"))) == 360

@@ -16,12 +16,20 @@ def _as_set(x, y) -> list:
 
 
 def test_builder_generates_the_embedded_digits_offline(tmp_path):
-    splits = tfds.load("dlcourse_digits", data_dir=tmp_path, as_supervised=True, batch_size=-1,
-                       split=["train", "val", "test"])  # fmt: skip
+    splits = tfds.load(
+        "dlcourse_digits",
+        data_dir=tmp_path,
+        as_supervised=True,
+        batch_size=-1,
+        split=["train", "val", "test"],
+    )
     builder = tfds.builder("dlcourse_digits", data_dir=tmp_path)
     assert builder.info.features["label"].num_classes == 10
     assert {k: v.num_examples for k, v in builder.info.splits.items()} == {
-        "train": 1257, "val": 180, "test": 360}  # fmt: skip
+        "train": 1257,
+        "val": 180,
+        "test": 360,
+    }
     for (x, y), name in zip(splits, ("train", "val", "test")):
         want = build("digits")[name]
         assert x.shape == want.x.shape and x.dtype == "uint8" and y.dtype == "int64"

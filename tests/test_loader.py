@@ -41,8 +41,15 @@ def test_every_format_yields_the_embedded_split(data_dir, fmt):
 
 
 def test_unshuffled_sequential_read_keeps_the_file_order(data_dir):
-    ds = make_dataset("linear", "train", format="csv", data_dir=data_dir, batch_size=16,
-                      shuffle=False, cycle_length=1)  # fmt: skip
+    ds = make_dataset(
+        "linear",
+        "train",
+        format="csv",
+        data_dir=data_dir,
+        batch_size=16,
+        shuffle=False,
+        cycle_length=1,
+    )
     x, y = _arrays(ds)
     want = build("linear")["train"]
     np.testing.assert_array_equal(x, want.x)
@@ -77,8 +84,17 @@ def test_augment_hook_per_example_and_preprocess_per_batch(data_dir):
         seen["preprocess"] = x.shape.as_list()
         return tf.image.resize(x, (16, 16)), y
 
-    ds = make_dataset("digits", "train", format="csv", data_dir=data_dir, batch_size=8,
-                      shuffle=False, cycle_length=1, augment=augment, preprocess=preprocess)  # fmt: skip
+    ds = make_dataset(
+        "digits",
+        "train",
+        format="csv",
+        data_dir=data_dir,
+        batch_size=8,
+        shuffle=False,
+        cycle_length=1,
+        augment=augment,
+        preprocess=preprocess,
+    )
     x, y = next(iter(ds))
     assert seen == {"augment": ([8, 8, 1], []), "preprocess": [None, 8, 8, 1]}
     want = tf.image.resize(1.0 - build("digits")["train"].x[:8] / 255.0, (16, 16))
@@ -87,8 +103,16 @@ def test_augment_hook_per_example_and_preprocess_per_batch(data_dir):
 
 
 def test_cache_repeat_and_cpu_prefetch_to_device(data_dir, tmp_path):
-    ds = make_dataset("digits", "val", data_dir=data_dir, batch_size=64, cache=True, repeat=True,
-                      drop_remainder=True, device="/cpu:0")  # fmt: skip
+    ds = make_dataset(
+        "digits",
+        "val",
+        data_dir=data_dir,
+        batch_size=64,
+        cache=True,
+        repeat=True,
+        drop_remainder=True,
+        device="/cpu:0",
+    )
     batches = list(ds.take(7))  # 180 examples: 2 full batches per epoch, so 3+ epochs
     assert all(b[0].shape == (64, 8, 8, 1) for b in batches)
     on_disk = make_dataset("digits", "val", data_dir=data_dir, cache=str(tmp_path / "c"))
@@ -102,10 +126,16 @@ def test_loader_feeds_the_trainer(data_dir):
     from dlcourse.training import fit
 
     def build_model():
-        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                                  keras.layers.Dense(10, activation="softmax")])  # fmt: skip
-        model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])  # fmt: skip
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
         return model
 
     train = make_dataset("digits", "train", data_dir=data_dir, batch_size=64)
@@ -133,8 +163,11 @@ def _edit_line(path: Path, number: int, edit) -> None:
 
 def test_pattern_matching_nothing_names_the_pattern(tmp_path):
     pattern = str(tmp_path / "nothing-*.tfrecord")
-    with pytest.raises(FileNotFoundError, match=r"No file matches the pattern\. Received: "
-                       rf"pattern='{re.escape(pattern)}'\. Run `make data`"):  # fmt: skip
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"No file matches the pattern\. Received: "
+        rf"pattern='{re.escape(pattern)}'\. Run `make data`",
+    ):
         from_files(pattern, DIGITS, format="tfrecord")
 
 
@@ -153,8 +186,11 @@ def test_csv_row_with_missing_field_names_file_and_line(data_dir, tmp_path):
 def test_csv_non_numeric_value_names_column_and_line(data_dir, tmp_path):
     shard = _copy(data_dir, "csv/val-00000-of-00001.csv", tmp_path)
     _edit_line(shard, 7, lambda line: ",".join(["0", "0", "0", "abc", *line.split(",")[4:]]))
-    with pytest.raises(DataFileError, match=rf"{re.escape(str(shard))}, line 7: column 'px3' is not a number\. "
-                       r"Received: 'abc'"):  # fmt: skip
+    with pytest.raises(
+        DataFileError,
+        match=rf"{re.escape(str(shard))}, line 7: column 'px3' is not a number\. "
+        r"Received: 'abc'",
+    ):
         from_files(shard, DIGITS, format="csv")
 
 
@@ -162,8 +198,11 @@ def test_skip_drops_bad_csv_rows_and_says_how_many(data_dir, tmp_path):
     shard = _copy(data_dir, "csv/val-00000-of-00001.csv", tmp_path)
     _edit_line(shard, 3, lambda line: line + ",1")
     _edit_line(shard, 9, lambda line: line.replace(",", ",x", 1))
-    with pytest.warns(UserWarning, match=r"skipped 2 bad record\(s\) of 180: .*line 3: expected "
-                      r"65 comma-separated fields, found 66; .*line 9: column 'px1'"):  # fmt: skip
+    with pytest.warns(
+        UserWarning,
+        match=r"skipped 2 bad record\(s\) of 180: .*line 3: expected "
+        r"65 comma-separated fields, found 66; .*line 9: column 'px1'",
+    ):
         ds = from_files(shard, DIGITS, format="csv", on_error="skip", batch_size=64)
     x, y = _arrays(ds)
     assert len(y) == 178 and x.shape == (178, 8, 8, 1)
@@ -174,8 +213,11 @@ def test_truncated_tfrecord_names_the_file(data_dir, tmp_path):
     record = shard.stat().st_size // 180
     with open(shard, "r+b") as f:
         f.truncate(100 * record + record // 2)  # 100 whole records, then half of one
-    with pytest.raises(DataFileError, match=rf"Cannot read TFRECORD data: {re.escape(str(shard))}: the file is "
-                       r"truncated or corrupt after 100 readable record\(s\)"):  # fmt: skip
+    with pytest.raises(
+        DataFileError,
+        match=rf"Cannot read TFRECORD data: {re.escape(str(shard))}: the file is "
+        r"truncated or corrupt after 100 readable record\(s\)",
+    ):
         from_files(shard, DIGITS, format="tfrecord")
     with pytest.warns(UserWarning, match=r"skipped 1 bad record\(s\) of 100: .*truncated"):
         ds = from_files(shard, DIGITS, format="tfrecord", on_error="skip")
@@ -186,12 +228,17 @@ def test_record_of_the_wrong_shape_names_file_and_record(tmp_path):
     path = tmp_path / "wrong.tfrecord"
     with tf.io.TFRecordWriter(str(path)) as writer:
         for size in (64, 64, 63):
-            feature = {"x": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\0" * size])),
-                       "y": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}  # fmt: skip
+            feature = {
+                "x": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\0" * size])),
+                "y": tf.train.Feature(int64_list=tf.train.Int64List(value=[1])),
+            }
             example = tf.train.Example(features=tf.train.Features(feature=feature))
             writer.write(example.SerializeToString())
-    with pytest.raises(DataFileError, match=rf"{re.escape(str(path))}, record 2: not a tf.train.Example with x "
-                       r"uint8\[8, 8, 1\] and y int64"):  # fmt: skip
+    with pytest.raises(
+        DataFileError,
+        match=rf"{re.escape(str(path))}, record 2: not a tf.train.Example with x "
+        r"uint8\[8, 8, 1\] and y int64",
+    ):
         from_files(path, DIGITS, format="tfrecord")
 
 

@@ -128,8 +128,15 @@ def _naive(tf, paths: list[str], fmt: str, feats, passes: int):
 
 
 def _loader(tf, loader, pattern: str, fmt: str, feats, passes: int):
-    ds = loader.from_files(pattern, feats, format=fmt, batch_size=BATCH, repeat=True,
-                           check=False, preprocess=lambda x, y: _resize(tf, x, y))  # fmt: skip
+    ds = loader.from_files(
+        pattern,
+        feats,
+        format=fmt,
+        batch_size=BATCH,
+        repeat=True,
+        check=False,
+        preprocess=lambda x, y: _resize(tf, x, y),
+    )
     return ds
 
 
@@ -156,9 +163,16 @@ def _training(tf, loader, pattern: str, feats, epochs: int) -> tuple[float, floa
     import keras
 
     def from_loader(repeat: bool):
-        return loader.from_files(pattern, feats, format="tfrecord", batch_size=BATCH,
-                                 shuffle_buffer=512, repeat=repeat, drop_remainder=repeat,
-                                 preprocess=lambda x, y: _resize(tf, x, y))  # fmt: skip
+        return loader.from_files(
+            pattern,
+            feats,
+            format="tfrecord",
+            batch_size=BATCH,
+            shuffle_buffer=512,
+            repeat=repeat,
+            drop_remainder=repeat,
+            preprocess=lambda x, y: _resize(tf, x, y),
+        )
 
     x, y = (np.concatenate(a) for a in zip(*from_loader(False).as_numpy_iterator()))
     steps = len(x) // BATCH

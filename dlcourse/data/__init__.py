@@ -50,9 +50,18 @@ def load(name: str, *, data_dir: str | os.PathLike | None = None) -> Splits:
     out = {}
     for split in SPLITS:
         rows = manifest["splits"][split]["rows"]
-        ds = loader.make_dataset(name, split, format="tfrecord", data_dir=data_dir,
-                                 batch_size=rows, shuffle=False, cycle_length=1, scale=False,
-                                 check=False, device=None)  # fmt: skip
+        ds = loader.make_dataset(
+            name,
+            split,
+            format="tfrecord",
+            data_dir=data_dir,
+            batch_size=rows,
+            shuffle=False,
+            cycle_length=1,
+            scale=False,
+            check=False,
+            device=None,
+        )
         x, y = ds.get_single_element()
         out[split] = Split(x.numpy().astype(feats.x_dtype), y.numpy())
     return out

@@ -206,8 +206,12 @@ def _shards(n_rows: int) -> list[np.ndarray]:
 
 def _entry(root: Path, path: Path, rows: int) -> dict:
     path.chmod(0o644)  # mkstemp made it private; data files are for everyone to read
-    return {"path": path.relative_to(root).as_posix(), "rows": rows,
-            "bytes": path.stat().st_size, "sha256": _sha256(path)}  # fmt: skip
+    return {
+        "path": path.relative_to(root).as_posix(),
+        "rows": rows,
+        "bytes": path.stat().st_size,
+        "sha256": _sha256(path),
+    }
 
 
 # --------------------------------------------------------------------------- the writers
@@ -223,8 +227,9 @@ def _write_csv(root: Path, name: str, split: str, data: embedded.Split) -> list[
         path = root / "csv" / shard_name(split, i, len(shards), "csv")
         table = np.concatenate([x[rows].astype(object), data.y[rows, None].astype(object)], 1)
         buf = io.StringIO()
-        np.savetxt(buf, table, fmt=[xfmt] * x.shape[1] + [yfmt], delimiter=",", header=header,
-                   comments="")  # fmt: skip
+        np.savetxt(
+            buf, table, fmt=[xfmt] * x.shape[1] + [yfmt], delimiter=",", header=header, comments=""
+        )
         with atomic_path(path) as tmp:
             tmp.write_text(buf.getvalue())
         entries.append(_entry(root, path, len(rows)))
@@ -270,11 +275,15 @@ def _write_png(root: Path, name: str, split: str, data: embedded.Split) -> list[
         (tmp / c).mkdir(parents=True)
     for i, (img, label) in enumerate(zip(data.x, data.y)):
         pixels = img[..., 0] if img.shape[-1] == 1 else img  # (h, w) grey or (h, w, 3) RGB
-        Image.fromarray(pixels).save(tmp / classes[label] / f"{i:05d}.png", format="PNG",
-                                     optimize=False, compress_level=6)  # fmt: skip
+        Image.fromarray(pixels).save(
+            tmp / classes[label] / f"{i:05d}.png", format="PNG", optimize=False, compress_level=6
+        )
     os.replace(tmp, final)
-    entry = {"path": final.relative_to(root).as_posix(), "files": len(data.x),
-             "sha256": _tree_sha256(final)}  # fmt: skip
+    entry = {
+        "path": final.relative_to(root).as_posix(),
+        "files": len(data.x),
+        "sha256": _tree_sha256(final),
+    }
     return [entry]
 
 

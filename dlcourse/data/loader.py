@@ -79,8 +79,12 @@ class Features:
     def from_manifest(cls, manifest: dict) -> Features:
         feats = manifest["features"]
         classes = manifest.get("classes")
-        return cls(tuple(feats["x"]["shape"]), feats["x"]["dtype"], feats["y"]["dtype"],
-                   tuple(classes) if classes else None)  # fmt: skip
+        return cls(
+            tuple(feats["x"]["shape"]),
+            feats["x"]["dtype"],
+            feats["y"]["dtype"],
+            tuple(classes) if classes else None,
+        )
 
     @property
     def n_x(self) -> int:
@@ -118,9 +122,11 @@ def make_dataset(
             f"expected one of {have}"
         )
     return from_files(
-        file_pattern(name, split, format, data_dir), Features.from_manifest(manifest),
-        format=format, **kwargs,
-    )  # fmt: skip
+        file_pattern(name, split, format, data_dir),
+        Features.from_manifest(manifest),
+        format=format,
+        **kwargs,
+    )
 
 
 def file_pattern(
@@ -258,8 +264,9 @@ def _records(pattern, format, shuffle, seed, cycle_length, deterministic, on_err
         ds = tf.data.TFRecordDataset(path)
         return ds.ignore_errors() if on_error == "skip" else ds  # a truncated tail ends it
 
-    return shards.interleave(read, cycle_length=cycle_length, num_parallel_calls=AUTOTUNE,
-                             deterministic=deterministic)  # fmt: skip
+    return shards.interleave(
+        read, cycle_length=cycle_length, num_parallel_calls=AUTOTUNE, deterministic=deterministic
+    )
 
 
 def _parser(format: str, features: Features, scale: bool) -> Callable:
@@ -341,8 +348,10 @@ class ScanReport:
     def summary(self) -> str:
         where = "; ".join(_where(p, n, why, self.format) for p, n, why in self.bad[:5])
         more = f" (and {len(self.bad) - 5} more)" if len(self.bad) > 5 else ""
-        return (f"on_error='skip': skipped {len(self.bad)} bad record(s) of {self.records}: "
-                f"{where}{more}")  # fmt: skip
+        return (
+            f"on_error='skip': skipped {len(self.bad)} bad record(s) of {self.records}: "
+            f"{where}{more}"
+        )
 
     def error(self) -> DataFileError:
         path, n, why = self.bad[0]
@@ -350,8 +359,9 @@ class ScanReport:
         return DataFileError(
             f"Cannot read {self.format.upper()} data: {_where(path, n, why, self.format)}{more}. "
             "Fix or delete it and rerun `make data`, or pass on_error='skip' to drop bad records.",
-            path, n if self.format == "csv" else None,
-        )  # fmt: skip
+            path,
+            n if self.format == "csv" else None,
+        )
 
 
 def _where(path: str, n: int | None, why: str, format: str) -> str:
@@ -396,8 +406,9 @@ def _raw(paths: list[str], format: str) -> tf.data.Dataset:
 
 def _good_indices(ds: tf.data.Dataset, parse: Callable) -> set[int]:
     """Indices of the elements of ``ds`` that ``parse`` accepts (errors are dropped)."""
-    good = ds.enumerate().map(lambda i, r: (i, parse(r)), num_parallel_calls=AUTOTUNE,
-                              deterministic=False)  # fmt: skip
+    good = ds.enumerate().map(
+        lambda i, r: (i, parse(r)), num_parallel_calls=AUTOTUNE, deterministic=False
+    )
     return set(good.ignore_errors().map(lambda i, _: i).as_numpy_iterator())
 
 
@@ -413,8 +424,11 @@ def _scan_csv(path: str, features: Features):
         return total, []
     text = Path(path).read_text().splitlines()
     header = text[0].split(",") if text else []
-    return total, [(path, i + 2, _csv_reason(text[i + 1], header, features))
-                   for i in range(total) if i not in good]  # fmt: skip
+    return total, [
+        (path, i + 2, _csv_reason(text[i + 1], header, features))
+        for i in range(total)
+        if i not in good
+    ]
 
 
 def _csv_reason(line: str, header: list[str], features: Features) -> str:
@@ -437,12 +451,16 @@ def _scan_tfrecord(path: str, features: Features):
         total = _count(records)
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
         readable = _count(records.ignore_errors())
-        why = (f"the file is truncated or corrupt after {readable} readable record(s) "
-               f"({err.message.splitlines()[0]})")  # fmt: skip
+        why = (
+            f"the file is truncated or corrupt after {readable} readable record(s) "
+            f"({err.message.splitlines()[0]})"
+        )
         return readable, [(path, None, why)]
     good = _good_indices(records, _parser("tfrecord", features, scale=False))
-    why = (f"not a tf.train.Example with x {features.x_dtype}{list(features.x_shape)} and "
-           f"y {features.y_dtype}")  # fmt: skip
+    why = (
+        f"not a tf.train.Example with x {features.x_dtype}{list(features.x_shape)} and "
+        f"y {features.y_dtype}"
+    )
     return total, [(path, i, why) for i in range(total) if i not in good]
 
 

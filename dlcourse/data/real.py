@@ -87,8 +87,13 @@ def _from_tfds(name: str, tfds_dir: Path):
     import tensorflow_datasets as tfds
 
     try:
-        splits = tfds.load(REAL[name][0], split=["train", "test"], data_dir=str(tfds_dir),
-                           download=False, as_supervised=True)  # fmt: skip
+        splits = tfds.load(
+            REAL[name][0],
+            split=["train", "test"],
+            data_dir=str(tfds_dir),
+            download=False,
+            as_supervised=True,
+        )
     except AssertionError:  # tfds: "could not find data in <dir>"
         return None
     return tuple(_to_numpy(ds) for ds in splits)

@@ -44,7 +44,7 @@ import numpy as np
 from dlcourse.data import embedded
 from dlcourse.utils import atomic_path, check_choice, write_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-shard row counts
 SHARD_ROWS = 320  # rows per shard: digits' 1,257 training rows -> 4 shards to interleave
 DATASETS = tuple(embedded.BUILDERS)
 CLASS_NAMES = {"sample_images": ("china", "flower")}
@@ -121,7 +121,7 @@ def write_all(
 ) -> Path:
     """Write every embedded dataset into ``data_dir`` (default ``data/``); return the folder."""
     root = data_root(data_dir)
-    print(f"dlcourse data: writing {len(names)} datasets into {root}", flush=True)
+    print(f"dlcourse data: {len(names)} datasets in {root}", flush=True)
     start = time.perf_counter()
     for name in names:
         write_dataset(name, root, force=force)

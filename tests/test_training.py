@@ -142,12 +142,21 @@ def test_mirrored_strategy_trains_on_cpu():
 # --------------------------------------------------------------------------- GPU-path switches
 
 
-@pytest.mark.parametrize("dtype, jit", [("mixed_bfloat16", "off"), ("mixed_float16", "on")])
-def test_precision_and_xla_switches_reach_the_model(dtype, jit):
+@pytest.mark.parametrize(
+    "dtype, jit, loop",
+    [
+        ("mixed_bfloat16", "off", "keras"),
+        ("mixed_float16", "on", "keras"),
+        ("mixed_float16", "on", "custom"),
+    ],
+)
+def test_precision_and_xla_switches_reach_the_model(dtype, jit, loop):
     x, y = _data(16)
     seen = {}
     cfg = TrainConfig(precision=dtype, jit_compile=jit, steps_per_execution=4)
-    model, history = fit(_build(seen), (x, y), epochs=1, cfg=cfg, batch_size=4, verbose=0)
+    model, history = fit(
+        _build(seen), (x, y), epochs=2, cfg=cfg, batch_size=4, verbose=0, loop=loop
+    )
     assert seen["policy"] == dtype, "the policy is set while the model is built"
     assert keras.mixed_precision.global_policy().name == "float32", "and restored afterwards"
     assert model.layers[0].compute_dtype == dtype.split("_")[1]
@@ -156,7 +165,7 @@ def test_precision_and_xla_switches_reach_the_model(dtype, jit):
     assert model.jit_compile is (jit == "on") and model.steps_per_execution == 4
     scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert scaled == (dtype == "mixed_float16")
-    assert np.isfinite(history["loss"][0])
+    assert np.all(np.isfinite(history["loss"])) and history["loss"][1] < history["loss"][0]
 
 
 def test_auto_switches_follow_the_hardware():

@@ -33,6 +33,8 @@ labs feed in-memory tensors, which have no files to split, and DATA makes every 
 the same global batches and keep its own slice, so N workers see exactly the global batches a
 single process sees. A file-based loader with at least as many files as workers should set
 ``FILE`` itself (each worker then reads only its files); ``fit`` keeps a policy set explicitly.
+Under DATA every worker must produce the same order: seed any ``shuffle`` (NumPy inputs are
+shuffled with ``cfg.seed``).
 """
 
 from __future__ import annotations

@@ -102,6 +102,24 @@ def test_augment_hook_per_example_and_preprocess_per_batch(data_dir):
     np.testing.assert_array_equal(y.numpy(), build("digits")["train"].y[:8])
 
 
+def test_augmenter_plugs_into_the_hook(data_dir):
+    from dlcourse.data.augment import augmenter
+
+    plain = make_dataset("digits", data_dir=data_dir, batch_size=32, seed=3)
+    augmented = make_dataset(
+        "digits",
+        data_dir=data_dir,
+        batch_size=32,
+        seed=3,
+        augment=augmenter(rotate=20, shift=0.2, seed=1),
+    )
+    (x0, y0), (x1, y1) = next(iter(plain)), next(iter(augmented))
+    np.testing.assert_array_equal(y0.numpy(), y1.numpy())  # same examples, same order
+    assert x1.shape == (32, 8, 8, 1) and x1.dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(x1)) and float(tf.reduce_max(x1)) <= 1.0
+    assert float(tf.reduce_mean(tf.abs(x1 - x0))) > 0.01  # the images were changed
+
+
 def test_cache_repeat_and_cpu_prefetch_to_device(data_dir, tmp_path):
     ds = make_dataset(
         "digits",

@@ -226,15 +226,20 @@ def test_skip_drops_bad_csv_rows_and_says_how_many(data_dir, tmp_path):
     assert len(y) == 178 and x.shape == (178, 8, 8, 1)
 
 
-def test_truncated_tfrecord_names_the_file(data_dir, tmp_path):
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_damaged_tfrecord_names_the_file(data_dir, tmp_path, damage):
     shard = _copy(data_dir, "tfrecord/val-00000-of-00001.tfrecord", tmp_path)
-    record = shard.stat().st_size // 180
-    with open(shard, "r+b") as f:
-        f.truncate(100 * record + record // 2)  # 100 whole records, then half of one
+    record = shard.stat().st_size // 180  # digits records all have the same size
+    data = bytearray(shard.read_bytes())
+    if damage == "truncated":
+        data = data[: 100 * record + record // 2]  # 100 whole records, then half of one
+    else:
+        data[100 * record + record // 2] ^= 0xFF  # record 100's checksum no longer matches
+    shard.write_bytes(bytes(data))
     with pytest.raises(
         DataFileError,
         match=rf"Cannot read TFRECORD data: {re.escape(str(shard))}: the file is "
-        r"truncated or corrupt after 100 readable record\(s\)",
+        rf"truncated or corrupt after 100 readable record\(s\) \({damage} record at \d+\)",
     ):
         from_files(shard, DIGITS, format="tfrecord")
     with pytest.warns(UserWarning, match=r"skipped 1 bad record\(s\) of 100: .*truncated"):

@@ -37,6 +37,7 @@ line. ``on_error="skip"`` drops the bad records instead and warns how many were 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -451,10 +452,9 @@ def _scan_tfrecord(path: str, features: Features):
         total = _count(records)
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
         readable = _count(records.ignore_errors())
-        why = (
-            f"the file is truncated or corrupt after {readable} readable record(s) "
-            f"({err.message.splitlines()[0]})"
-        )
+        found = re.search(r"(corrupted|truncated) record at \d+", err.message)  # byte offset
+        detail = found.group(0) if found else err.message.splitlines()[0]
+        why = f"the file is truncated or corrupt after {readable} readable record(s) ({detail})"
         return readable, [(path, None, why)]
     good = _good_indices(records, _parser("tfrecord", features, scale=False))
     why = (

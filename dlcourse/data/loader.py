@@ -183,7 +183,9 @@ def from_files(
         check: read the files once first and raise :class:`DataFileError` on a bad record.
         on_error: ``"raise"`` or ``"skip"`` (drop bad records, warn how many).
         device: ``"auto"`` prefetches to the GPU when exactly one is visible; ``None`` never;
-            or a device name such as ``"/gpu:0"``.
+            or a device name such as ``"/gpu:0"``. ``prefetch_to_device`` must stay the last
+            stage: to transform the dataset further, use ``preprocess``/``augment`` or pass
+            ``device=None``.
 
     Raises:
         FileNotFoundError: no file matches ``pattern``.

@@ -64,8 +64,9 @@ def train_one(cfg: Config, name: str, splits, out, epochs: int) -> tuple[dict, d
         return model
 
     keras.utils.set_random_seed(cfg.seed)
+    folder = None if cfg.quick else out / name  # quick: no TensorBoard logs or backups
     model, hist = fit(build, train_dataset(cfg, splits["train"]), validation=unit(splits["val"]),
-                      epochs=epochs, cfg=cfg, folder=out / name, batch_size=cfg.batch_size,
+                      epochs=epochs, cfg=cfg, folder=folder, batch_size=cfg.batch_size,
                       verbose=2)  # fmt: skip
     test_loss, test_acc = model.evaluate(*unit(splits["test"]), verbose=0)
     reached = time_to(hist, "val_accuracy", cfg.target)

@@ -73,6 +73,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     val_b, test_b = task(splits["val"], b_classes), task(splits["test"], b_classes)
     fit_kw = {"cfg": cfg, "batch_size": cfg.batch_size, "verbose": 0}
 
+    def folder(name: str):  # quick: no TensorBoard logs or backups
+        return None if cfg.quick else out / name
+
     def compiled(model, lr):
         model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])  # fmt: skip
@@ -84,14 +87,14 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     # Task A: train the source model.
     keras.utils.set_random_seed(cfg.seed)
-    model_a, _ = fit(fresh, train_a, validation=val_a, epochs=epochs_a, folder=out / "task_a",
+    model_a, _ = fit(fresh, train_a, validation=val_a, epochs=epochs_a, folder=folder("task_a"),
                      **fit_kw)  # fmt: skip
     acc_a = float(model_a.evaluate(*test_a, verbose=0)[1])
 
     # Task B (1): from scratch, same architecture and data.
     keras.utils.set_random_seed(cfg.seed)
     scratch, h_scratch = fit(fresh, train_set(cfg, *train_b), validation=val_b, epochs=epochs_b,
-                             folder=out / "b_scratch", **fit_kw)  # fmt: skip
+                             folder=folder("b_scratch"), **fit_kw)  # fmt: skip
 
     # Task B (2): reuse everything below the output layer, frozen; train a new head.
     keras.utils.set_random_seed(cfg.seed)
@@ -101,7 +104,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         return compiled(add_head(freeze(base), n_classes=5), cfg.learning_rate)
 
     model_b, h_frozen = fit(frozen_model, train_set(cfg, *train_b), validation=val_b,
-                            epochs=epochs_b, folder=out / "b_frozen", **fit_kw)  # fmt: skip
+                            epochs=epochs_b, folder=folder("b_frozen"), **fit_kw)  # fmt: skip
     acc_frozen = float(model_b.evaluate(*test_b, verbose=0)[1])
 
     # Task B (3): unfreeze the top reused layers, fine-tune with a smaller learning rate.
@@ -110,7 +113,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         return compiled(model_b, cfg.learning_rate / 10)
 
     model_b, h_fine = fit(fine_tuned, train_set(cfg, *train_b), validation=val_b,
-                          epochs=epochs_b, folder=out / "b_fine_tuned", **fit_kw)  # fmt: skip
+                          epochs=epochs_b, folder=folder("b_fine_tuned"), **fit_kw)  # fmt: skip
     metrics = {
         "seed": cfg.seed,
         "task_a_test_accuracy": acc_a,

@@ -169,3 +169,35 @@ def test_googlenet_count_and_aux_outputs():
         "googlenet", input_shape=(96, 96, 3), width=1 / 16, classes=3, aux_logits=True
     )
     assert [tuple(o.shape) for o in aux.outputs] == [(None, 3)] * 3
+
+
+# --------------------------------------------------------------------------- summary table
+
+
+def test_summary_counts_multiply_adds_like_the_notes():
+    from dlcourse.models.summary import summarize, summary_table, total_macs
+
+    rows = {r.name: r for r in summarize(create_model("lenet5"))}
+    assert rows["c1"].macs == 28 * 28 * 6 * (5 * 5 * 1)
+    assert rows["c3"].macs == 10 * 10 * 25 * 60  # only the 60 connected map pairs of Table I
+    assert (rows["c5"].macs, rows["f6"].macs, rows["rbf"].macs) == (48_000, 10_080, 840)
+    assert rows["c3"].output_shape == (10, 10, 16) and rows["s2"].params == 12
+    one_by_one = create_model("conv1x1_net")
+    assert total_macs(one_by_one) == 6 * 6 * 2 * 5 + 72 * 10  # 1x1 conv, then the classifier
+    table = summary_table(one_by_one)
+    assert "| block1_conv | Conv2D | (6, 6, 2) | 12 | 360 |" in table and "**total**" in table
+
+
+def test_convolution_lab_reproduces_the_notes(tmp_path):
+    from dlcourse import labkit
+
+    m = labkit.run_lab("50", quick=True, out_dir=str(tmp_path))
+    ex = m["worked_examples"]
+    assert ex["relu_matches_notes"] and ex["max_pool_stride2_matches_notes"]
+    assert ex["max_pool_stride1_matches_notes"] and ex["flatten_row_major"] == [6, 8, 3, 4]
+    assert ex["padded_conv_output_size"] == [6, 6] and ex["conv1x1_output_shape"] == [6, 6, 2]
+    assert max(m["vs_tf"].values()) < 1e-6
+    cost = m["notes_cost_example"]
+    assert (cost["parameters"], cost["multiplications"]) == (15_200, 225_000_000)
+    assert cost["output_mib_per_instance"] == 11.44
+    assert (tmp_path / "50_convolution_pooling" / "feature_maps.png").stat().st_size > 10_000

@@ -25,7 +25,7 @@ from keras import layers
 
 from dlcourse.models import _common
 from dlcourse.models.registry import register_model
-from dlcourse.utils import check_positive
+from dlcourse.utils import check_in_range, check_positive
 
 BN_EPSILON = 1.001e-5
 
@@ -41,17 +41,22 @@ STAGE_CHANNELS = (64, 128, 256, 512)
 
 
 # 2. Block helpers.
-def conv_bn(x, filters: int, kernel: int, stride: int, name: str, use_bias: bool, relu: bool):
-    """Conv -> BN (-> ReLU), named ``{name}_conv``, ``{name}_bn``, ``{name}_relu``."""
+def conv_bn(x, filters: int, kernel: int, stride: int, name: str, opts: dict, relu: bool):
+    """Conv -> BN (-> ReLU), named ``{name}_conv``, ``{name}_bn``, ``{name}_relu``.
+
+    ``opts``: ``use_bias`` of the conv and ``bn_momentum`` of the batch norm.
+    """
     x = layers.Conv2D(
         filters,
         kernel,
         strides=stride,
         padding="same" if kernel > 1 else "valid",
-        use_bias=use_bias,
+        use_bias=opts["use_bias"],
         name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(
+        momentum=opts["bn_momentum"], epsilon=BN_EPSILON, name=f"{name}_bn"
+    )(x)
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
@@ -60,45 +65,45 @@ def _join(shortcut, x, name: str):
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def basic_unit(x, filters: int, stride: int, name: str, use_bias: bool):
+def basic_unit(x, filters: int, stride: int, name: str, opts: dict):
     """Two 3x3 convs; 1x1 projection shortcut when the size or depth changes."""
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = conv_bn(x, filters, 1, stride, f"{name}_0", use_bias, relu=False)
-    x = conv_bn(x, filters, 3, stride, f"{name}_1", use_bias, relu=True)
-    x = conv_bn(x, filters, 3, 1, f"{name}_2", use_bias, relu=False)
+        shortcut = conv_bn(x, filters, 1, stride, f"{name}_0", opts, relu=False)
+    x = conv_bn(x, filters, 3, stride, f"{name}_1", opts, relu=True)
+    x = conv_bn(x, filters, 3, 1, f"{name}_2", opts, relu=False)
     return _join(shortcut, x, name)
 
 
-def bottleneck_unit(x, filters: int, stride: int, name: str, use_bias: bool):
+def bottleneck_unit(x, filters: int, stride: int, name: str, opts: dict):
     """1x1 reduce (with the stride, as keras) -> 3x3 -> 1x1 expand to ``4 * filters``."""
     shortcut = x
     if stride != 1 or x.shape[-1] != 4 * filters:
-        shortcut = conv_bn(x, 4 * filters, 1, stride, f"{name}_0", use_bias, relu=False)
-    x = conv_bn(x, filters, 1, stride, f"{name}_1", use_bias, relu=True)
-    x = conv_bn(x, filters, 3, 1, f"{name}_2", use_bias, relu=True)
-    x = conv_bn(x, 4 * filters, 1, 1, f"{name}_3", use_bias, relu=False)
+        shortcut = conv_bn(x, 4 * filters, 1, stride, f"{name}_0", opts, relu=False)
+    x = conv_bn(x, filters, 1, stride, f"{name}_1", opts, relu=True)
+    x = conv_bn(x, filters, 3, 1, f"{name}_2", opts, relu=True)
+    x = conv_bn(x, 4 * filters, 1, 1, f"{name}_3", opts, relu=False)
     return _join(shortcut, x, name)
 
 
 UNITS = {"basic": basic_unit, "bottleneck": bottleneck_unit}
 
 
-def stack(x, unit: Callable, filters: int, units: int, stride: int, name: str, use_bias: bool):
+def stack(x, unit: Callable, filters: int, units: int, stride: int, name: str, opts: dict):
     """One stage: the first unit may downsample (``stride``), the rest keep the size."""
-    x = unit(x, filters, stride, f"{name}_block1", use_bias)
+    x = unit(x, filters, stride, f"{name}_block1", opts)
     for i in range(2, units + 1):
-        x = unit(x, filters, 1, f"{name}_block{i}", use_bias)
+        x = unit(x, filters, 1, f"{name}_block{i}", opts)
     return x
 
 
-def stack_fn_for(kind: str, units: list[int], width: float, use_bias: bool) -> Callable:
+def stack_fn_for(kind: str, units: list[int], width: float, opts: dict) -> Callable:
     """The ``stack_fn`` of a spec: stages conv2..conv5 (conv2 keeps the size after pool1)."""
 
     def stack_fn(x):
         for i, (channels, n) in enumerate(zip(STAGE_CHANNELS, units)):
             filters = _common.scaled(channels, width)
-            x = stack(x, UNITS[kind], filters, n, 1 if i == 0 else 2, f"conv{i + 2}", use_bias)
+            x = stack(x, UNITS[kind], filters, n, 1 if i == 0 else 2, f"conv{i + 2}", opts)
         return x
 
     return stack_fn
@@ -116,8 +121,16 @@ def _build_resnet(
     name: str = "resnet",
     width: float = 1.0,
     use_bias: bool = True,
+    bn_momentum: float = 0.99,
 ) -> keras.Model:
-    """Stem (7x7/2 conv, BN, ReLU, 3x3/2 max pool), ``stack_fn``, global average pool, dense."""
+    """Stem (7x7/2 conv, BN, ReLU, 3x3/2 max pool), ``stack_fn``, global average pool, dense.
+
+    ``use_bias``: biases in the convs (keras.applications: yes; torchvision: no).
+    ``bn_momentum``: of every batch norm's moving statistics (Keras' default 0.99); a short
+    training run on a small dataset needs a lower one (e.g. 0.9) or its moving statistics
+    still lag the data when it is evaluated. Shared arguments: see
+    :mod:`dlcourse.models._common`.
+    """
     input_shape = _common.check_args(
         include_top=include_top,
         input_shape=input_shape,
@@ -132,7 +145,7 @@ def _build_resnet(
     x = layers.Conv2D(
         _common.scaled(64, width), 7, strides=2, use_bias=use_bias, name="conv1_conv"
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=BN_EPSILON, name="conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
@@ -148,11 +161,11 @@ def _build_resnet(
 
 def _resnet(arch: str, kwargs: dict, use_bias: bool) -> keras.Model:
     kind, units = SPECS[arch]
-    width = kwargs.pop("width", 1.0)
-    check_positive("width", width)
-    use_bias = kwargs.pop("use_bias", use_bias)
-    stack_fn = stack_fn_for(kind, units, width, use_bias)
-    return _build_resnet(stack_fn, **{"name": arch, "width": width, "use_bias": use_bias, **kwargs})
+    kwargs = {"name": arch, "width": 1.0, "use_bias": use_bias, "bn_momentum": 0.99, **kwargs}
+    check_positive("width", kwargs["width"])
+    check_in_range("bn_momentum", kwargs["bn_momentum"], 0, 1)
+    opts = {"use_bias": kwargs["use_bias"], "bn_momentum": kwargs["bn_momentum"]}
+    return _build_resnet(stack_fn_for(kind, units, kwargs["width"], opts), **kwargs)
 
 
 # 4. Entrypoints.

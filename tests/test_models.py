@@ -201,3 +201,43 @@ def test_convolution_lab_reproduces_the_notes(tmp_path):
     assert (cost["parameters"], cost["multiplications"]) == (15_200, 225_000_000)
     assert cost["output_mib_per_instance"] == 11.44
     assert (tmp_path / "50_convolution_pooling" / "feature_maps.png").stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------- LeNet-5 layers
+
+
+def test_lenet5_classic_layers_compute_what_the_paper_says(rng):
+    from dlcourse.models.lenet import C3_TABLE, EuclideanRBF, PartialConv2D, TrainableSubsampling
+
+    x = rng.normal(size=(2, 4, 6, 3)).astype("float32")
+    sub = TrainableSubsampling(2)
+    sub.build(x.shape)
+    sub.set_weights([np.array([1.0, 2.0, -1.0]), np.array([0.0, 0.5, 1.0])])
+    mean = x.reshape(2, 2, 2, 3, 2, 3).mean(axis=(2, 4))  # 2x2 means, per map
+    np.testing.assert_allclose(sub(x), mean * [1.0, 2.0, -1.0] + [0.0, 0.5, 1.0], rtol=1e-5)
+
+    maps = rng.normal(size=(1, 9, 9, 6)).astype("float32")
+    c3 = PartialConv2D(C3_TABLE, 5)
+    base = np.asarray(c3(maps))
+    changed = maps.copy()
+    changed[..., 3:] += 10.0  # S2 maps 3-5 do not feed C3 map 0 (it reads maps 0, 1, 2)
+    out = np.asarray(c3(changed))
+    np.testing.assert_allclose(out[..., 0], base[..., 0], rtol=1e-5)
+    assert not np.allclose(out[..., 15], base[..., 15])  # map 15 reads all six
+
+    rbf = EuclideanRBF(3)
+    v = rng.normal(size=(4, 5)).astype("float32")
+    d = np.asarray(rbf(v))
+    centers = np.asarray(rbf.centers)
+    np.testing.assert_allclose(d, ((v[:, :, None] - centers[None]) ** 2).sum(1), rtol=1e-4)
+
+
+def test_lrn_nets_run_in_mixed_precision_with_xla(rng):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = create_model("alexnet", input_shape=(64, 64, 3), width=1 / 16, classes=4)
+    assert model.get_layer("block1_lrn").compute_dtype == "float32"
+    assert model.get_layer("block1_conv").compute_dtype == "float16"
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=True)
+    x = rng.random((2, 64, 64, 3)).astype("float32")
+    loss = model.train_on_batch(x, np.array([0, 1]))
+    assert np.isfinite(loss) and model(x).dtype == "float32"

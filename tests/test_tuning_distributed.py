@@ -39,7 +39,7 @@ def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
     codes = distributed.launch(
         [sys.executable, str(script), str(tmp_path / "proj"), str(log)],
         workers=2,
-        timeout=240,
+        timeout=120,
         env={"TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert codes == {"chief": 0, "tuner0": 0, "tuner1": 0}  # every process exited, cleanly
@@ -55,9 +55,16 @@ def test_launch_reaps_everything_when_a_process_fails(tmp_path):
         "import os, sys, time; sys.exit(3) if os.environ['KERASTUNER_TUNER_ID'] == 'tuner1' "
         "else time.sleep(60)"
     )
-    codes = distributed.launch([sys.executable, "-c", code], workers=2, timeout=30)
+    codes = distributed.launch(
+        [sys.executable, "-c", code], workers=2, timeout=30, port=distributed.free_port()
+    )
     assert codes["tuner1"] == 3
     assert codes["chief"] != 0 and codes["tuner0"] != 0  # terminated, not left running
+
+
+def test_launch_starts_no_worker_when_the_chief_dies_before_listening():
+    codes = distributed.launch([sys.executable, "-c", "import sys; sys.exit(4)"], timeout=30)
+    assert codes == {"chief": 4}
 
 
 def test_launch_bad_input():

@@ -5,24 +5,30 @@
 keras-tuner's protocol: every process runs the *same* search script; ``KERASTUNER_TUNER_ID``
 (``chief`` or ``tunerK``), ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` tell it its
 role. The chief serves the oracle over gRPC; each worker asks it for trials, trains, and reports
-back; all share one project folder. :func:`launch` picks a free loopback port, starts the chief
-and the workers, waits, and reaps every process, also on Ctrl-C, on a failure and on timeout.
+back; all share one project folder. :func:`launch` starts the chief on a loopback port the OS
+picks (the chief reports it), then the workers, waits, and reaps every process, also on Ctrl-C,
+on a failure and on timeout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from dlcourse.utils import check_positive
+from dlcourse.utils import check_positive, write_json
 
 LOOPBACK = "127.0.0.1"
+PORT_FILE_ENV = "DLCOURSE_ORACLE_PORT_FILE"
+WORKERS_ENV = "DLCOURSE_TUNING_WORKERS"
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -51,15 +57,36 @@ def serve(oracle, poll_s: float = 0.2) -> None:
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
+    class Servicer(OracleServicer):
+        """Remembers which workers were told to stop."""
+
+        def __init__(self, oracle):
+            super().__init__(oracle)
+            self.stopped: set[str] = set()
+
+        def CreateTrial(self, request, context):  # the gRPC method's name
+            response = super().CreateTrial(request, context)
+            if response.trial.status == protos.get_proto().TrialStatus.STOPPED:
+                self.stopped.add(request.tuner_id)
+            return response
+
+    # keras-tuner's own test (the oracle is idle) passes too early when a worker is slow to
+    # start: it would find the chief gone and wait forever. The launcher says how many come.
+    expected = int(os.environ.get(WORKERS_ENV, "0"))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    servicer = OracleServicer(oracle)
+    servicer = Servicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    server.add_insecure_port(
-        f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    )
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise RuntimeError(f"The tuning chief could not listen on {address} (port in use?)")
     server.start()
+    if os.environ.get(PORT_FILE_ENV):  # port 0: tell the launcher which port the OS gave us
+        write_json(os.environ[PORT_FILE_ENV], {"port": port})
     try:
-        while not (servicer.stop_triggered and exit_chief(oracle)):
+        while not (
+            servicer.stop_triggered and exit_chief(oracle) and len(servicer.stopped) >= expected
+        ):
             time.sleep(poll_s)
     finally:
         server.stop(grace=1)
@@ -90,21 +117,35 @@ def launch(
     """
     check_positive("workers", workers)
     check_positive("timeout", timeout)
-    port = port or free_port()
-    base = {
-        **os.environ,
-        **(env or {}),
-        "KERASTUNER_ORACLE_IP": LOOPBACK,
-        "KERASTUNER_ORACLE_PORT": str(port),
-    }
-    procs: dict[str, subprocess.Popen] = {}
-    for tuner_id in ["chief"] + [f"tuner{i}" for i in range(workers)]:
-        procs[tuner_id] = subprocess.Popen(
-            list(command), env={**base, "KERASTUNER_TUNER_ID": tuner_id}
-        )
-        if tuner_id == "chief":
-            time.sleep(0.5)  # let the chief build the oracle first
+    base = {**os.environ, **(env or {}), "KERASTUNER_ORACLE_IP": LOOPBACK}
     deadline = time.monotonic() + timeout
+    procs: dict[str, subprocess.Popen] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        # Without a port the chief binds port 0 and reports the port the OS chose: no race
+        # with other programs between picking a free port and listening on it.
+        port_file = Path(tmp) / "port.json"
+        chief_env = {
+            **base,
+            "KERASTUNER_TUNER_ID": "chief",
+            "KERASTUNER_ORACLE_PORT": str(port or 0),
+            PORT_FILE_ENV: str(port_file),
+            WORKERS_ENV: str(workers),
+        }
+        procs["chief"] = subprocess.Popen(list(command), env=chief_env)
+        try:
+            port = port or _wait_for_port(port_file, procs["chief"], deadline)
+            for i in range(workers if port else 0):
+                procs[f"tuner{i}"] = subprocess.Popen(
+                    list(command),
+                    env={
+                        **base,
+                        "KERASTUNER_TUNER_ID": f"tuner{i}",
+                        "KERASTUNER_ORACLE_PORT": str(port),
+                    },
+                )
+        except BaseException:
+            _reap(procs.values())
+            raise
     try:
         while [p.poll() for p in procs.values()].count(None):  # poll every one, each time
             failed = [k for k, p in procs.items() if p.returncode not in (None, 0)]
@@ -121,6 +162,15 @@ def launch(
     finally:
         _reap(procs.values())
     return {k: p.returncode for k, p in procs.items()}
+
+
+def _wait_for_port(port_file: Path, chief: subprocess.Popen, deadline: float) -> int | None:
+    """The port the chief listens on, once it wrote it (None if it died or time ran out)."""
+    while chief.poll() is None and time.monotonic() < deadline:
+        if port_file.exists():
+            return int(json.loads(port_file.read_text())["port"])
+        time.sleep(0.05)
+    return None
 
 
 def _reap(procs, grace: float = 5.0) -> None:

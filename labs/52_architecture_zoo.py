@@ -35,9 +35,9 @@ class Config(labkit.TrainConfig):
         "registered models to train (one per family by default)",
     )
     width: float = arg(0.125, "channel multiplier for AlexNet, VGG, GoogLeNet and ResNet")
-    epochs: int = arg(6, "training epochs per model")
+    epochs: int = arg(10, "training epochs per model")
     batch_size: int = arg(64, "mini-batch size")
-    learning_rate: float = arg(1e-3, "Adam learning rate")
+    learning_rate: float = arg(2e-3, "Adam learning rate")
     bn_momentum: float = arg(0.9, "ResNet batch-norm momentum (Keras' 0.99 lags on ~100 steps)")
 
 

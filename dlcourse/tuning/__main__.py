@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
         args.max_trials, args.epochs = args.max_trials or 3, 1
         if args.tuner == "coarse-to-fine":
             kwargs["rounds"] = min(args.rounds, args.max_trials)
+        if args.tuner == "hyperband":
+            kwargs["max_epochs"] = 2
     result = run_search(
         args.tuner,
         dataset=args.dataset,

@@ -135,8 +135,14 @@ def _keras_fit(model, train, validation, epochs, folder, callbacks, verbose) -> 
         # prefetch_to_device hides the dataset's length, so Keras counts the batches of the
         # first epoch and warns that the input "ran out of data": expected, not a problem.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
+        # `train` is always a tf.data.Dataset here, shuffled (or not) by its own pipeline.
         hist = model.fit(
-            train, validation_data=validation, epochs=epochs, callbacks=cbs, verbose=verbose
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            callbacks=cbs,
+            verbose=verbose,
+            shuffle=False,
         )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     history["time_s"] = clock.times[-len(history.get("loss", [])) :] if clock.times else []

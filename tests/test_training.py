@@ -305,18 +305,9 @@ def test_default_strategy_is_one_device():
 # Builders put the last activation in float32 (keras.applications' classifier_activation with
 # dtype="float32"); the small families are checked here (the big ones take seconds to build).
 _SMALL = [n for n in list_models() if model_family(n) in ("mlp", "lenet", "small_cnn")]
-_KNOWN_FLOAT16 = {"mlp", "mlp_mnist"}  # reported: their Dense output has no dtype="float32"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason="reported to the coordinator", strict=False))
-        if n in _KNOWN_FLOAT16
-        else n
-        for n in _SMALL
-    ],
-)
+@pytest.mark.parametrize("name", _SMALL)
 def test_small_builders_output_float32_under_mixed_precision(name):
     with precision.policy("mixed_float16"):
         model = create_model(name)

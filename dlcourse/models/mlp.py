@@ -37,9 +37,11 @@ def _layers(hidden, activation, include_top, classes, classifier_activation) -> 
         for i, units in enumerate(hidden, 1)
     ]
     if include_top:
-        layers.append(
-            keras.layers.Dense(classes, activation=classifier_activation, name="predictions")
+        # float32 output layer: softmax/logits stay float32 under a mixed-precision policy.
+        top = keras.layers.Dense(
+            classes, activation=classifier_activation, name="predictions", dtype="float32"
         )
+        layers.append(top)
     return layers
 
 

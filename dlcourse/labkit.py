@@ -120,7 +120,9 @@ def _field_type(f: dataclasses.Field) -> Callable[[str], Any] | None:
     return type(default)
 
 
-def cli(run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequence[str] | None = None):
+def cli(
+    run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequence[str] | None = None
+):
     """``main()`` of every lab: parse flags into a config, run, print where outputs went."""
     parser = config_parser(cfg_cls, description=doc)
     values = vars(parser.parse_args(argv))

@@ -7,8 +7,8 @@ figures; open figures would pile up).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,7 +21,7 @@ def in_notebook() -> bool:
     return "ipykernel" in sys.modules
 
 
-def save(fig: "plt.Figure", folder: str | Path, name: str) -> Path:
+def save(fig: plt.Figure, folder: str | Path, name: str) -> Path:
     """Write ``fig`` to ``folder/name.png`` atomically; show it inline in Jupyter; close it."""
     path = Path(folder) / f"{name}.png"
     with atomic_path(path) as tmp:
@@ -41,7 +41,7 @@ def curves(
     xlabel: str = "epoch",
     ylabel: str = "",
     logy: bool = False,
-) -> "plt.Figure":
+) -> plt.Figure:
     """One line per named series (learning curves, losses, learning rates ...)."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for label, ys in series.items():
@@ -56,9 +56,13 @@ def curves(
 
 
 def image_grid(
-    images: Sequence[np.ndarray], titles: Sequence[str] | None = None, *, cols: int = 8,
-    cmap: str = "gray", suptitle: str = "",
-) -> "plt.Figure":
+    images: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    *,
+    cols: int = 8,
+    cmap: str = "gray",
+    suptitle: str = "",
+) -> plt.Figure:
     """Images (H, W) or (H, W, C) in a grid, e.g. feature maps or augmented samples."""
     rows = int(np.ceil(len(images) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows), squeeze=False)
@@ -74,7 +78,7 @@ def image_grid(
     return fig
 
 
-def bars(values: Mapping[str, float], *, title: str = "", ylabel: str = "") -> "plt.Figure":
+def bars(values: Mapping[str, float], *, title: str = "", ylabel: str = "") -> plt.Figure:
     """A labelled bar chart, e.g. accuracy per method."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     names = list(values)
@@ -88,7 +92,7 @@ def bars(values: Mapping[str, float], *, title: str = "", ylabel: str = "") -> "
 # ============================================================ Unit I (regression, GD)
 
 
-def gd_paths(paths: Mapping[str, np.ndarray], optimum: np.ndarray) -> "plt.Figure":
+def gd_paths(paths: Mapping[str, np.ndarray], optimum: np.ndarray) -> plt.Figure:
     """Paths of (theta_0, theta_1) taken by several gradient-descent variants."""
     fig, ax = plt.subplots(figsize=(6.4, 4.5))
     for label, path in paths.items():
@@ -100,7 +104,7 @@ def gd_paths(paths: Mapping[str, np.ndarray], optimum: np.ndarray) -> "plt.Figur
     return fig
 
 
-def regression_fit(x: np.ndarray, y: np.ndarray, fits: Mapping[str, np.ndarray]) -> "plt.Figure":
+def regression_fit(x: np.ndarray, y: np.ndarray, fits: Mapping[str, np.ndarray]) -> plt.Figure:
     """Training points and the line of each fitted theta (one feature)."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     ax.plot(x[:, 0], y, "b.", label="training data")
@@ -119,7 +123,7 @@ def cost_curves(
     points: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     title: str = "Cost vs iteration",
     ylabel: str = "cost",
-) -> "plt.Figure":
+) -> plt.Figure:
     """Cost per iteration (iteration 0 = start), log y; ``points`` adds marker series (x, y)."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for label, c in costs.items():
@@ -139,7 +143,7 @@ def cost_curves(
 
 def gd_lines(
     x: np.ndarray, y: np.ndarray, paths: Mapping[str, np.ndarray], *, n_lines: int = 10
-) -> "plt.Figure":
+) -> plt.Figure:
     """One panel per run: the data and the lines of its first ``n_lines`` GD steps."""
     fig, axes = plt.subplots(1, len(paths), figsize=(4 * len(paths), 3.6), squeeze=False)
     xs = np.array([x.min(), x.max()])
@@ -154,7 +158,7 @@ def gd_lines(
 
 def weight_images(
     weights: Mapping[str, np.ndarray], shape: tuple[int, int], *, title: str = ""
-) -> "plt.Figure":
+) -> plt.Figure:
     """Weight vectors reshaped to images on one symmetric colour scale (red +, blue -)."""
     vmax = max(float(np.abs(w).max()) for w in weights.values()) or 1.0
     fig, axes = plt.subplots(1, len(weights), figsize=(3 * len(weights), 3.2), squeeze=False)
@@ -174,7 +178,7 @@ def two_representations(
     lines: Mapping[str, tuple[np.ndarray, float]],
     axis_labels: Mapping[str, tuple[str, str]],
     accuracy: Mapping[str, float],
-) -> "plt.Figure":
+) -> plt.Figure:
     """The same labelled points in several 2-D representations, each with its linear boundary.
 
     ``lines[name] = (w, b)`` draws w . u + b = 0 in that space.
@@ -200,12 +204,13 @@ def two_representations(
         ax.legend(fontsize=7, loc="upper right")
     return fig
 
+
 # ============================================================ Unit II (neurons, MLPs, tuning)
 
 
 def activation_table(
     z: np.ndarray, table: Mapping[str, tuple[np.ndarray, np.ndarray]], *, cols: int = 4
-) -> "plt.Figure":
+) -> plt.Figure:
     """One panel per activation: f(z) and its derivative f'(z) (the notes' activation table)."""
     rows = int(np.ceil(len(table) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
@@ -223,7 +228,7 @@ def activation_table(
     return fig
 
 
-def decision_regions(panels: Mapping[str, tuple], *, grid: int = 200) -> "plt.Figure":
+def decision_regions(panels: Mapping[str, tuple], *, grid: int = 200) -> plt.Figure:
     """For each ``name: (predict, x, y)`` the 0/1 regions of ``predict`` over the unit square
     (slightly padded) and the labelled points (logic gates, XOR)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
@@ -250,7 +255,7 @@ def tuning_scores(
     groups: Sequence[int] | None = None,
     title: str = "",
     ylabel: str = "score",
-) -> "plt.Figure":
+) -> plt.Figure:
     """Score of every trial (colored by round when ``groups`` is given) and the running best."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     idx = [i for i, s in enumerate(scores) if s is not None]
@@ -271,7 +276,7 @@ def tuning_scores(
 
 def c2f_ranges(
     round_log: Sequence[Mapping], values: Sequence[Mapping], groups: Sequence[int] | None
-) -> "plt.Figure":
+) -> plt.Figure:
     """Coarse-to-fine: each numeric hyperparameter's range per round (bars) and the values the
     trials of that round sampled (dots); log axes where the range spans a decade or more."""
     names = list(round_log[0]["ranges"]) if round_log else []
@@ -297,29 +302,35 @@ def c2f_ranges(
 # ============================================================ Unit III (training deep nets)
 
 
-def layer_gradient_norms(norms: Mapping[str, Mapping[str, float]]) -> "plt.Figure":
+def layer_gradient_norms(norms: Mapping[str, Mapping[str, float]]) -> plt.Figure:
     """Per-layer gradient norm (log scale), bottom layer first, one line per network."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for label, per_layer in norms.items():
-        ax.plot(np.arange(1, len(per_layer) + 1), list(per_layer.values()), "-o", ms=3,
-                label=label)
-    ax.set(xlabel="layer (1 = next to the input)", ylabel="||dJ/dW|| (one batch)",
-           title="Gradient norm per layer", yscale="log")
+        ax.plot(np.arange(1, len(per_layer) + 1), list(per_layer.values()), "-o", ms=3, label=label)
+    ax.set(
+        xlabel="layer (1 = next to the input)",
+        ylabel="||dJ/dW|| (one batch)",
+        title="Gradient norm per layer",
+        yscale="log",
+    )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 
 
 def train_val_panels(
-    histories: Mapping[str, Mapping[str, Sequence[float]]], metric: str = "loss",
-    *, title: str = "",
-) -> "plt.Figure":
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    metric: str = "loss",
+    *,
+    title: str = "",
+) -> plt.Figure:
     """One small panel per model: training vs validation ``metric`` per epoch."""
     n = len(histories)
     cols = min(n, 4)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, sharey=True
+    )
     for ax, (label, hist) in zip(axes.flat, histories.items()):
         ep = np.arange(1, len(hist[metric]) + 1)
         ax.plot(ep, hist[metric], label="train")
@@ -334,27 +345,32 @@ def train_val_panels(
     return fig
 
 
-def lr_finder(rates: Sequence[float], losses: Sequence[float], suggestion: float) -> "plt.Figure":
+def lr_finder(rates: Sequence[float], losses: Sequence[float], suggestion: float) -> plt.Figure:
     """Learning-rate range test: smoothed loss against a log-scaled learning rate."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     ax.plot(rates, losses)
     ax.axvline(suggestion, color="k", ls="--", lw=1, label=f"suggested {suggestion:.2g}")
-    ax.set(xscale="log", xlabel="learning rate", ylabel="smoothed loss",
-           title="Learning-rate finder")
+    ax.set(
+        xscale="log", xlabel="learning rate", ylabel="smoothed loss", title="Learning-rate finder"
+    )
     ax.legend()
     ax.grid(alpha=0.3)
     return fig
 
 
-def uncertainty_hist(std_right: np.ndarray, std_wrong: np.ndarray) -> "plt.Figure":
+def uncertainty_hist(std_right: np.ndarray, std_wrong: np.ndarray) -> plt.Figure:
     """MC dropout: spread of the predicted class probability, right vs wrong predictions."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    bins = np.linspace(0, max(float(np.max(std_right, initial=0)),
-                              float(np.max(std_wrong, initial=0)), 1e-3), 30)
+    bins = np.linspace(
+        0, max(float(np.max(std_right, initial=0)), float(np.max(std_wrong, initial=0)), 1e-3), 30
+    )
     ax.hist(std_right, bins=bins, alpha=0.6, density=True, label="right predictions")
     ax.hist(std_wrong, bins=bins, alpha=0.6, density=True, label="wrong predictions")
-    ax.set(xlabel="std of the predicted class probability over MC passes", ylabel="density",
-           title="MC dropout uncertainty")
+    ax.set(
+        xlabel="std of the predicted class probability over MC passes",
+        ylabel="density",
+        title="MC dropout uncertainty",
+    )
     ax.legend()
     return fig
 
@@ -371,7 +387,7 @@ def labelled_scatter(
     title: str = "",
     logx: bool = False,
     logy: bool = False,
-) -> "plt.Figure":
+) -> plt.Figure:
     """One labelled point per name, e.g. parameters vs accuracy of each architecture; optional
     ``sizes`` scale the markers (e.g. step time)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.5))

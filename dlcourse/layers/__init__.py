@@ -4,6 +4,7 @@ Each helper module registers its objects with
 ``@keras.saving.register_keras_serializable(package="dlcourse")``; importing
 ``dlcourse.layers`` registers them all, so ``keras.models.load_model`` finds them.
 """
+
 from dlcourse.layers.initializers import initializer_for
 from dlcourse.layers.lrn import LocalResponseNormalization
 from dlcourse.layers.maxnorm import MaxNorm, MaxNormClipper, clip_by_max_norm

@@ -235,3 +235,17 @@ def test_bad_input_is_one_clear_value_error(tmp_path):
         validate_space({"activation": []})
     with pytest.raises(ValueError, match=r"Received: rounds=5"):
         CoarseToFineOracle(max_trials=4, rounds=5)
+
+
+def test_grid_over_a_log_stepped_int_builds_real_models(tmp_path, rng):
+    # Real trials (no run_trial override): GridSearch hands back the floats keras-tuner lists
+    # for a log-stepped Int (16.0, 32.0, 64.0); the hypermodel must still build Dense(int).
+    x, y = rng.random((48, 4), dtype=np.float32), rng.integers(0, 3, 48)
+    hm = MLPHyperModel((4,), 3, space={"units": (16, 64, "log", 2)})
+    tuner = make_tuner("grid", hm, directory=str(tmp_path), overwrite=True)
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
+    result = summarize(tuner)
+    assert result["completed"] == 3
+    assert sorted(int(t["values"]["units"]) for t in result["trials"]) == [16, 32, 64]
+    units = tuner.get_best_models(1)[0].get_layer("hidden1").units
+    assert isinstance(units, int) and units in (16, 32, 64)

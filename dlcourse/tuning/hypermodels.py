@@ -112,7 +112,9 @@ def declare(hp: keras_tuner.HyperParameters, name: str, spec: Any) -> Any:
         sampling = spec[2] if len(spec) > 2 else "linear"
         step = spec[3] if len(spec) > 3 else None
         if isinstance(lo, int) and isinstance(hi, int) and not isinstance(step, float):
-            return hp.Int(name, lo, hi, step=step, sampling=sampling)
+            # keras-tuner 1.4.8 lists a log-stepped Int's values as floats (16.0, 32.0, ...)
+            # and GridSearch hands those back as the value, so cast here, where it is read.
+            return int(hp.Int(name, lo, hi, step=step, sampling=sampling))
         return hp.Float(name, lo, hi, step=step, sampling=sampling)
     return hp.Fixed(name, spec)
 

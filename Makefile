@@ -35,7 +35,7 @@ data: $(STAMP)  ## Write the embedded datasets into data/ (idempotent, atomic)
 	$(PY) -m dlcourse data
 
 labs: data  ## The main job: run every lab at its defaults, then write runs/REPORT.md
-	$(PY) -m dlcourse labs run --all $(ARGS)
+	$(PY) -m dlcourse labs run --all -- $(ARGS)
 
 lab: data  ## Run one lab: make lab L=NN [ARGS='--epochs 5']
 	$(PY) -m dlcourse labs run $(L) -- $(ARGS)

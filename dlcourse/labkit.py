@@ -17,6 +17,7 @@ touch the others, and each lab's peak memory is measured) and writes ``runs/REPO
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import importlib.util
 import json
@@ -124,6 +125,8 @@ def cli(
     run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequence[str] | None = None
 ):
     """``main()`` of every lab: parse flags into a config, run, print where outputs went."""
+    if os.environ.get(_PEAK_RSS_ENV):  # run by run_all: report this process's own peak
+        atexit.register(_write_peak_rss, Path(os.environ[_PEAK_RSS_ENV]))
     parser = config_parser(cfg_cls, description=doc)
     values = vars(parser.parse_args(argv))
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
@@ -234,11 +237,9 @@ def run_all(
         result = _run_subprocess(lab, out_dir, extra_args)
         results.append(result)
         status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
-        print(
-            f"=== {lab.name}: {status} in {result['wall_s']:.1f} s, "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB",
-            flush=True,
-        )
+        rss = result["peak_rss_mb"]
+        rss_text = f", peak RSS {rss:.0f} MB" if rss is not None else ""
+        print(f"=== {lab.name}: {status} in {result['wall_s']:.1f} s{rss_text}", flush=True)
     report = write_report(out_dir)
     failed = [r["lab"] for r in results if r["returncode"] != 0]
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; report: {report}")
@@ -247,20 +248,47 @@ def run_all(
     return results
 
 
+_PEAK_RSS_ENV = "DLCOURSE_PEAK_RSS_FILE"
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak RSS, from ``VmHWM`` (Linux; None elsewhere).
+
+    Not ``ru_maxrss``: Linux carries the parent's high-water mark into a child across fork and
+    exec, so a child of a large process would report the parent's peak as its own.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return None if kib is None else round(int(kib) / 1024, 1)
+
+
+def _write_peak_rss(path: Path) -> None:
+    peak = _peak_rss_mb()
+    if peak is not None:
+        path.write_text(str(peak))
+
+
 def _run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
     cmd = [sys.executable, str(lab.path), "--out-dir", out_dir, *extra_args]
+    folder = Path(out_dir) / lab.name
+    folder.mkdir(parents=True, exist_ok=True)
+    rss_file = folder / ".peak_rss_mb"
+    rss_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run(cmd, env={**os.environ, _PEAK_RSS_ENV: str(rss_file)})
     info = {
         "lab": lab.name,
         "command": " ".join(cmd),
         "returncode": proc.returncode,
         "wall_s": round(time.perf_counter() - start, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        # None when the lab died before it could report (e.g. killed by a signal).
+        "peak_rss_mb": float(rss_file.read_text()) if rss_file.exists() else None,
     }
-    write_json(Path(out_dir) / lab.name / "run_info.json", info)
+    rss_file.unlink(missing_ok=True)
+    write_json(folder / "run_info.json", info)
     return info
 
 

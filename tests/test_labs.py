@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from dlcourse import labkit
@@ -63,9 +64,15 @@ def test_cli_flags_come_from_the_config():
 
 
 def test_run_all_isolates_a_failing_lab_and_reports_it(tmp_path, capfd):
+    # Make this process big first: the child's peak RSS must be its own, not inherited from us
+    # (Linux's ru_maxrss carries the parent's high-water mark across fork and exec).
+    ballast = np.ones(256 * 2**20 * 6 // 8)  # 1.5 GiB, touched
+    parent_peak = labkit._peak_rss_mb()
     # A bad flag value makes the lab raise: the runner records it and the report says so.
     results = labkit.run_all(["01"], out_dir=str(tmp_path), extra_args=["--quick", "--eta", "-1"])
-    assert results[0]["returncode"] != 0 and results[0]["peak_rss_mb"] > 0
+    del ballast
+    assert results[0]["returncode"] != 0
+    assert 50 < results[0]["peak_rss_mb"] < parent_peak - 1000
     assert "`eta` (learning rate) must be > 0. Received: eta=-1.0" in capfd.readouterr().err
     info = json.loads((tmp_path / "01_linear_regression" / "run_info.json").read_text())
     assert info["returncode"] == results[0]["returncode"]

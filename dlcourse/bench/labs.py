@@ -67,7 +67,8 @@ def run(quick: bool = False) -> list[Table]:
 
 def _row(name: str, mode: str, info: dict, metrics: dict | None) -> list:
     ok = info.get("returncode") == 0 and metrics is not None
-    rss = info.get("peak_rss_mb", "")
+    rss = info.get("peak_rss_mb")
+    rss = "" if rss is None else rss
     return [
         name,
         mode,

@@ -28,6 +28,7 @@ from dlcourse.bench import Table
 
 SIZE = 32  # resize target: LeNet-5's input
 BATCH = 128
+ROUNDS_TRAINING = 3
 
 
 def run(quick: bool = False) -> list[Table]:
@@ -35,23 +36,45 @@ def run(quick: bool = False) -> list[Table]:
 
     from dlcourse.data import files, loader
 
-    passes, epochs = (1, 1) if quick else (8, 4)
+    passes, epochs, rounds = (1, 1, 1) if quick else (8, 4, 7)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = None if not quick and files.is_complete("digits28", verify=False) else tmp
         manifest = files.ensure("digits28", data_dir)
         feats = loader.Features.from_manifest(manifest)
         n = manifest["splits"]["train"]["rows"]
         rows = []
+        pattern28 = loader.file_pattern("digits28", "train", "tfrecord", data_dir)
         for fmt in ("tfrecord", "csv", "png"):
             pattern = loader.file_pattern("digits28", "train", fmt, data_dir)
-            naive = _naive(tf, loader.match_files(pattern), fmt, feats, passes)
-            fast = _loader(tf, loader, pattern, fmt, feats, passes)
-            naive_s, fast_s = _examples_per_s(naive, n * passes), _examples_per_s(fast, n * passes)
+            pipelines = {
+                "naive": _naive(tf, loader.match_files(pattern), fmt, feats, passes),
+                "loader": _loader(tf, loader, pattern, fmt, feats, passes),
+            }
+            # One pass takes well under a second: alternate the two for several rounds and
+            # keep each one's median, so a burst of other work on the machine hits both.
+            speed = {k: [] for k in pipelines}
+            for _ in range(rounds):
+                for name, ds in pipelines.items():
+                    speed[name].append(_examples_per_s(ds, n * passes))
+            naive_s, fast_s = (float(np.median(speed[k])) for k in ("naive", "loader"))
             ratio = fast_s / naive_s
             rows.append([fmt, round(naive_s), round(fast_s), round(ratio, 2), _meets(ratio, 2.0)])
-        pattern = loader.file_pattern("digits28", "train", "tfrecord", data_dir)
-        fed, memory = _training(tf, loader, pattern, feats, epochs)
-    ratio = fed / memory
+        # Two workloads: the lab's own (LeNet-5 on the 32x32 shards, parse + scale only) and the
+        # small CNN with the resize above redone every epoch (in memory it is done once).
+        lenet_pattern = loader.file_pattern("digits32", "train", "tfrecord", data_dir)
+        lenet_feats = loader.Features.from_manifest(files.ensure("digits32", data_dir))
+        training = [
+            ("LeNet-5 (modern) on digits32, parse + scale", lenet_pattern, lenet_feats, None),
+            ("small CNN, digits28 resized to 32x32 each epoch", pattern28, feats, _resize_fn(tf)),
+        ]
+        train_rows = []
+        for label, pat, fts, prep in training:
+            model = _lenet if prep is None else _cnn
+            fed, memory = _training(tf, loader, pat, fts, epochs, prep, model)
+            ratio = fed / memory
+            train_rows.append(
+                [label, round(memory), round(fed), round(ratio, 3), _meets(ratio, 0.97)]
+            )
     return [
         Table(
             "tf.data loader vs naive pipeline (digits28 train shards, examples/s)",
@@ -62,7 +85,7 @@ def run(quick: bool = False) -> list[Table]:
                     f"{n} examples x {passes} passes, batch {BATCH}; both pipelines parse, decode, "
                     f"scale to [0, 1] and resize 28x28 -> {SIZE}x{SIZE} (bilinear), so their output "
                     "is the same; timed from a fresh iterator to the last batch, after one untimed "
-                    "warm-up pass."
+                    f"warm-up pass; median of {rounds} rounds, the two pipelines alternated."
                 ),
                 (
                     "naive: files read in order, map without num_parallel_calls, no prefetch. "
@@ -77,26 +100,23 @@ def run(quick: bool = False) -> list[Table]:
             ],
         ),
         Table(
-            "Training fed by the loader vs fed from memory (small CNN on digits28)",
-            ["feed", "examples/s", "ratio", ">= 0.97x"],
-            [
-                ["in memory (preprocessed tensors)", round(memory), 1.0, ""],
-                [
-                    "loader (TFRecord files each epoch)",
-                    round(fed),
-                    round(ratio, 3),
-                    _meets(ratio, 0.97),
-                ],
-            ],
+            "Training fed by the loader vs fed from memory (examples/s)",
+            ["workload", "in memory", "loader", "ratio", ">= 0.97x"],
+            train_rows,
             notes=[
                 (
-                    f"Conv(16)-Pool-Conv(32)-Pool-Dense(10) on {SIZE}x{SIZE}, Adam, batch {BATCH}; "
-                    f"{epochs} timed epochs of model.fit after one warm-up epoch; best of 2 rounds "
-                    "per feed, rounds alternated."
+                    f"Batch {BATCH}, Adam; {epochs} timed epochs of model.fit after one warm-up "
+                    f"epoch; best of {ROUNDS_TRAINING} rounds per feed, rounds alternated."
                 ),
                 (
                     "in memory: the loader's own output, materialized once, then from_tensor_slices "
-                    "-> shuffle -> batch -> prefetch."
+                    "-> shuffle -> batch -> prefetch. loader: TFRecord shards read, shuffled, "
+                    "parsed per batch and prefetched every epoch."
+                ),
+                (
+                    "The first row is the course's workload (lab 51). In the second the in-memory "
+                    "feed holds the resized tensors while the loader resizes every epoch, on the "
+                    "same 2 cores that train: that extra work, not reading, is its gap."
                 ),
             ],
         ),
@@ -154,7 +174,7 @@ def _examples_per_s(ds, total: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _training(tf, loader, pattern: str, feats, epochs: int) -> tuple[float, float]:
+def _training(tf, loader, pattern: str, feats, epochs: int, preprocess, make_model) -> tuple:
     """Examples/s of model.fit fed by the loader vs by the same examples in memory.
 
     Both feeds repeat and fit runs ``steps_per_epoch`` steps, so each keeps one iterator (and
@@ -171,7 +191,7 @@ def _training(tf, loader, pattern: str, feats, epochs: int) -> tuple[float, floa
             shuffle_buffer=512,
             repeat=repeat,
             drop_remainder=repeat,
-            preprocess=lambda x, y: _resize(tf, x, y),
+            preprocess=preprocess,
         )
 
     x, y = (np.concatenate(a) for a in zip(*from_loader(False).as_numpy_iterator()))
@@ -187,10 +207,10 @@ def _training(tf, loader, pattern: str, feats, epochs: int) -> tuple[float, floa
         ),
     }
     best = dict.fromkeys(feeds, 0.0)
-    for _ in range(2):
+    for _ in range(ROUNDS_TRAINING):
         for name, make in feeds.items():
             keras.utils.set_random_seed(0)
-            model = _cnn(keras)
+            model = make_model(keras)
             ds = make()
             model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)  # warm-up: tracing
             start = time.perf_counter()
@@ -198,6 +218,18 @@ def _training(tf, loader, pattern: str, feats, epochs: int) -> tuple[float, floa
             examples = epochs * steps * BATCH
             best[name] = max(best[name], examples / (time.perf_counter() - start))
     return best["loader"], best["memory"]
+
+
+def _resize_fn(tf):
+    return lambda x, y: _resize(tf, x, y)
+
+
+def _lenet(keras):
+    from dlcourse.models import create_model
+
+    model = create_model("lenet5_modern", input_shape=(SIZE, SIZE, 1), classes=10)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
 
 
 def _cnn(keras):

@@ -89,9 +89,20 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         metrics["cartesian"]["test_accuracy"] - metrics["majority_baseline"]
     )
 
+    # The polar model's straight boundary w_r r + w_t theta + b = 0, drawn back in (x, y).
+    (w_r, w_t), b = lines["polar"]
+    theta = np.linspace(-np.pi, np.pi, 200)
+    r = -(w_t * theta + b) / w_r
     fig = plots.two_representations(
-        spaces, test.y, lines, {"cartesian": ("x", "y"), "polar": ("r", "theta")}, accuracy
+        spaces,
+        test.y,
+        lines,
+        {"cartesian": ("x", "y"), "polar": ("r", "theta")},
+        accuracy,
     )
+    ax = fig.axes[0]  # the Cartesian panel: the polar model's line is a circle here
+    ax.plot(r * np.cos(theta), r * np.sin(theta), "r--", lw=2, label="polar model's boundary")
+    ax.legend(fontsize=7, loc="upper right")
     plots.save(fig, out, "representations")
     labkit.save_metrics(out, metrics)
     return metrics

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.embedded import _split
+from dlcourse.data.embedded import split
 from dlcourse.labkit import arg
 from dlcourse.utils import check_positive
 
@@ -51,7 +51,7 @@ def circle_and_ring(
     theta = rng.uniform(-np.pi, np.pi, 2 * n_points)
     xy = np.c_[r * np.cos(theta), r * np.sin(theta)]
     labels = np.r_[np.zeros(n_points), np.ones(n_points)].astype(np.int64)
-    return _split(xy, labels, stratify=True)  # the embedded data's stratified 70/10/20 split
+    return split(xy, labels, stratify=True)  # the embedded data's stratified 70/10/20 split
 
 
 def to_polar(xy: np.ndarray) -> np.ndarray:

@@ -41,7 +41,8 @@ class Split(NamedTuple):
 Splits = dict[str, Split]
 
 
-def _split(x: np.ndarray, y: np.ndarray, stratify: bool) -> Splits:
+def split(x: np.ndarray, y: np.ndarray, stratify: bool) -> Splits:
+    """The fixed 70/10/20 train/val/test split every embedded dataset uses (seeded)."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(x))
@@ -80,29 +81,29 @@ def linear(m: int = 100, seed: int = 42) -> Splits:
     rng = np.random.default_rng(seed)
     x = 2 * rng.random((m, 1))
     y = 4 + 3 * x[:, 0] + rng.standard_normal(m)
-    return _split(x.astype(np.float32), y.astype(np.float32), stratify=False)
+    return split(x.astype(np.float32), y.astype(np.float32), stratify=False)
 
 
 def digits() -> Splits:
     x, y = _digits_uint8()
-    return _split(x[..., None], y, stratify=True)
+    return split(x[..., None], y, stratify=True)
 
 
 def digits28() -> Splits:
     x, y = _digits_uint8()
-    return _split(resize_digits(x)[..., None], y, stratify=True)
+    return split(resize_digits(x)[..., None], y, stratify=True)
 
 
 def digits32() -> Splits:
     x, y = _digits_uint8()
-    return _split(resize_digits(x, inner=20, outer=32)[..., None], y, stratify=True)
+    return split(resize_digits(x, inner=20, outer=32)[..., None], y, stratify=True)
 
 
 def diabetes() -> Splits:
     from sklearn.datasets import load_diabetes
 
     d = load_diabetes()
-    return _split(d.data.astype(np.float32), d.target.astype(np.float32), stratify=False)
+    return split(d.data.astype(np.float32), d.target.astype(np.float32), stratify=False)
 
 
 def sample_images() -> Splits:

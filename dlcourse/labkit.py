@@ -278,7 +278,8 @@ def _run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> di
     rss_file = folder / ".peak_rss_mb"
     rss_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, _PEAK_RSS_ENV: str(rss_file)})
+    env = {**os.environ, _PEAK_RSS_ENV: str(rss_file)}
+    proc = subprocess.run(cmd, check=False, env=env)  # a failing lab is recorded, not raised
     info = {
         "lab": lab.name,
         "command": " ".join(cmd),

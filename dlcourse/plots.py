@@ -228,14 +228,27 @@ def activation_table(
     return fig
 
 
-def decision_regions(panels: Mapping[str, tuple], *, grid: int = 200) -> plt.Figure:
-    """For each ``name: (predict, x, y)`` the 0/1 regions of ``predict`` over the unit square
-    (slightly padded) and the labelled points (logic gates, XOR)."""
+def decision_regions(
+    panels: Mapping[str, tuple],
+    *,
+    grid: int = 200,
+    unit_square: bool = True,
+    labels: tuple[str, str] = ("$x_1$", "$x_2$"),
+) -> plt.Figure:
+    """For each ``name: (predict, x, y)`` the 0/1 regions of ``predict`` and the labelled points.
+
+    ``unit_square`` (logic gates, XOR) draws the square [0, 1]^2, slightly padded; otherwise the
+    points' own range plus a 10 % margin (e.g. the iris petals).
+    """
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
-    g = np.linspace(-0.25, 1.25, grid)
-    xx, yy = np.meshgrid(g, g)
-    pts = np.c_[xx.ravel(), yy.ravel()]
     for ax, (name, (predict, x, y)) in zip(axes.flat, panels.items()):
+        if unit_square:
+            lo, hi = np.array([-0.25, -0.25]), np.array([1.25, 1.25])
+        else:
+            margin = 0.1 * (x.max(axis=0) - x.min(axis=0))
+            lo, hi = x.min(axis=0) - margin, x.max(axis=0) + margin
+        xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
+        pts = np.c_[xx.ravel(), yy.ravel()]
         ax.contourf(
             xx,
             yy,
@@ -244,7 +257,9 @@ def decision_regions(panels: Mapping[str, tuple], *, grid: int = 200) -> plt.Fig
             colors=["#f4cccc", "#cfe2f3"],
         )
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="bwr_r", edgecolors="k", s=60, vmin=0, vmax=1)
-        ax.set(title=name, xlabel="$x_1$", ylabel="$x_2$", xticks=[0, 1], yticks=[0, 1])
+        ax.set(title=name, xlabel=labels[0], ylabel=labels[1])
+        if unit_square:
+            ax.set(xticks=[0, 1], yticks=[0, 1])
     fig.tight_layout()
     return fig
 

@@ -6,8 +6,10 @@ ANN, perceptron learning rule, XOR), 004 (the LTU and perceptron training)
 Description: Evaluates the notes' AND/OR/NOT weights under both threshold conventions, learns
 the gates with the NumPy perceptron and checks it weight for weight against scikit-learn's
 Perceptron, reproduces the snowboarding neuron and the simplified two-layer ANN (NumPy and
-Keras), proves XOR is not linearly separable (a linear program) and shows the perceptron cycling
-on it, then solves XOR with a two-layer network, hand-set and learned by backprop.
+Keras), classifies Iris setosa from petal length and width (the notes' scikit-learn example, with
+the twin beside it), proves XOR is not linearly separable (a linear program) and shows the
+perceptron cycling on it, then solves XOR with a two-layer network, hand-set and learned by
+backprop.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ SIGMOID_W = (0.3, 0.6, 0.1)  # the sigmoid-neuron version for Shredder
 # Simplified two-layer ANN: inputs (1, 1), three sigmoid hidden units, one sigmoid output.
 TWO_LAYER_W1 = np.array([[0.8, 0.6], [0.2, 0.9], [0.7, 0.1]])  # (hidden, inputs)
 TWO_LAYER_W2 = np.array([0.2, 0.8, 0.5])
+IRIS_PETALS = [2, 3]  # petal length, petal width (cm) among the four iris measurements
+IRIS_SETOSA = 0
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,31 @@ def twin_vs_sklearn(cfg: Config, x: np.ndarray, y: np.ndarray) -> float:
     return float(max(np.abs(me.w - sk.coef_[0]).max(), abs(me.b - sk.intercept_[0])))
 
 
+def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, pc.Perceptron, np.ndarray, np.ndarray]:
+    """The notes' example: "Iris setosa?" from petal length and width (cm), trained on the train
+    split, scored on the test split, by the twin and by scikit-learn's ``Perceptron``."""
+    from sklearn.linear_model import Perceptron
+
+    def petals(split):
+        return split.x[:, IRIS_PETALS].astype(float), (split.y == IRIS_SETOSA).astype(int)
+
+    (x, y), (xt, yt) = petals(splits["train"]), petals(splits["test"])
+    me = pc.Perceptron(eta=cfg.eta, epochs=cfg.epochs).fit(x, y)
+    sk = Perceptron(eta0=cfg.eta, max_iter=cfg.epochs, tol=None, shuffle=False, alpha=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed epoch count is the point
+        sk.fit(x, y)
+    metrics = {
+        "linearly_separable": pc.separable(x, y),
+        "epochs_to_converge": len(me.mistakes) if me.mistakes[-1] == 0 else None,
+        "w": [round(float(v), 4) for v in me.w],
+        "b": round(float(me.b), 4),
+        "test_accuracy": float((me.predict(xt) == yt).mean()),
+        "sklearn_test_accuracy": float((sk.predict(xt) == yt).mean()),
+    }
+    return metrics, me, x, y
+
+
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     x4 = pc.TRUTH_INPUTS
@@ -122,6 +151,10 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     splits = (datasets or {}).get("digits") or data.load("digits")
     xd = splits["train"].x.reshape(len(splits["train"].x), -1) / 255.0
     max_diff["digits_is_3"] = twin_vs_sklearn(cfg, xd, (splits["train"].y == 3).astype(int))
+
+    iris_splits = (datasets or {}).get("iris") or data.load("iris")
+    iris, p_iris, x_iris, y_iris = iris_setosa(cfg, iris_splits)
+    max_diff["iris_setosa"] = twin_vs_sklearn(cfg, x_iris, y_iris)
 
     xor = pc.GATES["xor"]
     p_xor = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, xor)
@@ -141,6 +174,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "learned_gates": learned,
         "twin_vs_sklearn_max_abs_diff": max_diff,
         "snowboarding": snowboarding(cfg.snowboard_threshold),
+        "iris_setosa": iris,
         "simplified_two_layer_ann": simplified_two_layer_ann(),
         "xor": {
             "linearly_separable": pc.separable(x4, xor),
@@ -171,6 +205,15 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         xor,
     )
     plots.save(plots.decision_regions(panels), out, "decision_regions")
+    plots.save(
+        plots.decision_regions(
+            {"Iris setosa? (train split)": (ltu_of(p_iris), x_iris, y_iris)},
+            unit_square=False,
+            labels=("petal length (cm)", "petal width (cm)"),
+        ),
+        out,
+        "iris_setosa",
+    )
     plots.save(
         plots.curves(
             {"XOR two-layer network": costs},

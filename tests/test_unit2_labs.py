@@ -55,6 +55,10 @@ def test_perceptron_lab_reproduces_the_notes(tmp_path):
     assert round(ann["out_with_rounded_h"], 2) == 0.75 == round(ann["keras_out"], 2)
     assert m["snowboarding"]["shredder"]["goes"] == 1
     assert max(m["twin_vs_sklearn_max_abs_diff"].values()) == 0.0
+    iris = m["iris_setosa"]  # setosa is linearly separable by its petals: the rule converges
+    assert iris["linearly_separable"] and iris["epochs_to_converge"] is not None
+    assert iris["test_accuracy"] == 1.0 == iris["sklearn_test_accuracy"]
+    assert (tmp_path / "10_perceptron" / "iris_setosa.png").stat().st_size > 0
     xor = m["xor"]
     assert not xor["linearly_separable"] and xor["perceptron_mistakes_last_epoch"] > 0
     assert xor["perceptron_cycle_length_epochs"] is not None

@@ -13,6 +13,8 @@ digits28        digits, MNIST-shaped: 8x8 -> 20x20 bilinear, then  (m, 28, 28, 1
                 20x20 box)
 digits32        digits28 zero-padded to 32x32 (LeNet-5's input)    (m, 32, 32, 1) uint8
 diabetes        sklearn diabetes regression (442 x 10, scaled)     (m, 10) float32
+iris            sklearn iris: 150 flowers, 4 measurements (cm),    (m, 4) float32
+                3 species (0 = setosa)
 sample_images   sklearn china.jpg and flower.jpg                   (2, 427, 640, 3) uint8
 ==============  ===============================================  ===========================
 
@@ -106,6 +108,14 @@ def diabetes() -> Splits:
     return split(d.data.astype(np.float32), d.target.astype(np.float32), stratify=False)
 
 
+def iris() -> Splits:
+    """Sepal length, sepal width, petal length, petal width (cm); the notes' perceptron data."""
+    from sklearn.datasets import load_iris
+
+    d = load_iris()
+    return split(d.data.astype(np.float32), d.target.astype(np.int64), stratify=True)
+
+
 def sample_images() -> Splits:
     """Both sample images in every split (they are for filters and augmentation, not fitting)."""
     from sklearn.datasets import load_sample_images
@@ -122,6 +132,7 @@ BUILDERS = {
     "digits28": digits28,
     "digits32": digits32,
     "diabetes": diabetes,
+    "iris": iris,
     "sample_images": sample_images,
 }
 

@@ -47,7 +47,10 @@ from dlcourse.utils import atomic_path, check_choice, write_json
 FORMAT_VERSION = 2  # 2: per-shard row counts
 SHARD_ROWS = 320  # rows per shard: digits' 1,257 training rows -> 4 shards to interleave
 DATASETS = tuple(embedded.BUILDERS)
-CLASS_NAMES = {"sample_images": ("china", "flower")}
+CLASS_NAMES = {
+    "sample_images": ("china", "flower"),
+    "iris": ("setosa", "versicolor", "virginica"),
+}
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "data"
 ENV_VAR = "DLCOURSE_DATA_DIR"
 

@@ -2,8 +2,10 @@
 
 Both tables time one training step (``train_on_batch``: forward, backward, SGD update) after a
 warm-up that traces (and, with XLA, compiles) the step. Every ratio is measured within this one
-run: the two models of a pair are timed in alternation (A, B, A, B, ...) so drift in machine
-load hits both, and each figure is the median over repeats. Goal: dlcourse / keras <= 1.02.
+run: the two models of a pair are timed in alternation (A, B, B, A, A, B, ...) so drift in machine
+load hits both; each time is the median over repeats and each ratio the median of the per-repeat
+ratios (the two back-to-back timings of one repeat share the machine's state). Goal: dlcourse /
+keras <= 1.02.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from dlcourse.bench import Table
 
 # (image side, batch, timed steps per repeat, repeats): full run and --quick.
-FULL = {"side": 64, "batch": 8, "steps": 3, "repeats": 7}
+FULL = {"side": 64, "batch": 8, "steps": 2, "repeats": 15}
 QUICK = {"side": 32, "batch": 2, "steps": 1, "repeats": 2}
 # XLA on/off: a small member of every family (width knob), so compiling stays short on a CPU.
 XLA_MODELS = {
@@ -44,20 +46,28 @@ def _batch(model, batch: int, seed: int = 0):
     return x, y
 
 
-def time_pair(a, b, *, batch: int, steps: int, repeats: int) -> tuple[float, float]:
-    """Median seconds per training step of models ``a`` and ``b``, timed in alternation."""
+def time_pair(a, b, *, batch: int, steps: int, repeats: int) -> tuple[float, float, float]:
+    """Median seconds per training step of ``a`` and of ``b``, and the median ratio a / b.
+
+    The two are timed back to back in every repeat, in alternating order.
+    """
     data = {id(m): _batch(m, batch) for m in (a, b)}
     for m in (a, b):  # warm-up: trace / compile the step
         for _ in range(2):
             m.train_on_batch(*data[id(m)])
     times: dict[int, list[float]] = {id(a): [], id(b): []}
-    for _ in range(repeats):
-        for m in (a, b):
+    for r in range(repeats):
+        for m in (a, b) if r % 2 == 0 else (b, a):
             start = time.perf_counter()
             for _ in range(steps):
                 m.train_on_batch(*data[id(m)])
             times[id(m)].append((time.perf_counter() - start) / steps)
-    return statistics.median(times[id(a)]), statistics.median(times[id(b)])
+    ratios = [ta / tb for ta, tb in zip(times[id(a)], times[id(b)])]
+    return (
+        statistics.median(times[id(a)]),
+        statistics.median(times[id(b)]),
+        statistics.median(ratios),
+    )
 
 
 def versus_keras(cfg: dict, quick: bool = False) -> Table:
@@ -76,18 +86,18 @@ def versus_keras(cfg: dict, quick: bool = False) -> Table:
         ours = _compiled(create_model(name, input_shape=shape, classes=10), jit=False)
         ref = _compiled(app(weights=None, input_shape=shape, classes=10), jit=False)
         same = ours.count_params() == ref.count_params()
-        t_ours, t_ref = time_pair(ours, ref, batch=cfg["batch"], steps=cfg["steps"],
+        t_ours, t_ref, ratio = time_pair(ours, ref, batch=cfg["batch"], steps=cfg["steps"],
                                   repeats=cfg["repeats"])  # fmt: skip
         rows.append([label, f"{shape[0]}x{shape[1]}", cfg["batch"], same,
-                     round(1000 * t_ours, 1), round(1000 * t_ref, 1), t_ours / t_ref])  # fmt: skip
+                     round(1000 * t_ours, 1), round(1000 * t_ref, 1), ratio])  # fmt: skip
     return Table(
         "dlcourse builders vs keras.applications: training step time",
         ["model", "input", "batch", "same params", "dlcourse ms", "keras ms", "ratio"],
         rows,
         notes=[
-            f"Median of {cfg['repeats']} repeats of {cfg['steps']} steps, the two models timed "
-            "in alternation after 2 warm-up steps each; 10 classes, SGD, no XLA. Goal: ratio "
-            "<= 1.02." + (" Quick mode: VGG-16 only, tiny sizes: not a measurement." if
+            f"{cfg['repeats']} repeats of {cfg['steps']} steps, the two models timed back to "
+            "back in alternating order after 2 warm-up steps each; ms: median per step; ratio: "
+            "median of the per-repeat ratios. 10 classes, SGD, no XLA. Goal: ratio <= 1.02." + (" Quick mode: VGG-16 only, tiny sizes: not a measurement." if
                            len(pairs) == 1 else "")
         ],
     )  # fmt: skip
@@ -107,11 +117,11 @@ def xla_per_family(models: dict, cfg: dict) -> Table:
         start = time.perf_counter()
         xla.train_on_batch(*_batch(xla, cfg["batch"]))  # includes XLA compilation
         compile_s = time.perf_counter() - start
-        t_plain, t_xla = time_pair(plain, xla, batch=cfg["batch"], steps=cfg["steps"],
+        t_plain, t_xla, ratio = time_pair(plain, xla, batch=cfg["batch"], steps=cfg["steps"],
                                    repeats=cfg["repeats"])  # fmt: skip
         side = kw["input_shape"][0]
         rows.append([model_family(name), name, kw.get("width", 1.0), f"{side}x{side}",
-                     round(1000 * t_plain, 2), round(1000 * t_xla, 2), t_xla / t_plain,
+                     round(1000 * t_plain, 2), round(1000 * t_xla, 2), 1 / ratio,
                      round(compile_s, 1)])  # fmt: skip
     return Table(
         "XLA (jit_compile) on/off per family: training step time",

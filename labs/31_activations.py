@@ -104,7 +104,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 def _dead_fraction(model: keras.Model, x: np.ndarray, depth: int) -> float:
     """Fraction of ReLU units that output 0 for every validation example."""
     outs = [model.get_layer(f"act{i}").output for i in range(1, depth + 1)]
-    acts = keras.Model(model.inputs, outs)(x)
+    acts = keras.Model(model.input, outs)(x)
     dead = [np.all(np.asarray(a) <= 0, axis=0) for a in acts]
     return round(float(np.mean(np.concatenate(dead))), 4)
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -247,5 +248,9 @@ def test_grid_over_a_log_stepped_int_builds_real_models(tmp_path, rng):
     result = summarize(tuner)
     assert result["completed"] == 3
     assert sorted(int(t["values"]["units"]) for t in result["trials"]) == [16, 32, 64]
-    units = tuner.get_best_models(1)[0].get_layer("hidden1").units
+    # keras-tuner reloads the best checkpoint into a model whose optimizer is not built yet;
+    # Keras then warns that it skips the optimizer's state, which this check does not need.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        units = tuner.get_best_models(1)[0].get_layer("hidden1").units
     assert isinstance(units, int) and units in (16, 32, 64)

@@ -63,6 +63,16 @@ def test_load_reads_exactly_what_build_builds(reference, name):
             np.testing.assert_array_equal(a, b)
 
 
+def test_iris_keeps_float_measurements_and_named_species(tmp_path):
+    files.write_dataset("iris", tmp_path)
+    assert files.read_manifest("iris", tmp_path)["classes"] == ["setosa", "versicolor", "virginica"]
+    got, want = load("iris", data_dir=tmp_path), build("iris")
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(got[split].x, want[split].x)  # float32 survives the files
+        np.testing.assert_array_equal(got[split].y, want[split].y)
+    assert np.bincount(got["test"].y).tolist() == [10, 10, 10]  # stratified: 50 per species
+
+
 def test_load_honours_the_env_var(reference, monkeypatch):
     monkeypatch.setenv("DLCOURSE_DATA_DIR", str(reference))
     assert files.data_root() == reference

@@ -100,32 +100,31 @@ def snowboarding(threshold: float) -> dict:
     return out
 
 
-def twin_vs_sklearn(cfg: Config, x: np.ndarray, y: np.ndarray) -> float:
-    """Max |w_twin - w_sklearn| after the same epochs in the same order (expected: 0)."""
+def fit_both(cfg: Config, x: np.ndarray, y: np.ndarray):
+    """The twin and scikit-learn's ``Perceptron``, trained for the same epochs in the same order."""
     from sklearn.linear_model import Perceptron
 
     sk = Perceptron(eta0=cfg.eta, max_iter=cfg.epochs, tol=None, shuffle=False, alpha=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed epoch count is the point
         sk.fit(x, y)
-    me = pc.Perceptron(eta=cfg.eta, epochs=cfg.epochs).fit(x, y)
+    return pc.Perceptron(eta=cfg.eta, epochs=cfg.epochs).fit(x, y), sk
+
+
+def twin_vs_sklearn(me: pc.Perceptron, sk) -> float:
+    """Max |w_twin - w_sklearn| (expected: 0)."""
     return float(max(np.abs(me.w - sk.coef_[0]).max(), abs(me.b - sk.intercept_[0])))
 
 
 def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, pc.Perceptron, np.ndarray, np.ndarray]:
     """The notes' example: "Iris setosa?" from petal length and width (cm), trained on the train
     split, scored on the test split, by the twin and by scikit-learn's ``Perceptron``."""
-    from sklearn.linear_model import Perceptron
 
     def petals(split):
         return split.x[:, IRIS_PETALS].astype(float), (split.y == IRIS_SETOSA).astype(int)
 
     (x, y), (xt, yt) = petals(splits["train"]), petals(splits["test"])
-    me = pc.Perceptron(eta=cfg.eta, epochs=cfg.epochs).fit(x, y)
-    sk = Perceptron(eta0=cfg.eta, max_iter=cfg.epochs, tol=None, shuffle=False, alpha=0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed epoch count is the point
-        sk.fit(x, y)
+    me, sk = fit_both(cfg, x, y)
     metrics = {
         "linearly_separable": pc.separable(x, y),
         "epochs_to_converge": len(me.mistakes) if me.mistakes[-1] == 0 else None,
@@ -133,6 +132,7 @@ def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, pc.Perceptron, np.ndar
         "b": round(float(me.b), 4),
         "test_accuracy": float((me.predict(xt) == yt).mean()),
         "sklearn_test_accuracy": float((sk.predict(xt) == yt).mean()),
+        "max_abs_diff_vs_sklearn": twin_vs_sklearn(me, sk),
     }
     return metrics, me, x, y
 
@@ -147,14 +147,14 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     for gate in ("and", "or", "not_x1"):
         p = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[gate])
         learned[gate] = {"w": p.w.tolist(), "b": p.b, "epochs_to_converge": len(p.mistakes)}
-        max_diff[gate] = twin_vs_sklearn(cfg, x4, pc.GATES[gate])
+        max_diff[gate] = twin_vs_sklearn(*fit_both(cfg, x4, pc.GATES[gate]))
     splits = (datasets or {}).get("digits") or data.load("digits")
     xd = splits["train"].x.reshape(len(splits["train"].x), -1) / 255.0
-    max_diff["digits_is_3"] = twin_vs_sklearn(cfg, xd, (splits["train"].y == 3).astype(int))
+    max_diff["digits_is_3"] = twin_vs_sklearn(*fit_both(cfg, xd, (splits["train"].y == 3) * 1))
 
     iris_splits = (datasets or {}).get("iris") or data.load("iris")
     iris, p_iris, x_iris, y_iris = iris_setosa(cfg, iris_splits)
-    max_diff["iris_setosa"] = twin_vs_sklearn(cfg, x_iris, y_iris)
+    max_diff["iris_setosa"] = iris["max_abs_diff_vs_sklearn"]
 
     xor = pc.GATES["xor"]
     p_xor = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, xor)

@@ -97,8 +97,8 @@ def versus_keras(cfg: dict, quick: bool = False) -> Table:
         notes=[
             f"{cfg['repeats']} repeats of {cfg['steps']} steps, the two models timed back to "
             "back in alternating order after 2 warm-up steps each; ms: median per step; ratio: "
-            "median of the per-repeat ratios. 10 classes, SGD, no XLA. Goal: ratio <= 1.02." + (" Quick mode: VGG-16 only, tiny sizes: not a measurement." if
-                           len(pairs) == 1 else "")
+            "median of the per-repeat ratios. 10 classes, SGD, no XLA. Goal: ratio <= 1.02."
+            + (" Quick mode: VGG-16 only, tiny sizes: not a measurement." if quick else "")
         ],
     )  # fmt: skip
 

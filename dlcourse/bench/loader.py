@@ -246,7 +246,7 @@ def _training(tf, loader, pattern, feats, epochs, rounds, preprocess, make_model
     memory = np.array(speed["memory"])
     medians = {name: float(np.median(v)) for name, v in speed.items()}
     ratios = {name: float(np.median(np.array(v) / memory)) for name, v in speed.items()}
-    cpu = {name: _cpu_us_per_example(make(), 10 * steps) for name, make in feeds.items()}
+    cpu = {name: _cpu_us_per_example(ds, 10 * steps) for name, ds in datasets.items()}
     return medians, ratios, cpu
 
 

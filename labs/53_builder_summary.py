@@ -57,15 +57,9 @@ def count(model, what: str) -> int:
 
 
 def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
-    import keras
+    from dlcourse.models.summary import shapes_only, summary_table, total_macs
 
-    from dlcourse.models.summary import summary_table, total_macs
-
-    # Shapes only: inside this scope Keras records each weight's shape and initializer but
-    # never allocates it, so AlexNet's 201M parameters cost no memory (RSS < 1 GB).
-    with keras.StatelessScope(initialize_variables=False):
-        model = create_model(name, **kwargs)
-    keras.backend.clear_session()  # drop Keras' list of weights to allocate later
+    model = shapes_only(create_model, name, **kwargs)  # RSS stays < 1 GB even for AlexNet
     row = {
         "family": model_family(name),
         "params": model.count_params(),

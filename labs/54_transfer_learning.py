@@ -52,14 +52,6 @@ def task(split, classes: range, per_class: int | None = None, seed: int = 0):
     return split.x[idx].astype("float32") / 255.0, split.y[idx] - classes.start
 
 
-def _up_to(model, name: str) -> int:
-    """How many layers (input layer not counted) ``reuse_layers`` keeps to end at ``name``."""
-    names = [layer.name for layer in model.layers if layer.__class__.__name__ != "InputLayer"]
-    if name not in names:
-        raise ValueError(f"Unknown layer. Received: reuse_up_to={name!r}; layers: {names}")
-    return names.index(name) + 1
-
-
 def train_set(cfg: Config, x, y):
     from dlcourse.data.augment import augmented_dataset, augmenter
 
@@ -111,7 +103,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     # Task B (2): reuse the conv stack (up to `reuse_up_to`), frozen; train a new head.
     keras.utils.set_random_seed(cfg.seed)
-    base = reuse_layers(model_a, n_layers=_up_to(model_a, cfg.reuse_up_to))
+    base = reuse_layers(model_a, n_layers=cfg.reuse_up_to)
 
     def frozen_model():
         return compiled(add_head(freeze(base), n_classes=5), cfg.learning_rate)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dlcourse.models import create_model, list_models, model_family
+from dlcourse.models.summary import shapes_only
 
 # A small configuration per family (width/input knobs); other families get the generic one.
 SMALL = {
@@ -95,14 +96,6 @@ def test_unknown_model_lists_the_known_ones():
 
 
 # --------------------------------------------------------------------------- reference counts
-
-
-def shapes_only(build, *args, **kwargs):
-    """Build without allocating weights (Keras records shapes only): counts cost no memory."""
-    with keras.StatelessScope(initialize_variables=False):
-        model = build(*args, **kwargs)
-    keras.backend.clear_session()  # drop Keras' list of weights to allocate later
-    return model
 
 
 @functools.cache

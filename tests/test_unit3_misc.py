@@ -167,6 +167,10 @@ def test_freeze_then_unfreeze_top_k(rng):
         transfer.unfreeze_top(base, 3)
     with pytest.raises(ValueError, match="n_layers=9"):
         transfer.reuse_layers(_small_model(), 9)
+    by_name = transfer.reuse_layers(_small_model(), "h1")  # up to and including h1
+    assert [layer.name for layer in transfer.weight_layers(by_name)] == ["h1"]
+    with pytest.raises(ValueError, match=r"Received: n_layers='conv9'; layers: \["):
+        transfer.reuse_layers(_small_model(), "conv9")
 
 
 # ---------------------------------------------------------------- pretraining

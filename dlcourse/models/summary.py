@@ -8,6 +8,7 @@ additions are counted as free (they are a few percent at most).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
@@ -20,6 +21,18 @@ class LayerRow:
     output_shape: tuple
     params: int
     macs: int
+
+
+def shapes_only(build: Callable[..., keras.Model], *args, **kwargs) -> keras.Model:
+    """``build(*args, **kwargs)`` with every weight's shape recorded but never allocated.
+
+    Enough for parameter counts, output shapes and multiply-adds: AlexNet's 201M parameters
+    then cost no memory. The model cannot be run or trained.
+    """
+    with keras.StatelessScope(initialize_variables=False):
+        model = build(*args, **kwargs)
+    keras.backend.clear_session()  # drop Keras' list of weights to allocate later
+    return model
 
 
 def layer_macs(layer: keras.layers.Layer) -> int:

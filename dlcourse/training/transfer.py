@@ -29,14 +29,20 @@ def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [layer for layer in model.layers if layer.weights]
 
 
-def reuse_layers(model: keras.Model, n_layers: int = -1, name: str = "reused") -> keras.Model:
+def reuse_layers(model: keras.Model, n_layers: int | str = -1, name: str = "reused") -> keras.Model:
     """A clone of ``model`` truncated after its first ``n_layers`` layers.
 
-    ``n_layers=-1`` (like a slice) drops only the output layer. Works for Sequential and
-    functional models whose layers form a chain.
+    ``n_layers=-1`` (like a slice) drops only the output layer; a layer name keeps every layer
+    up to and including that one (e.g. ``"flatten"``: the conv stack). Works for Sequential
+    and functional models whose layers form a chain.
     """
     copy = clone(model)
     layers = [layer for layer in copy.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if isinstance(n_layers, str):
+        names = [layer.name for layer in layers]
+        if n_layers not in names:
+            raise ValueError(f"Unknown layer. Received: n_layers={n_layers!r}; layers: {names}")
+        n_layers = names.index(n_layers) + 1
     n = len(layers) + n_layers if n_layers < 0 else n_layers
     if not 1 <= n <= len(layers):
         raise ValueError(

@@ -421,3 +421,25 @@ def labelled_scatter(
 
 
 # ============================================================ Scale and benchmarks
+
+
+def ewma_bias_correction(
+    series: Sequence[float], averages: Mapping[str, Sequence[float]], *, title: str = ""
+) -> plt.Figure:
+    """A noisy series as dots and its exponentially weighted averages as lines (notes 003)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(np.arange(1, len(series) + 1), series, ".", color="0.6", ms=3, label="values")
+    for label, avg in averages.items():
+        ax.plot(np.arange(1, len(avg) + 1), avg, label=label)
+    ax.set(xlabel="t", ylabel="value", title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def dropout_masks(masks: np.ndarray, *, title: str = "") -> plt.Figure:
+    """Every keep-mask of N droppable units as one row (black = dropped), notes 004."""
+    fig, ax = plt.subplots(figsize=(2 + 0.4 * masks.shape[1], 0.25 * len(masks) + 1))
+    ax.imshow(masks, cmap="gray", vmin=0, vmax=1, aspect="auto")
+    ax.set(xlabel="unit", ylabel="sub-network", title=title)
+    ax.set_xticks(range(masks.shape[1]))
+    return fig

@@ -88,6 +88,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
+    from dlcourse.scratch import notes_examples  # notes 003 EWMA, notes 000 terminal velocity
+
+    metrics["notes_examples"] = notes_examples.optimizer_examples(out, cfg.seed)
     labkit.save_metrics(out, metrics)
     return metrics
 

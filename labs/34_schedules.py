@@ -121,6 +121,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "final_learning_rate": {k: lg.rates[-1] for k, lg in loggers.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
+    from dlcourse.scratch import notes_examples  # notes 003 decay rules, notes 000 piecewise
+
+    metrics["notes_examples"] = notes_examples.schedule_examples(out)
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -137,6 +137,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     }
     metrics["mc_dropout"] = _mc_dropout(cfg, shape, train, val, epochs, mc_samples, out)
     metrics["sparsity"] = _sparsity(models["l1 (sparse)"], models["baseline"], val, cfg)
+    from dlcourse.scratch import notes_examples  # notes 004: 2^N sub-networks
+
+    metrics["notes_examples"] = notes_examples.dropout_examples(out)
     labkit.save_metrics(out, metrics)
     return metrics
 
@@ -167,6 +170,7 @@ def _mc_dropout(cfg, shape, train, val, epochs, n_samples, out) -> dict:
     spread = std[np.arange(len(pred)), pred]  # std of the predicted class's probability
     plots.save(plots.uncertainty_hist(spread[right], spread[~right]), out, "mc_uncertainty")
     return {
+        "in_vs_out_of_distribution": diag.mc_spread_in_vs_out(model, val[0], n_samples, cfg.seed),
         "one_pass_accuracy": round(float((single.argmax(1) == val[1]).mean()), 4),
         "mc_mean_accuracy": round(float(right.mean()), 4),
         "mean_std_right": round(float(spread[right].mean()), 4) if right.any() else None,

@@ -125,6 +125,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             np.array_equal(a, b) for a, b in zip(a_weights, model_a.get_weights())
         ),
     }
+    from dlcourse.training.diagnostics import precision_recall_f1  # notes 003
+
+    best = max(test_acc, key=test_acc.get)  # precision, recall and F1 of the best model
+    pred = models_b[best].predict(b_test[0], verbose=0).argmax(1)
+    metrics["precision_recall_f1"] = {"model": best, "y_true": b_test[1].tolist(),
+                                      "y_pred": pred.tolist(),
+                                      **precision_recall_f1(b_test[1], pred)}  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
 

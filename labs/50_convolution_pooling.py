@@ -120,6 +120,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         titles += [name, "vertical-line filter", "horizontal-line filter", "2x2 max pool"]
     plots.save(plots.image_grid(panels, titles, cols=4, suptitle="7x7 line filters, stride 2"),
                out, "feature_maps")  # fmt: skip
+    from dlcourse.scratch import notes_examples  # notes 000: why convolution
+
+    metrics["why_convolution"] = notes_examples.convolution_examples()
     labkit.save_metrics(out, metrics)
     return metrics
 

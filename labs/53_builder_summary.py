@@ -105,6 +105,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     checked = [r["matches_reference"] for r in rows.values() if "matches_reference" in r]
     metrics = {"models": rows, "references_checked": len(checked),
                "references_matched": sum(checked)}  # fmt: skip
+    from dlcourse.scratch import notes_examples  # notes 000/002: depth by the papers' rule
+
+    metrics["paper_depth"] = notes_examples.depth_examples()
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -80,3 +80,53 @@ def summary_table(model: keras.Model) -> str:
     total = sum(r.macs for r in rows)
     lines.append(f"| **total** | | | {model.count_params():,} | {total:,} |")
     return "\n".join(lines) + "\n"
+
+
+# Layers with weights that the papers do not count as layers (normalization rescales a layer's
+# output; LeNet-5's subsampling layers do count: the paper calls all seven layers trainable).
+_NOT_COUNTED = (keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+
+
+def _counts(layer: keras.layers.Layer) -> bool:
+    return bool(layer.weights) and not isinstance(layer, _NOT_COUNTED)
+
+
+def paper_depth(model: keras.Model) -> int:
+    """Depth by the papers' rule: weight layers on the longest input-to-output path.
+
+    VGG's "16 weight layers", ResNet's "152 layers" (projection shortcuts and batch norm left
+    out: they sit beside or inside a counted layer), AlexNet's "eight layers with weights",
+    GoogLeNet's "22 layers deep when counting only layers with parameters", LeNet-5's "seven
+    layers, not counting the input, all of which contain trainable parameters".
+    """
+    depth: dict[int, int] = {}
+    for level in sorted(model._nodes_by_depth, reverse=True):  # inputs first
+        for node in model._nodes_by_depth[level]:
+            below = max((depth.get(id(p), 0) for p in node.parent_nodes), default=0)
+            depth[id(node)] = below + _counts(node.operation)
+    return max(depth[id(node)] for node in model._nodes_by_depth[0])
+
+
+def dense_vs_conv_weights(
+    image_shape: tuple, *, units: int = 128, filters: int = 128, kernel: int = 5
+) -> dict:
+    """Notes 000 "Why convolution?": a Dense(units) layer on the flattened image against a
+    Conv2D(filters, kernel) layer, weights (biases excluded) counted by Keras.
+
+    The dense layer's count grows with the image (784 x 128 ~ 100K on MNIST, 65,536 x 128 ~
+    8.4M on 256 x 256); the conv layer's does not.
+    """
+    image_shape = tuple(image_shape) + ((1,) if len(image_shape) == 2 else ())
+    flat = 1
+    for side in image_shape:
+        flat *= side
+    dense = keras.layers.Dense(units)
+    dense.build((None, flat))
+    conv = keras.layers.Conv2D(filters, kernel)
+    conv.build((None, *image_shape))
+    return {
+        "pixels": flat // image_shape[-1],
+        "inputs": flat,
+        "dense_weights": int(dense.kernel.shape[0] * dense.kernel.shape[1]),
+        "conv_weights": int(keras.ops.size(conv.kernel)),
+    }

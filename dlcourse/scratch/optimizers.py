@@ -120,3 +120,18 @@ STEPS = {
     "adamax": adamax_step,
     "nadam": nadam_step,
 }
+
+
+def terminal_velocity(beta: float = 0.9, lr: float = 0.01, g: float = 1.0, steps: int = 100):
+    """Notes 000: with a constant gradient ``g`` the momentum step ``m`` grows to the terminal
+    velocity ``lr g / (1 - beta)`` (beta = 0.9: 10 times plain gradient descent's ``lr g``).
+
+    Returns the step lengths ``|theta_t - theta_{t-1}|`` of :func:`momentum_step_notes` and of
+    :func:`sgd_step`, ``steps`` each.
+    """
+    state, theta, moms = {}, 0.0, []
+    for _ in range(steps):
+        new = momentum_step_notes(theta, g, state, lr=lr, beta=beta)
+        moms.append(abs(new - theta))
+        theta = new
+    return np.array(moms), np.full(steps, abs(sgd_step(0.0, g, {}, lr=lr)))

@@ -12,6 +12,13 @@ optimizer's step (iteration) counter.
   ``InverseTimeDecay(eta0, decay_steps=r, decay_rate=1)`` (Keras has only c = 1).
 * 1cycle (Smith, "A disciplined approach to neural network hyper-parameters", 2018):
   :class:`OneCycle`.
+
+Notes 003's three decay rules count epochs, not steps (``epoch_num`` from 1, as in Ng's course,
+where ``1 / (1 + 1 * epoch_num) * 0.2`` gives 0.1, 0.067, 0.05, 0.04): :class:`InverseTimeDecay`
+``eta0 / (1 + rate * epoch_num)``, :class:`EpochExponentialDecay` ``base**epoch_num * eta0`` (the
+notes' base 0.95) and :class:`InverseSqrtDecay` ``k / sqrt(epoch_num) * eta0``. Each takes
+``steps_per_epoch`` so an optimizer can use it (``epoch_num = 1 + step // steps_per_epoch``).
+:func:`notes_piecewise` is notes 000's piecewise example: 0.1, then 0.001 after 50 epochs.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from keras import ops
 
 from dlcourse.utils import check_choice, check_in_range, check_positive
 
-SCHEDULES = ("constant", "piecewise", "exponential", "power", "1cycle")
+SCHEDULES = (
+    "constant", "piecewise", "exponential", "power", "1cycle", "inverse_time", "epoch_exponential",
+    "inverse_sqrt",
+)  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="dlcourse")
@@ -103,6 +113,79 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+class _EpochDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Base of the notes 003 rules: ``eta0 * factor(epoch_num)``, ``epoch_num`` from 1."""
+
+    def __init__(self, eta0: float, steps_per_epoch: int = 1):
+        check_positive("eta0", eta0)
+        check_positive("steps_per_epoch", steps_per_epoch)
+        self.eta0 = eta0
+        self.steps_per_epoch = steps_per_epoch
+
+    def __call__(self, step):
+        epoch = 1.0 + ops.floor(ops.cast(step, "float32") / self.steps_per_epoch)
+        return self.eta0 * self.factor(epoch)
+
+    def get_config(self) -> dict:
+        return {"eta0": self.eta0, "steps_per_epoch": self.steps_per_epoch}
+
+
+@keras.saving.register_keras_serializable(package="dlcourse")
+class InverseTimeDecay(_EpochDecay):
+    """Notes 003: ``eta = 1 / (1 + decay_rate * epoch_num) * eta0``."""
+
+    def __init__(self, eta0: float, decay_rate: float = 1.0, steps_per_epoch: int = 1):
+        super().__init__(eta0, steps_per_epoch)
+        check_positive("decay_rate", decay_rate, strict=False)
+        self.decay_rate = decay_rate
+
+    def factor(self, epoch):
+        return 1.0 / (1.0 + self.decay_rate * epoch)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "decay_rate": self.decay_rate}
+
+
+@keras.saving.register_keras_serializable(package="dlcourse")
+class EpochExponentialDecay(_EpochDecay):
+    """Notes 003: ``eta = base**epoch_num * eta0`` (the notes: base 0.95)."""
+
+    def __init__(self, eta0: float, base: float = 0.95, steps_per_epoch: int = 1):
+        super().__init__(eta0, steps_per_epoch)
+        check_in_range("base", base, 0.0, 1.0, closed="(]")
+        self.base = base
+
+    def factor(self, epoch):
+        return ops.power(self.base, epoch)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "base": self.base}
+
+
+@keras.saving.register_keras_serializable(package="dlcourse")
+class InverseSqrtDecay(_EpochDecay):
+    """Notes 003: ``eta = k / sqrt(epoch_num) * eta0``."""
+
+    def __init__(self, eta0: float, k: float = 1.0, steps_per_epoch: int = 1):
+        super().__init__(eta0, steps_per_epoch)
+        check_positive("k", k)
+        self.k = k
+
+    def factor(self, epoch):
+        return self.k / ops.sqrt(epoch)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "k": self.k}
+
+
+def notes_piecewise(steps_per_epoch: int = 1, epochs: int = 50):
+    """Notes 000: ``eta0 = 0.1`` at first, ``eta1 = 0.001`` after ``epochs`` (50) epochs."""
+    check_positive("steps_per_epoch", steps_per_epoch)
+    check_positive("epochs", epochs)
+    boundary = epochs * steps_per_epoch - 1  # PiecewiseConstantDecay: step <= boundary -> 0.1
+    return keras.optimizers.schedules.PiecewiseConstantDecay([boundary], [0.1, 0.001])
+
+
 def create_schedule(
     name: str,
     eta0: float = 0.01,
@@ -111,6 +194,9 @@ def create_schedule(
     epochs: int = 10,
     r: float | None = None,
     c: float = 1.0,
+    decay_rate: float = 1.0,
+    base: float = 0.95,
+    k: float = 1.0,
     boundaries: Sequence[int] | None = None,
     values: Sequence[float] | None = None,
 ):
@@ -118,7 +204,7 @@ def create_schedule(
 
     Defaults: exponential and power decay ``r`` = a third of the run (in steps); piecewise
     constant drops ``eta0`` by 10 at half and three quarters of the run; 1cycle peaks at
-    ``eta0``.
+    ``eta0``; the notes 003 epoch rules take ``decay_rate``, ``base`` and ``k``.
     """
     check_choice("name", name, SCHEDULES)
     check_positive("eta0", eta0)
@@ -134,6 +220,12 @@ def create_schedule(
         return PowerSchedule(eta0, r, c)
     if name == "1cycle":
         return OneCycle(eta0, total)
+    if name == "inverse_time":
+        return InverseTimeDecay(eta0, decay_rate, steps_per_epoch)
+    if name == "epoch_exponential":
+        return EpochExponentialDecay(eta0, base, steps_per_epoch)
+    if name == "inverse_sqrt":
+        return InverseSqrtDecay(eta0, k, steps_per_epoch)
     boundaries = list(boundaries or [total // 2, 3 * total // 4])
     values = list(values or [eta0 * 10.0**-i for i in range(len(boundaries) + 1)])
     if len(values) != len(boundaries) + 1:
@@ -161,3 +253,26 @@ def schedule_values(schedule, steps: int) -> list[float]:
         return [float(schedule)] * steps
     t = ops.arange(steps)
     return [float(v) for v in ops.convert_to_numpy(schedule(t))]
+
+
+def notes_decay_examples(eta0: float = 0.2, epochs: int = 10, steps_per_epoch: int = 1) -> dict:
+    """The learning rate per epoch (epoch_num 1 .. epochs) of notes 003's three decay rules
+    (decay_rate 1, base 0.95, k 1) and notes 000's piecewise example (0.1, then 0.001 from
+    epoch 51), each read off its schedule object at the epoch's first step."""
+    rules = {
+        "1/(1 + epoch) eta0": InverseTimeDecay(eta0, 1.0, steps_per_epoch),
+        "0.95^epoch eta0": EpochExponentialDecay(eta0, 0.95, steps_per_epoch),
+        "1/sqrt(epoch) eta0": InverseSqrtDecay(eta0, 1.0, steps_per_epoch),
+    }
+    first_steps = [e * steps_per_epoch for e in range(epochs)]
+    per_epoch = {
+        name: [round(schedule_values(s, first_steps[-1] + 1)[t], 6) for t in first_steps]
+        for name, s in rules.items()
+    }
+    piecewise = schedule_values(notes_piecewise(steps_per_epoch), 51 * steps_per_epoch)
+    return {
+        "eta0": eta0,
+        "per_epoch": per_epoch,
+        "piecewise_epoch_50": round(piecewise[49 * steps_per_epoch], 6),  # 0.1
+        "piecewise_epoch_51": round(piecewise[50 * steps_per_epoch], 6),  # 0.001
+    }

@@ -26,7 +26,9 @@ def test_notes_decay_rules_per_epoch():
     # 1/(1 + epoch) * 0.2 gives Ng's 0.1, 0.067, 0.05, 0.04 (epoch_num from 1)
     assert ex["1/(1 + epoch) eta0"] == pytest.approx([0.1, 0.2 / 3, 0.05, 0.04], abs=1e-6)
     assert ex["0.95^epoch eta0"] == pytest.approx([0.2 * 0.95**e for e in (1, 2, 3, 4)], abs=1e-6)
-    assert ex["1/sqrt(epoch) eta0"] == pytest.approx([0.2 / np.sqrt(e) for e in (1, 2, 3, 4)], abs=1e-6)
+    assert ex["1/sqrt(epoch) eta0"] == pytest.approx(
+        [0.2 / np.sqrt(e) for e in (1, 2, 3, 4)], abs=1e-6
+    )
 
 
 def test_notes_piecewise_example_drops_after_50_epochs():

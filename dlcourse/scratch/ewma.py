@@ -33,7 +33,7 @@ def ewma_window(beta: float) -> dict:
     """The notes' window ``1/(1 - beta)`` next to the exact e-folding length and weight share."""
     check_in_range("beta", beta, 0.0, 1.0, closed="()")
     window = 1.0 / (1.0 - beta)
-    n = int(round(window))
+    n = round(window)
     return {
         "beta": beta,
         "notes_window": round(window, 6),  # 1/(1 - beta)

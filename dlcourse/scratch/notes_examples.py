@@ -31,7 +31,7 @@ def optimizer_examples(folder: str | Path | None = None, seed: int = 0) -> dict:
 
     series = demo_series(seed=seed)
     averages = {
-        "beta 0.9 (about 10 values)": ewma(series, 0.9, bias_correction=False),
+        "beta 0.9, no correction (~10 values)": ewma(series, 0.9, bias_correction=False),
         "beta 0.98, bias-corrected": ewma(series, 0.98),
         "beta 0.98, no correction": ewma(series, 0.98, bias_correction=False),
     }

@@ -141,9 +141,7 @@ def precision_recall_f1(y_true, y_pred, *, average: str | None = "macro") -> dic
     predicted = np.array([np.sum(y_pred == c) for c in classes], np.float64)
     actual = np.array([np.sum(y_true == c) for c in classes], np.float64)
     if average == "micro":
-        tp, predicted, actual = tp.sum(keepdims=True), predicted.sum(keepdims=True), actual.sum(
-            keepdims=True
-        )
+        tp, predicted, actual = (a.sum(keepdims=True) for a in (tp, predicted, actual))
     p = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     r = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
     both = (p > 0) & (r > 0)

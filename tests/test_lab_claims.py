@@ -1,0 +1,107 @@
+"""Each Unit III and Unit IV lab's headline claim, asserted (not only that the lab runs).
+
+Claims are read from a lab's returned metrics where its quick mode is enough to show them; where
+a claim needs more training than a test can afford, a small dedicated run of the same library
+code shows it. Margins were measured over seeds 1, 2, 3, 7 and 42 on the embedded 8x8 digits
+(numbers in the comments); each is a fraction of the smallest gap measured.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from sklearn.metrics import precision_recall_fscore_support
+
+from dlcourse import data, labkit
+from dlcourse.training import diagnostics as diag
+from dlcourse.training.deepnets import compile_classifier, deep_mlp, unit_arrays
+
+
+@pytest.fixture(scope="module")
+def digits():
+    splits = data.load("digits")
+    return {s: unit_arrays(splits[s]) for s in ("train", "val", "test")}
+
+
+def run_quick(lab: str, tmp_path, **overrides) -> dict:
+    return labkit.run_lab(lab, quick=True, out_dir=str(tmp_path), **overrides)
+
+
+# --------------------------------------------------------------------------- Unit III
+
+
+def test_30_sigmoid_gradients_vanish_towards_the_input_relu_he_do_not(tmp_path):
+    m = run_quick("30", tmp_path)
+    ratio, bottom = m["gradient_ratio_top_to_bottom"], m["bottom_layer_gradient_norm"]
+    # top/bottom hidden-layer gradient norm at init: sigmoid N(0,1) 1.84-2.28, ReLU+He 0.89-0.95
+    assert ratio["sigmoid, N(0,1)"] > 1.5 and ratio["ReLU, He"] < 1.1
+    # bottom layer: ReLU+He gets 5-10x the gradient of sigmoid N(0,1)
+    assert bottom["ReLU, He"] > 3 * bottom["sigmoid, N(0,1)"]
+
+
+def test_32_the_250_inputs_demonstration(tmp_path):
+    m = run_quick("32", tmp_path)
+    assert m["sigma_z"]["standard"] == pytest.approx(15.811, rel=0.03)  # sqrt(250)
+    assert m["saturated_fraction_standard"] > 0.7  # most sigmoid outputs pinned near 0 or 1
+    assert m["sigma_z"]["glorot"] < 1.6 and m["sigma_z"]["he"] < 1.6  # both about sqrt(2)
+
+
+def test_33_momentum_and_adam_beat_plain_sgd_and_the_notes_examples(tmp_path):
+    m = run_quick("33", tmp_path)
+    acc = m["val_accuracy"]  # one epoch: adam - sgd 0.10-0.18, momentum - sgd 0.08-0.17
+    assert acc["adam"] - acc["sgd"] > 0.05 and acc["momentum"] - acc["sgd"] > 0.03
+    ex = m["notes_examples"]
+    assert ex["ewma_window"]["0.9"]["notes_window"] == 10
+    assert ex["ewma_window"]["0.98"]["notes_window"] == 50
+    assert ex["ewma_first_value"]["corrected"] == ex["ewma_first_value"]["theta_1"]
+    assert ex["momentum_terminal_velocity"]["ratio"] == pytest.approx(10, rel=1e-3)
+    assert (tmp_path / "33_optimizers" / "notes_ewma.png").stat().st_size > 10_000
+
+
+def test_34_schedules_decay_and_the_notes_examples(tmp_path):
+    m = run_quick("34", tmp_path)
+    final = m["final_learning_rate"]
+    assert final["exponential"] < 0.5 * 0.05 and final["1cycle"] < 0.05 / 10  # below eta0
+    ex = m["notes_examples"]
+    assert ex["per_epoch"]["1/(1 + epoch) eta0"][:4] == pytest.approx([0.1, 0.0667, 0.05, 0.04],
+                                                                      abs=1e-4)  # fmt: skip
+    assert (ex["piecewise_epoch_50"], ex["piecewise_epoch_51"]) == (0.1, 0.001)
+    assert (tmp_path / "34_schedules" / "notes_decay.png").exists()
+
+
+def test_35_dropout_examples_from_the_lab(tmp_path):
+    m = run_quick("35", tmp_path)
+    ex = m["notes_examples"]
+    assert ex["subnetworks"] == 16 == ex["keras_distinct_masks_in_4000_draws"]
+    assert "in_vs_out_of_distribution" in m["mc_dropout"]
+    assert (tmp_path / "35_regularization" / "notes_dropout_subnetworks.png").exists()
+
+
+def test_35_mc_dropout_spreads_more_on_out_of_distribution_inputs(digits):
+    """Lab 35's MC dropout model, trained enough to be confident on digits (quick mode is not):
+    its spread on scrambled digits is 2.1-2.3x its spread on test digits (5 seeds)."""
+    keras.utils.set_random_seed(1)
+    model = deep_mlp(digits["train"][0].shape[1:], 10, depth=2, units=128, dropout=0.3,
+                     mc_dropout=True)  # fmt: skip
+    model = compile_classifier(model, keras.optimizers.Adam(1e-3))
+    model.fit(*digits["train"], epochs=10, batch_size=32, verbose=0)
+    spread = diag.mc_spread_in_vs_out(model, digits["test"][0], n_samples=20, seed=1)
+    assert spread["ood_over_test"] > 1.5
+
+
+def test_36_precision_recall_f1_of_the_lab_match_sklearn(tmp_path):
+    m = run_quick("36", tmp_path)["precision_recall_f1"]
+    p, r, f, _ = precision_recall_fscore_support(m["y_true"], m["y_pred"], average="macro",
+                                                 zero_division=0)  # fmt: skip
+    np.testing.assert_allclose([m["precision"], m["recall"], m["f1"]], [p, r, f])
+
+
+# --------------------------------------------------------------------------- Unit IV
+
+
+def test_50_why_convolution_from_the_lab(tmp_path):
+    m = run_quick("50", tmp_path)["why_convolution"]
+    assert m["mnist_28x28"]["dense_weights"] == 100_352
+    assert m["image_256x256"]["dense_weights"] == 8_388_608
+    assert m["image_256x256"]["conv_weights"] == m["mnist_28x28"]["conv_weights"] == 3_200

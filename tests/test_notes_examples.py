@@ -53,7 +53,7 @@ def test_notes_decay_schedules_round_trip_through_keras_files(name, tmp_path):
 
 def test_decay_schedules_reject_bad_arguments():
     with pytest.raises(ValueError, match=r"Received: steps_per_epoch=0"):
-        sch.InverseTimeDecay(0.1, steps_per_epoch=0)
+        sch.EpochInverseTimeDecay(0.1, steps_per_epoch=0)
     with pytest.raises(ValueError, match=r"`base` must be in \(0.0, 1.0\]. Received: base=1.5"):
         sch.EpochExponentialDecay(0.1, base=1.5)
 

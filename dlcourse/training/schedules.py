@@ -14,10 +14,12 @@ optimizer's step (iteration) counter.
   :class:`OneCycle`.
 
 Notes 003's three decay rules count epochs, not steps (``epoch_num`` from 1, as in Ng's course,
-where ``1 / (1 + 1 * epoch_num) * 0.2`` gives 0.1, 0.067, 0.05, 0.04): :class:`InverseTimeDecay`
-``eta0 / (1 + rate * epoch_num)``, :class:`EpochExponentialDecay` ``base**epoch_num * eta0`` (the
-notes' base 0.95) and :class:`InverseSqrtDecay` ``k / sqrt(epoch_num) * eta0``. Each takes
-``steps_per_epoch`` so an optimizer can use it (``epoch_num = 1 + step // steps_per_epoch``).
+where ``1 / (1 + 1 * epoch_num) * 0.2`` gives 0.1, 0.067, 0.05, 0.04):
+:class:`EpochInverseTimeDecay` ``eta0 / (1 + rate * epoch_num)`` (unlike Keras'
+``InverseTimeDecay``, constant within an epoch and already divided at the first one),
+:class:`EpochExponentialDecay` ``base**epoch_num * eta0`` (the notes' base 0.95) and
+:class:`EpochInverseSqrtDecay` ``k / sqrt(epoch_num) * eta0``. Each takes ``steps_per_epoch`` so
+an optimizer can use it (``epoch_num = 1 + step // steps_per_epoch``).
 :func:`notes_piecewise` is notes 000's piecewise example: 0.1, then 0.001 after 50 epochs.
 """
 
@@ -131,7 +133,7 @@ class _EpochDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 @keras.saving.register_keras_serializable(package="dlcourse")
-class InverseTimeDecay(_EpochDecay):
+class EpochInverseTimeDecay(_EpochDecay):
     """Notes 003: ``eta = 1 / (1 + decay_rate * epoch_num) * eta0``."""
 
     def __init__(self, eta0: float, decay_rate: float = 1.0, steps_per_epoch: int = 1):
@@ -163,7 +165,7 @@ class EpochExponentialDecay(_EpochDecay):
 
 
 @keras.saving.register_keras_serializable(package="dlcourse")
-class InverseSqrtDecay(_EpochDecay):
+class EpochInverseSqrtDecay(_EpochDecay):
     """Notes 003: ``eta = k / sqrt(epoch_num) * eta0``."""
 
     def __init__(self, eta0: float, k: float = 1.0, steps_per_epoch: int = 1):
@@ -221,11 +223,11 @@ def create_schedule(
     if name == "1cycle":
         return OneCycle(eta0, total)
     if name == "inverse_time":
-        return InverseTimeDecay(eta0, decay_rate, steps_per_epoch)
+        return EpochInverseTimeDecay(eta0, decay_rate, steps_per_epoch)
     if name == "epoch_exponential":
         return EpochExponentialDecay(eta0, base, steps_per_epoch)
     if name == "inverse_sqrt":
-        return InverseSqrtDecay(eta0, k, steps_per_epoch)
+        return EpochInverseSqrtDecay(eta0, k, steps_per_epoch)
     boundaries = list(boundaries or [total // 2, 3 * total // 4])
     values = list(values or [eta0 * 10.0**-i for i in range(len(boundaries) + 1)])
     if len(values) != len(boundaries) + 1:
@@ -260,9 +262,9 @@ def notes_decay_examples(eta0: float = 0.2, epochs: int = 10, steps_per_epoch: i
     (decay_rate 1, base 0.95, k 1) and notes 000's piecewise example (0.1, then 0.001 from
     epoch 51), each read off its schedule object at the epoch's first step."""
     rules = {
-        "1/(1 + epoch) eta0": InverseTimeDecay(eta0, 1.0, steps_per_epoch),
+        "1/(1 + epoch) eta0": EpochInverseTimeDecay(eta0, 1.0, steps_per_epoch),
         "0.95^epoch eta0": EpochExponentialDecay(eta0, 0.95, steps_per_epoch),
-        "1/sqrt(epoch) eta0": InverseSqrtDecay(eta0, 1.0, steps_per_epoch),
+        "1/sqrt(epoch) eta0": EpochInverseSqrtDecay(eta0, 1.0, steps_per_epoch),
     }
     first_steps = [e * steps_per_epoch for e in range(epochs)]
     per_epoch = {

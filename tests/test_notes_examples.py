@@ -73,6 +73,8 @@ def test_precision_recall_f1_match_sklearn(rng):
     np.testing.assert_allclose(per_class["f1"], 2 / (1 / p + 1 / r))  # the notes' formula
     with pytest.raises(ValueError, match=r"Received: average='weighted'"):
         diag.precision_recall_f1(y_true, y_pred, average="weighted")
+    with pytest.raises(ValueError, match=r"`y_pred` must have as many labels"):
+        diag.precision_recall_f1(y_true, y_pred[:-1])
 
 
 # --------------------------------------------------------------------------- notes 003: EWMA
@@ -85,6 +87,8 @@ def test_ewma_averages_about_the_last_one_over_one_minus_beta_values(beta, windo
     assert abs(w["e_folding_steps"] - window) < 1  # the weight falls to 1/e after ~window steps
     assert 0.6 < w["weight_of_last_window"] < 0.67  # ~ 1 - 1/e of the weight sits in the window
     assert w["weight_n_steps_back_over_newest"] == pytest.approx(np.exp(-1), abs=0.02)
+    with pytest.raises(ValueError, match=r"Received: beta=1.0"):
+        se.ewma_window(1.0)
 
 
 def test_ewma_matches_pandas_with_and_without_bias_correction():
@@ -145,6 +149,8 @@ def test_why_convolution_weight_counts():
     assert big["pixels"] == 65_536  # the notes print "56,000 pixels" (errata)
     assert big["dense_weights"] == 8_388_608  # the notes' "8M"
     assert mnist["conv_weights"] == big["conv_weights"] == 5 * 5 * 128  # independent of size
+    with pytest.raises(ValueError, match=r"Received: image_shape=\(28,\)"):
+        dense_vs_conv_weights((28,))
 
 
 @pytest.mark.parametrize(

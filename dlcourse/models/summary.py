@@ -116,6 +116,11 @@ def dense_vs_conv_weights(
     The dense layer's count grows with the image (784 x 128 ~ 100K on MNIST, 65,536 x 128 ~
     8.4M on 256 x 256); the conv layer's does not.
     """
+    if len(image_shape) not in (2, 3) or min(image_shape) < 1:
+        raise ValueError(
+            "`image_shape` must be (height, width) or (height, width, channels) of positive "
+            f"sizes. Received: image_shape={image_shape!r}"
+        )
     image_shape = tuple(image_shape) + ((1,) if len(image_shape) == 2 else ())
     flat = 1
     for side in image_shape:

@@ -78,8 +78,13 @@ def command_line() -> Iterator[None]:
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 (the top level)
         if debug_enabled():
             traceback.print_exc()
-        print("error: interrupted" if isinstance(err, KeyboardInterrupt) else f"error: "
-              f"{one_line(err)}", file=sys.stderr, flush=True)
+        print(
+            "error: interrupted"
+            if isinstance(err, KeyboardInterrupt)
+            else f"error: {one_line(err)}",
+            file=sys.stderr,
+            flush=True,
+        )
         raise SystemExit(exit_code(err)) from None
     finally:
         argparse.ArgumentParser.error = saved

@@ -80,9 +80,7 @@ class TrainConfig(LabConfig):
     jit_compile: str = arg(
         "auto", "XLA compilation; auto = on with a GPU, off on CPU", choices=("auto", "on", "off")
     )
-    steps_per_execution: int = arg(
-        1, "training steps run per tf.function call", check="positive"
-    )
+    steps_per_execution: int = arg(1, "training steps run per tf.function call", check="positive")
 
 
 # --------------------------------------------------------------------------- running one lab

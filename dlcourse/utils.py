@@ -51,10 +51,21 @@ def _json_default(obj: Any) -> Any:
 
 def check_positive(name: str, value: float, *, strict: bool = True) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` > 0 (>= 0 if not strict)."""
+    check_number(name, value)
     ok = value > 0 if strict else value >= 0
     if not ok:
         bound = "> 0" if strict else ">= 0"
         raise ValueError(f"`{name}` must be {bound}. Received: {name}={value!r}")
+
+
+def check_number(name: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is a number (not a bool, not a string like "64")."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or not (
+        isinstance(value, numbers.Real) or hasattr(value, "__float__")
+    ):
+        raise TypeError(
+            f"`{name}` must be a number. Received: {name}={value!r} (a {type(value).__name__})"
+        )
 
 
 def check_in_range(name: str, value: float, low: float, high: float, *, closed: str = "[)") -> None:
@@ -62,6 +73,7 @@ def check_in_range(name: str, value: float, low: float, high: float, *, closed: 
 
     ``closed`` gives the brackets, e.g. ``"[)"`` for low <= value < high.
     """
+    check_number(name, value)
     lo_ok = value >= low if closed[0] == "[" else value > low
     hi_ok = value <= high if closed[1] == "]" else value < high
     if not (lo_ok and hi_ok):

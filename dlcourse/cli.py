@@ -69,7 +69,10 @@ def _main(argv: list[str]) -> int:
         parser.error("name labs to run, or pass --all")
     keys = [_lab(k) for k in args.labs] or None
     results = labkit.run_all(keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force)
-    return 0 if all(r["returncode"] == 0 for r in results) else 1
+    codes = [r["returncode"] for r in results]
+    if len(codes) == 1:
+        return codes[0] if codes[0] >= 0 else 1  # one lab: its own exit code (2: a bad flag)
+    return 0 if not any(codes) else 1
 
 
 def _lab(key: str) -> str:

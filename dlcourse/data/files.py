@@ -138,7 +138,9 @@ def write_all(
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         why = _MKDIR_ERRORS.get(err.errno, "the file system refused to create it")
-        raise OSError(f"Cannot create the data folder ({why}). Received: data_dir='{root}'") from err
+        raise OSError(
+            f"Cannot create the data folder ({why}). Received: data_dir='{root}'"
+        ) from err
     print(f"dlcourse data: {len(names)} datasets in {root}", flush=True)
     start = time.perf_counter()
     for name in names:

@@ -46,8 +46,9 @@ def _check_pairs(role: str, data) -> None:
             f"`{role}` must be a tf.data.Dataset or an (x, y) tuple. "
             f"Received: {role} of type {type(data).__name__}"
         )
-    x, y = data[0], data[1]
-    n_x, n_y = len(x), len(y)
+    n_x, n_y = _length(data[0]), _length(data[1])
+    if n_x is None or n_y is None:
+        return  # dicts of inputs and the like: Keras checks those itself
     if n_x != n_y:
         raise ValueError(
             f"`{role}` needs one label per example: x and y must have the same length. "
@@ -55,6 +56,13 @@ def _check_pairs(role: str, data) -> None:
         )
     if n_x == 0:
         raise ValueError(f"`{role}` has no examples. Received: len(x)=0")
+
+
+def _length(v) -> int | None:
+    shape = getattr(v, "shape", None)
+    if shape is None and isinstance(v, (list, tuple)):
+        shape = np.shape(v)
+    return None if shape is None or len(shape) == 0 else int(shape[0])
 
 
 class _ModelCheck(keras.callbacks.Callback):
@@ -77,6 +85,8 @@ def check_against_model(model: keras.Model, role: str, data) -> None:
     """Input shape and label range of ``data`` against a built single-input, -output model."""
     expected = tuple(model.inputs[0].shape[1:])
     if isinstance(data, tf.data.Dataset):
+        if not hasattr(data.element_spec[0], "shape"):
+            return  # a dict of named inputs
         shape = tuple(data.element_spec[0].shape)
         per_example, full = shape[1:], f"element_spec x shape={shape}"
         if _compatible(shape, expected) and not _compatible(per_example, expected):
@@ -85,7 +95,9 @@ def check_against_model(model: keras.Model, role: str, data) -> None:
                 f"is one example of model '{model.name}'. Received: {full}"
             )
     else:
-        x = np.asarray(data[0]) if not hasattr(data[0], "shape") else data[0]
+        x = data[0] if hasattr(data[0], "shape") else np.asarray(data[0])
+        if x.dtype == object or x.ndim == 0:
+            return  # not an array of examples: Keras checks it itself
         per_example, full = tuple(x.shape[1:]), f"x.shape={tuple(x.shape)}"
     if not _compatible(per_example, expected):
         raise ValueError(

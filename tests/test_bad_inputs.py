@@ -434,3 +434,12 @@ def test_real_command_line(args, code, piece, tmp_path):
     assert "Traceback" not in proc.stderr
     assert len(errors_lines) == 1 and piece in errors_lines[0], proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "the command left files behind"
+
+
+def test_a_header_only_shard_among_others_is_a_warning(tmp_path):
+    pattern = _csv_files(tmp_path, ["1,2,0", "3,4,1"])
+    (tmp_path / "csv" / "train-1.csv").write_text("x0,x1,y\n")
+    (tmp_path / "csv" / "train-2.csv").write_text("")
+    with pytest.warns(UserWarning, match=r"train-1.csv \(header only\).*train-2.csv \(empty file"):
+        ds = _from_files(pattern, batch_size=None, shuffle=False)
+    assert len(list(ds)) == 2  # the rows of the good shard are all there

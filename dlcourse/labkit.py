@@ -304,7 +304,8 @@ def run_all(
         rss = result["peak_rss_mb"]
         rss_text = f", peak RSS {rss:.0f} MB" if rss is not None else ""
         print(f"=== {lab.name}: {status} in {result['wall_s']:.1f} s{rss_text}", flush=True)
-    report = write_report(out_dir)
+    # No report where no lab got as far as its run folder (e.g. every one refused a bad flag).
+    report = write_report(out_dir) if Path(out_dir).is_dir() else "none (nothing ran)"
     failed = [r["lab"] for r in results if r["returncode"] != 0]
     skipped = sum(1 for r in results if r.get("skipped"))
     print(

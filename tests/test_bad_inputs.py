@@ -390,7 +390,7 @@ def test_command_line_error_is_one_line(case, tmp_path, capsys, monkeypatch):
 
 
 def test_debug_shows_the_traceback(capsys, monkeypatch):
-    monkeypatch.delenv(errors.DEBUG_ENV, raising=False)
+    monkeypatch.setenv(errors.DEBUG_ENV, "0")  # recorded, so --debug's "1" is undone after
     assert errors.run_main(_dlcourse_main, ["--debug", "labs", "run", "99"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("error: Unknown lab")
@@ -423,7 +423,7 @@ def _run(args, tmp_path, **env):
     "args, code, piece",
     [
         (["-m", "dlcourse", "labs", "run", "99"], 2, "lab='99'"),
-        ([str(ROOT / "labs" / "13_keras_mlp.py"), "--epochs", "-3"], 2, "epochs=-3"),
+        ([str(ROOT / "labs" / "04_representations.py"), "--n-points", "-3"], 2, "n_points=-3"),
     ],
     ids=["dlcourse", "lab"],
 )

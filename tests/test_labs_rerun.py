@@ -88,3 +88,19 @@ def test_same_seed_same_metrics(lab, tmp_path):
     second = _measured(labkit.run_lab(lab, quick=True, out_dir=str(tmp_path / "b")))
     assert len(first) >= 3 and any(isinstance(v, float) for v in first.values())
     assert first == second
+
+
+def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
+    lab = labkit.find_lab("04")
+    folder = tmp_path / lab.name
+    folder.mkdir()
+    (folder / "metrics.json").write_text("{}")
+    info = {"lab": lab.name, "returncode": 0, "wall_s": 1.0, "peak_rss_mb": None,
+            "fingerprint": labkit.fingerprint(lab, ["--quick"])}  # fmt: skip
+    (folder / "run_info.json").write_text(json.dumps(info))
+    ran = []
+    monkeypatch.setattr(labkit, "_run_subprocess", lambda lab, *a: ran.append(lab.name) or info)
+    labkit.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"])
+    assert ran == [] and "04_representations: skipped" in capsys.readouterr().out
+    labkit.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"], force=True)
+    assert ran == ["04_representations"]

@@ -13,6 +13,7 @@ L        ?= 01
 TUNER    ?= coarse-to-fine
 WORKERS  ?= 2
 ARGS     ?=
+FORCE    ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install data labs lab report test lint tune tune-distributed train-distributed bench clean
@@ -20,7 +21,7 @@ ARGS     ?=
 help:  ## List the targets
 	@echo "dlcourse make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
-	@echo "Variables: L=NN (lab), TUNER=grid|random|coarse-to-fine|cv-grid|hyperband|bayesian, WORKERS=N, ARGS='...'"
+	@echo "Variables: L=NN (lab), TUNER=grid|random|coarse-to-fine|cv-grid|hyperband|bayesian, WORKERS=N, ARGS='...', FORCE=1"
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3.11 (or python3) on PATH; install Python 3.11"; exit 1; }
@@ -34,11 +35,11 @@ install: $(STAMP)  ## Create .venv and install dlcourse with its dev tools
 data: $(STAMP)  ## Write the embedded datasets into data/ (idempotent, atomic)
 	$(PY) -m dlcourse data
 
-labs: data  ## The main job: run every lab at its defaults, then write runs/REPORT.md
-	$(PY) -m dlcourse labs run --all -- $(ARGS)
+labs: data  ## Every lab at its defaults, then runs/REPORT.md; skips up-to-date labs (FORCE=1: rerun all)
+	$(PY) -m dlcourse labs run --all $(if $(FORCE),--force) -- $(ARGS)
 
 lab: data  ## Run one lab: make lab L=NN [ARGS='--epochs 5']
-	$(PY) -m dlcourse labs run $(L) -- $(ARGS)
+	$(PY) -m dlcourse labs run --force $(L) -- $(ARGS)
 
 report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 	$(PY) -m dlcourse labs report

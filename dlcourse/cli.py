@@ -6,9 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from dlcourse.errors import UsageError, run_main
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
+    """The command line, with the error convention of :mod:`dlcourse.errors` (``--debug``)."""
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dlcourse", description=__doc__, epilog="--debug: show tracebacks of errors"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_data = sub.add_parser("data", help="write the embedded datasets into data/")
@@ -28,10 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_run.add_argument("labs", nargs="*", help="lab numbers or names (default with --all: all)")
     p_run.add_argument("--all", action="store_true", help="run every registered lab")
     p_run.add_argument("--out-dir", default="runs", help="where run folders go")
+    p_run.add_argument(
+        "--force", action="store_true", help="rerun labs whose last run is complete and current"
+    )
     p_rep = labs_sub.add_parser("report", help="rewrite runs/REPORT.md")
     p_rep.add_argument("--out-dir", default="runs")
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     # Everything after a bare `--` goes to each lab: `dlcourse labs run 12 -- --epochs 5`.
     lab_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
@@ -49,15 +60,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{lab.number}  {lab.name:40s} {lab.title}")
         return 0
     if args.labs_command == "describe":
-        print(labkit.describe(args.lab))
+        print(labkit.describe(_lab(args.lab)))
         return 0
     if args.labs_command == "report":
         print(labkit.write_report(args.out_dir))
         return 0
     if not args.labs and not args.all:
         parser.error("name labs to run, or pass --all")
-    results = labkit.run_all(args.labs or None, out_dir=args.out_dir, extra_args=lab_args)
-    return 0 if all(r["returncode"] == 0 for r in results) else 1
+    keys = [_lab(k) for k in args.labs] or None
+    results = labkit.run_all(keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force)
+    codes = [r["returncode"] for r in results]
+    if len(codes) == 1:
+        return codes[0] if codes[0] >= 0 else 1  # one lab: its own exit code (2: a bad flag)
+    return 0 if not any(codes) else 1
+
+
+def _lab(key: str) -> str:
+    """``key`` if it names a lab; an unknown lab is a usage error (exit 2)."""
+    from dlcourse import labkit
+
+    try:
+        return labkit.find_lab(key).name
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 if __name__ == "__main__":

@@ -18,39 +18,51 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dlcourse.utils import atomic_path, write_json
+from dlcourse import errors
+from dlcourse.utils import atomic_path, validate_config, write_json
 
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
 DEFAULT_OUT = "runs"
 _LAB_FILE = re.compile(r"^(\d\d)_([a-z0-9_]+)\.py$")
 
 
-def arg(default: Any, help: str, **kwargs: Any) -> Any:
-    """A config field whose ``help`` is both its comment and its ``--flag`` help text."""
-    return field(default=default, metadata={"help": help, **kwargs})
+def arg(default: Any, help: str, *, check: Any = None, **kwargs: Any) -> Any:
+    """A config field whose ``help`` is both its comment and its ``--flag`` help text.
+
+    ``check`` names the library check its value must pass (``"positive"``, ``"fraction"``,
+    ``"model"``, a ``(low, high)`` range ...; see :data:`dlcourse.utils.CHECKS`); ``choices``
+    lists its allowed values. Both apply to every element of a tuple field.
+    """
+    return field(default=default, metadata={"help": help, "check": check, **kwargs})
 
 
 @dataclass(frozen=True)
 class LabConfig:
-    """Fields every lab has."""
+    """Fields every lab has. Constructing a config validates it (:func:`validate_config`)."""
 
     out_dir: str = arg(DEFAULT_OUT, "folder that holds one run folder per lab")
-    seed: int = arg(42, "seed for Python, NumPy and TensorFlow")
+    seed: int = arg(42, "seed for Python, NumPy and TensorFlow", check="non_negative")
     quick: bool = arg(False, "tiny settings (few steps, little data) for smoke tests")
+
+    def __post_init__(self) -> None:
+        validate_config(self)  # before any work or folder: a bad value is a one-line error
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class TrainConfig(LabConfig):
     jit_compile: str = arg(
         "auto", "XLA compilation; auto = on with a GPU, off on CPU", choices=("auto", "on", "off")
     )
-    steps_per_execution: int = arg(1, "training steps run per tf.function call")
+    steps_per_execution: int = arg(1, "training steps run per tf.function call", check="positive")
 
 
 # --------------------------------------------------------------------------- running one lab
@@ -124,16 +136,48 @@ def _field_type(f: dataclasses.Field) -> Callable[[str], Any] | None:
 def cli(
     run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequence[str] | None = None
 ):
-    """``main()`` of every lab: parse flags into a config, run, print where outputs went."""
+    """``main()`` of every lab: parse flags into a config, run, print where outputs went.
+
+    From the command line (``argv`` None) errors follow :mod:`dlcourse.errors`: one line on
+    stderr, exit 2 for a bad flag value, 1 for a failed run; ``--debug`` shows the traceback.
+    """
+    if argv is not None:
+        return _cli(run, cfg_cls, doc, argv)
+    with errors.command_line():
+        return _cli(run, cfg_cls, doc, errors.strip_debug(sys.argv[1:]))
+
+
+def _cli(run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequence[str]):
     if os.environ.get(_PEAK_RSS_ENV):  # run by run_all: report this process's own peak
         atexit.register(_write_peak_rss, Path(os.environ[_PEAK_RSS_ENV]))
     parser = config_parser(cfg_cls, description=doc)
     values = vars(parser.parse_args(argv))
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    cfg = cfg_cls(**values)
-    metrics = run(cfg)
+    try:
+        cfg = cfg_cls(**values)
+    except (TypeError, ValueError) as err:  # a bad flag value: a usage error
+        flag = getattr(err, "field", None)
+        where = f" (flag --{flag.replace('_', '-')})" if flag else ""
+        raise errors.UsageError(f"{err}{where}") from err
+    module = sys.modules.get(run.__module__)
+    lab = lab_name(module.__file__) if getattr(module, "__file__", None) else None
+    with _no_empty_folder(Path(cfg.out_dir) / lab if lab else None):
+        metrics = run(cfg)
     print(json.dumps(_scalars(metrics), indent=2, default=str))
     return metrics
+
+
+@contextlib.contextmanager
+def _no_empty_folder(folder: Path | None) -> Iterator[None]:
+    """On failure, remove ``folder`` (and new empty parents) if this block created it empty."""
+    new = [] if folder is None else [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for path in new:  # deepest first
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only succeeds when empty
+        raise
 
 
 # --------------------------------------------------------------------------- the registry
@@ -169,8 +213,11 @@ def find_lab(key: str, labs_dir: Path = LABS_DIR) -> LabInfo:
         topic = lab.name[3:]
         if key in (lab.number, lab.name, topic) or (key.isdigit() and int(key) == int(lab.number)):
             return lab
-    known = ", ".join(lab.name for lab in labs) or "(none)"
-    raise ValueError(f"Unknown lab. Received: lab={key!r}; known labs: {known}")
+    known = ", ".join(lab.number for lab in labs) or "(none)"
+    raise ValueError(
+        f"Unknown lab. Received: lab={key!r}; expected a lab number ({known}) or name "
+        "(`python -m dlcourse labs list` lists them)"
+    )
 
 
 def load_lab(key: str) -> ModuleType:
@@ -194,7 +241,8 @@ def run_lab(key: str, datasets: Any = None, **overrides: Any) -> dict:
     """Run a lab in this process: ``run_lab("01", quick=True, out_dir="/tmp/runs")``."""
     module = load_lab(key)
     cfg = module.Config(**overrides)
-    return module.run(cfg, datasets=datasets)
+    with _no_empty_folder(Path(cfg.out_dir) / find_lab(key).name):
+        return module.run(cfg, datasets=datasets)
 
 
 def describe(key: str) -> str:
@@ -228,24 +276,65 @@ def run_all(
     keys: Sequence[str] | None = None,
     out_dir: str = DEFAULT_OUT,
     extra_args: Sequence[str] = (),
+    *,
+    force: bool = False,
 ) -> list[dict]:
-    """Run labs one process each, record wall time and peak RSS, then write the report."""
+    """Run labs one process each, record wall time and peak RSS, then write the report.
+
+    A lab whose last run in ``out_dir`` completed with the same code and arguments (see
+    :func:`fingerprint`) is skipped, so rerunning after an interruption carries on where it
+    stopped; ``force`` reruns every lab. A lab killed mid-training resumes from its backup.
+    """
     labs = [find_lab(k) for k in keys] if keys else list_labs()
     results = []
     for i, lab in enumerate(labs, 1):
         print(f"\n=== [{i}/{len(labs)}] {lab.name}: {lab.title}", flush=True)
+        done = None if force else _completed_run(lab, out_dir, extra_args)
+        if done is not None:
+            print(
+                f"=== {lab.name}: skipped, its last run completed with the same code and "
+                "arguments (--force, or FORCE=1 with make, reruns it)",
+                flush=True,
+            )
+            results.append({**done, "skipped": True})
+            continue
         result = _run_subprocess(lab, out_dir, extra_args)
         results.append(result)
         status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
         rss = result["peak_rss_mb"]
         rss_text = f", peak RSS {rss:.0f} MB" if rss is not None else ""
         print(f"=== {lab.name}: {status} in {result['wall_s']:.1f} s{rss_text}", flush=True)
-    report = write_report(out_dir)
+    # No report where no lab got as far as its run folder (e.g. every one refused a bad flag).
+    report = write_report(out_dir) if Path(out_dir).is_dir() else "none (nothing ran)"
     failed = [r["lab"] for r in results if r["returncode"] != 0]
-    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; report: {report}")
+    skipped = sum(1 for r in results if r.get("skipped"))
+    print(
+        f"\n{len(results) - len(failed)} passed ({skipped} skipped as up to date), "
+        f"{len(failed)} failed; report: {report}"
+    )
     if failed:
         print("failed labs: " + ", ".join(failed))
     return results
+
+
+def fingerprint(lab: LabInfo, extra_args: Sequence[str]) -> str:
+    """SHA-256 of the lab file, every dlcourse source file and the lab's arguments."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in [lab.path, *sorted(package.rglob("*.py"))]:
+        digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    digest.update(json.dumps(list(extra_args)).encode())
+    return digest.hexdigest()
+
+
+def _completed_run(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict | None:
+    """The last run's info if it completed (exit 0, metrics written) with this fingerprint."""
+    folder = Path(out_dir) / lab.name
+    info = _read_json(folder / "run_info.json")
+    if not info or info.get("returncode") != 0 or not (folder / "metrics.json").exists():
+        return None
+    return info if info.get("fingerprint") == fingerprint(lab, extra_args) else None
 
 
 _PEAK_RSS_ENV = "DLCOURSE_PEAK_RSS_FILE"
@@ -274,22 +363,29 @@ def _write_peak_rss(path: Path) -> None:
 def _run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
     cmd = [sys.executable, str(lab.path), "--out-dir", out_dir, *extra_args]
     folder = Path(out_dir) / lab.name
-    folder.mkdir(parents=True, exist_ok=True)
-    rss_file = folder / ".peak_rss_mb"
-    rss_file.unlink(missing_ok=True)
+    (folder / "run_info.json").unlink(missing_ok=True)  # a killed rerun must not look complete
+    key = fingerprint(lab, extra_args)
+    fd, rss_file = tempfile.mkstemp(prefix=".peak_rss_mb.")  # not in the lab's own folder
+    os.close(fd)
+    rss_file = Path(rss_file)
     start = time.perf_counter()
     env = {**os.environ, _PEAK_RSS_ENV: str(rss_file)}
-    proc = subprocess.run(cmd, check=False, env=env)  # a failing lab is recorded, not raised
+    try:
+        proc = subprocess.run(cmd, check=False, env=env)  # a failing lab is recorded, not raised
+        rss_text = rss_file.read_text()
+    finally:
+        rss_file.unlink(missing_ok=True)
     info = {
         "lab": lab.name,
         "command": " ".join(cmd),
         "returncode": proc.returncode,
         "wall_s": round(time.perf_counter() - start, 2),
         # None when the lab died before it could report (e.g. killed by a signal).
-        "peak_rss_mb": float(rss_file.read_text()) if rss_file.exists() else None,
+        "peak_rss_mb": float(rss_text) if rss_text else None,
+        "fingerprint": key,
     }
-    rss_file.unlink(missing_ok=True)
-    write_json(folder / "run_info.json", info)
+    if folder.is_dir():  # a lab that stopped before creating its folder leaves nothing behind
+        write_json(folder / "run_info.json", info)
     return info
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 @contextlib.contextmanager
@@ -48,10 +51,21 @@ def _json_default(obj: Any) -> Any:
 
 def check_positive(name: str, value: float, *, strict: bool = True) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` > 0 (>= 0 if not strict)."""
+    check_number(name, value)
     ok = value > 0 if strict else value >= 0
     if not ok:
         bound = "> 0" if strict else ">= 0"
         raise ValueError(f"`{name}` must be {bound}. Received: {name}={value!r}")
+
+
+def check_number(name: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is a number (not a bool, not a string like "64")."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or not (
+        isinstance(value, numbers.Real) or hasattr(value, "__float__")
+    ):
+        raise TypeError(
+            f"`{name}` must be a number. Received: {name}={value!r} (a {type(value).__name__})"
+        )
 
 
 def check_in_range(name: str, value: float, low: float, high: float, *, closed: str = "[)") -> None:
@@ -59,6 +73,7 @@ def check_in_range(name: str, value: float, low: float, high: float, *, closed: 
 
     ``closed`` gives the brackets, e.g. ``"[)"`` for low <= value < high.
     """
+    check_number(name, value)
     lo_ok = value >= low if closed[0] == "[" else value > low
     hi_ok = value <= high if closed[1] == "]" else value < high
     if not (lo_ok and hi_ok):
@@ -79,3 +94,92 @@ def set_seed(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
+
+
+# --------------------------------------------------------------------------- config validation
+
+
+def check_type(name: str, value: Any, expected: type) -> None:
+    """Raise ``TypeError`` unless ``value`` is an ``expected`` (an int is a float; a bool is not)."""
+    kinds = {int: numbers.Integral, float: numbers.Real, bool: (bool, np.bool_)}
+    is_bool = isinstance(value, (bool, np.bool_))
+    ok = isinstance(value, kinds.get(expected, expected)) and not (
+        is_bool and expected in (int, float)
+    )
+    if not ok:
+        article = "an" if expected.__name__[0] in "aeiou" else "a"
+        raise TypeError(
+            f"`{name}` must be {article} {expected.__name__}. "
+            f"Received: {name}={value!r} (a {type(value).__name__})"
+        )
+
+
+def _check_model(name: str, value: Any) -> None:
+    from dlcourse.models import list_models
+
+    check_choice(name, value, tuple(list_models()))
+
+
+def _check_tuner(name: str, value: Any) -> None:
+    from dlcourse.tuning.factory import TUNERS
+
+    check_choice(name, value, TUNERS)
+
+
+# Named checks that ``arg(..., check=NAME)`` can ask for; a tuple ``(low, high, closed)`` is a
+# range (check_in_range) and a callable ``f(name, value)`` is called as it is.
+CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "positive": check_positive,
+    "non_negative": lambda name, value: check_positive(name, value, strict=False),
+    "fraction": lambda name, value: check_in_range(name, value, 0, 1, closed="[)"),
+    "probability": lambda name, value: check_in_range(name, value, 0, 1, closed="[]"),
+    "model": _check_model,
+    "tuner": _check_tuner,
+}
+
+
+def validate_config(cfg: Any) -> None:
+    """Check every field of the dataclass ``cfg`` against its declaration, in field order.
+
+    The type comes from the annotation (``int``, ``float``, ``bool``, ``str``, ``tuple``; a
+    tuple's elements take the type of the default's first element or of ``tuple[T, ...]``),
+    then ``choices`` and ``check`` from the field's metadata (see :data:`CHECKS`), applied to
+    each element of a tuple. Raises ``TypeError``/``ValueError`` naming the field and value.
+    """
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value, hint = getattr(cfg, f.name), hints.get(f.name)
+        items = [(f.name, value)]
+        if typing.get_origin(hint) is tuple or hint is tuple:
+            try:
+                check_type(f.name, value, tuple)
+            except TypeError as err:
+                err.field = f.name
+                raise
+            args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+            hint = args[0] if args else (type(f.default[0]) if f.default else None)
+            items = [(f"{f.name}[{i}]", v) for i, v in enumerate(value)]
+        try:
+            for name, item in items:
+                if hint in (int, float, bool, str):
+                    check_type(name, item, hint)
+                if f.metadata.get("choices") is not None:
+                    check_choice(name, item, f.metadata["choices"])
+                if f.metadata.get("check") is not None:
+                    _run_check(f.metadata["check"], name, item)
+        except (TypeError, ValueError) as err:
+            err.field = f.name  # the command line names the flag: --batch-size
+            raise
+
+
+def _run_check(check: Any, name: str, value: Any) -> None:
+    if isinstance(check, tuple):
+        low, high, *closed = check
+        check_in_range(name, value, low, high, closed=closed[0] if closed else "[]")
+    elif callable(check):
+        check(name, value)
+    else:
+        CHECKS[check](name, value)

@@ -29,12 +29,12 @@ _LABELS = {
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    eta: float = arg(0.1, "batch GD learning rate")
-    n_epochs: int = arg(1000, "batch GD epochs (one step each)")
-    sgd_epochs: int = arg(50, "epochs of stochastic and mini-batch GD")
-    t0: float = arg(5.0, "learning schedule eta(t) = t0 / (t + t1): numerator")
-    t1: float = arg(50.0, "learning schedule eta(t) = t0 / (t + t1): offset")
-    batch_size: int = arg(20, "mini-batch size")
+    eta: float = arg(0.1, "batch GD learning rate", check="positive")
+    n_epochs: int = arg(1000, "batch GD epochs (one step each)", check="positive")
+    sgd_epochs: int = arg(50, "epochs of stochastic and mini-batch GD", check="positive")
+    t0: float = arg(5.0, "learning schedule eta(t) = t0 / (t + t1): numerator", check="positive")
+    t1: float = arg(50.0, "learning schedule eta(t) = t0 / (t + t1): offset", check="positive")
+    batch_size: int = arg(20, "mini-batch size", check="positive")
 
 
 def normal_equation_tf(x: np.ndarray, y: np.ndarray) -> np.ndarray:

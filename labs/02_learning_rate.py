@@ -19,7 +19,6 @@ import numpy as np
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.scratch import regression as reg
-from dlcourse.utils import check_positive
 
 LAB = labkit.lab_name(__file__)
 
@@ -27,18 +26,21 @@ LAB = labkit.lab_name(__file__)
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
     etas: tuple[float, ...] = arg(
-        (0.02, 0.1, 0.5), "learning rates to compare: too small, about right, too large"
+        (0.02, 0.1, 0.5),
+        "learning rates to compare: too small, about right, too large",
+        check="positive",
     )
-    n_iterations: int = arg(1000, "batch GD updates per learning rate")
-    n_lines: int = arg(10, "GD steps drawn as fitted lines in each panel")
-    tolerance: float = arg(1e-3, "converged once MSE <= (1 + tolerance) * optimal MSE")
-    blow_up: float = arg(1e6, "diverged (and stopped) once MSE > blow_up * starting MSE")
+    n_iterations: int = arg(1000, "batch GD updates per learning rate", check="positive")
+    n_lines: int = arg(10, "GD steps drawn as fitted lines in each panel", check="positive")
+    tolerance: float = arg(
+        1e-3, "converged once MSE <= (1 + tolerance) * optimal MSE", check="positive"
+    )
+    blow_up: float = arg(
+        1e6, "diverged (and stopped) once MSE > blow_up * starting MSE", check="positive"
+    )
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    check_positive("n_iterations", cfg.n_iterations)
-    check_positive("tolerance", cfg.tolerance)
-    check_positive("blow_up", cfg.blow_up)
     out = labkit.run_dir(cfg, LAB)
     splits = (datasets or {}).get("linear") or data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)

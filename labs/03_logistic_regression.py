@@ -24,20 +24,39 @@ from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.scratch import logistic
 from dlcourse.training import fit
-from dlcourse.utils import check_in_range, check_positive, set_seed
+from dlcourse.utils import set_seed
 
 LAB = labkit.lab_name(__file__)
 
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    positive: int = arg(3, "digit that is class 1")
-    negative: int = arg(8, "digit that is class 0; -1 = every other digit (is it a <positive>?)")
-    alpha: float = arg(1.0, "learning rate alpha of NumPy GD and of the Keras model's SGD")
-    n_iterations: int = arg(2000, "full-batch gradient-descent updates (NumPy and Keras)")
-    l2: float = arg(1.0, "L2 strength lambda of the notes; scikit-learn C = 1/lambda; 0 = none")
+    positive: int = arg(3, "digit that is class 1", check=(0, 9))
+    negative: int = arg(
+        8, "digit that is class 0; -1 = every other digit (is it a <positive>?)", check=(-1, 9)
+    )
+    alpha: float = arg(
+        1.0, "learning rate alpha of NumPy GD and of the Keras model's SGD", check="positive"
+    )
+    n_iterations: int = arg(
+        2000, "full-batch gradient-descent updates (NumPy and Keras)", check="positive"
+    )
+    l2: float = arg(
+        1.0,
+        "L2 strength lambda of the notes; scikit-learn C = 1/lambda; 0 = none",
+        check="non_negative",
+    )
     normalize: bool = arg(True, "standardize inputs with the training mean and std (notes 003)")
-    keras_epochs: int = arg(20, "Keras splits the updates into this many epochs (progress bar)")
+    keras_epochs: int = arg(
+        20, "Keras splits the updates into this many epochs (progress bar)", check="positive"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.positive == self.negative:
+            raise ValueError(
+                f"`negative` must differ from `positive`. Received: negative={self.negative}"
+            )
 
 
 def binary_digits(splits: dict, positive: int, negative: int) -> dict:
@@ -88,14 +107,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    check_in_range("positive", cfg.positive, 0, 9, closed="[]")
-    check_in_range("negative", cfg.negative, -1, 9, closed="[]")
-    if cfg.positive == cfg.negative:
-        raise ValueError(
-            f"`negative` must differ from `positive`. Received: negative={cfg.negative}"
-        )
-    check_positive("n_iterations", cfg.n_iterations)
-    check_positive("keras_epochs", cfg.keras_epochs)
     set_seed(cfg.seed)
     out = labkit.run_dir(cfg, LAB)
     n_iterations, epochs = (200, 2) if cfg.quick else (cfg.n_iterations, cfg.keras_epochs)

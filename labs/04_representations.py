@@ -25,9 +25,13 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    n_points: int = arg(1000, "points per class (split 70/10/20 into train/val/test)")
-    inner_radius: float = arg(1.0, "class 0 lies inside this radius")
-    ring: tuple[float, ...] = arg((1.5, 2.5), "class 1 lies between these two radii")
+    n_points: int = arg(
+        1000, "points per class (split 70/10/20 into train/val/test)", check="positive"
+    )
+    inner_radius: float = arg(1.0, "class 0 lies inside this radius", check="positive")
+    ring: tuple[float, ...] = arg(
+        (1.5, 2.5), "class 1 lies between these two radii", check="positive"
+    )
 
 
 def circle_and_ring(

@@ -20,18 +20,19 @@ import numpy as np
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.scratch import logistic
-from dlcourse.utils import check_positive
 
 LAB = labkit.lab_name(__file__)
 
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    positive: int = arg(3, "digit that is class 1")
-    negative: int = arg(8, "digit that is class 0; -1 = every other digit")
-    l2: float = arg(1.0, "L2 strength lambda (makes the optimum unique; sklearn C = 1/lambda)")
-    n_iterations: int = arg(20_000, "batch gradient-descent updates per run")
-    tolerance: float = arg(1e-6, "a run has converged once J - J* <= tolerance")
+    positive: int = arg(3, "digit that is class 1", check=(0, 9))
+    negative: int = arg(8, "digit that is class 0; -1 = every other digit", check=(-1, 9))
+    l2: float = arg(
+        1.0, "L2 strength lambda (makes the optimum unique; sklearn C = 1/lambda)", check="positive"
+    )
+    n_iterations: int = arg(20_000, "batch gradient-descent updates per run", check="positive")
+    tolerance: float = arg(1e-6, "a run has converged once J - J* <= tolerance", check="positive")
 
 
 def curvature(x: np.ndarray, w: np.ndarray, b: float, l2: float) -> np.ndarray:
@@ -61,9 +62,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    check_positive("l2", cfg.l2)  # without it, separable digits have no optimum to reach
-    check_positive("n_iterations", cfg.n_iterations)
-    check_positive("tolerance", cfg.tolerance)
     out = labkit.run_dir(cfg, LAB)
     n_iterations = 2000 if cfg.quick else cfg.n_iterations
     binary_digits = labkit.load_lab("03").binary_digits  # the same task as lab 03

@@ -42,12 +42,16 @@ IRIS_SETOSA = 0
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    eta: float = arg(1.0, "perceptron learning rate")
-    epochs: int = arg(20, "perceptron epochs (the XOR loop must still be cycling at the end)")
+    eta: float = arg(1.0, "perceptron learning rate", check="positive")
+    epochs: int = arg(
+        20, "perceptron epochs (the XOR loop must still be cycling at the end)", check="positive"
+    )
     snowboard_threshold: float = arg(
         5.0, "snowboarding threshold (not legible in the notes; sums are 4 and 8)"
     )
-    xor_epochs: int = arg(3000, "epochs of the learned two-layer XOR network (backprop)")
+    xor_epochs: int = arg(
+        3000, "epochs of the learned two-layer XOR network (backprop)", check="positive"
+    )
 
 
 def notes_gates() -> dict:

@@ -24,8 +24,8 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    z_max: float = arg(4.0, "plot and check the activations on [-z_max, z_max]")
-    points: int = arg(801, "grid points")
+    z_max: float = arg(4.0, "plot and check the activations on [-z_max, z_max]", check="positive")
+    points: int = arg(801, "grid points", check=(2, 10000000))
 
 
 def tf_reference(name: str):

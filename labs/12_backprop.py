@@ -25,12 +25,14 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    hidden: tuple = arg((64, 32), "hidden layer sizes of the from-scratch MLP")
+    hidden: tuple = arg((64, 32), "hidden layer sizes of the from-scratch MLP", check="positive")
     activation: str = arg("relu", "hidden activation", choices=("relu", "tanh", "sigmoid"))
-    learning_rate: float = arg(0.25, "gradient-descent learning rate (exact in float32)")
-    batch_size: int = arg(32, "mini-batch size")
-    epochs: int = arg(60, "training epochs of the from-scratch MLP")
-    lockstep_steps: int = arg(20, "full-batch steps compared against Keras SGD")
+    learning_rate: float = arg(
+        0.25, "gradient-descent learning rate (exact in float32)", check="positive"
+    )
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    epochs: int = arg(60, "training epochs of the from-scratch MLP", check="positive")
+    lockstep_steps: int = arg(20, "full-batch steps compared against Keras SGD", check="positive")
 
 
 def keras_twin(params: bp.Params, activation: str):

@@ -24,9 +24,9 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    learning_rate: float = arg(0.125, "mini-batch gradient descent learning rate")
-    batch_size: int = arg(32, "mini-batch size")
-    epochs: int = arg(10, "epochs of both training runs")
+    learning_rate: float = arg(0.125, "mini-batch gradient descent learning rate", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    epochs: int = arg(10, "epochs of both training runs", check="positive")
 
 
 def low_level_loop(model, x, y, *, learning_rate: float, batch_size: int, epochs: int) -> list:

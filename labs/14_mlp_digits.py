@@ -28,11 +28,13 @@ class Config(labkit.TrainConfig):
     dataset: str = arg(
         "digits28", "digits28 (embedded) or mnist (local files)", choices=("digits28", "mnist")
     )
-    epochs: int = arg(30, "training epochs")
-    batch_size: int = arg(32, "mini-batch size")
-    learning_rate: float = arg(1e-3, "Adam learning rate")
-    label_smoothing: float = arg(0.1, "label smoothing of the cross-entropy (0 = plain)")
-    target: float = arg(0.975, "accuracy whose time to reach is measured")
+    epochs: int = arg(30, "training epochs", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    learning_rate: float = arg(1e-3, "Adam learning rate", check="positive")
+    label_smoothing: float = arg(
+        0.1, "label smoothing of the cross-entropy (0 = plain)", check="fraction"
+    )
+    target: float = arg(0.975, "accuracy whose time to reach is measured", check=(0, 1))
 
 
 def load(cfg: Config, datasets: dict | None) -> dict:

@@ -26,12 +26,16 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    tuners: tuple = arg(("grid", "random", "coarse-to-fine", "cv-grid"), "tuners to compare")
-    max_trials: int = arg(16, "trials per tuner (the grid tuners run their full 16-point grid)")
-    epochs: int = arg(8, "training epochs per trial")
-    rounds: int = arg(3, "coarse-to-fine rounds")
-    shrink: float = arg(0.5, "coarse-to-fine range shrink factor per round")
-    folds: int = arg(3, "folds of the cross-validated grid search")
+    tuners: tuple = arg(
+        ("grid", "random", "coarse-to-fine", "cv-grid"), "tuners to compare", check="tuner"
+    )
+    max_trials: int = arg(
+        16, "trials per tuner (the grid tuners run their full 16-point grid)", check="positive"
+    )
+    epochs: int = arg(8, "training epochs per trial", check="positive")
+    rounds: int = arg(3, "coarse-to-fine rounds", check="positive")
+    shrink: float = arg(0.5, "coarse-to-fine range shrink factor per round", check=(0, 1, "()"))
+    folds: int = arg(3, "folds of the cross-validated grid search", check=(2, 1000000))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

@@ -44,11 +44,11 @@ QUICK = ["ReLU", "RReLU", "SELU"]
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    depth: int = arg(8, "hidden layers")
-    units: int = arg(64, "units per hidden layer")
-    epochs: int = arg(12, "training epochs per activation")
-    batch_size: int = arg(32, "mini-batch size")
-    learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate")
+    depth: int = arg(8, "hidden layers", check="positive")
+    units: int = arg(64, "units per hidden layer", check="positive")
+    epochs: int = arg(12, "training epochs per activation", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate", check="positive")
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

@@ -35,12 +35,14 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    n_inputs: int = arg(250, "inputs of the demonstration neuron (all equal to 1)")
-    n_trials: int = arg(20000, "weight draws for the empirical sigma(z)")
-    depth: int = arg(8, "hidden layers of the trained networks")
-    units: int = arg(64, "units per hidden layer")
-    epochs: int = arg(10, "training epochs per network")
-    learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate")
+    n_inputs: int = arg(
+        250, "inputs of the demonstration neuron (all equal to 1)", check="positive"
+    )
+    n_trials: int = arg(20000, "weight draws for the empirical sigma(z)", check="positive")
+    depth: int = arg(8, "hidden layers of the trained networks", check="positive")
+    units: int = arg(64, "units per hidden layer", check="positive")
+    epochs: int = arg(10, "training epochs per network", check="positive")
+    learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate", check="positive")
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

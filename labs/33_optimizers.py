@@ -31,12 +31,12 @@ QUICK = ["sgd", "momentum", "adam"]
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    depth: int = arg(4, "hidden layers")
-    units: int = arg(64, "units per hidden layer")
-    epochs: int = arg(12, "training epochs per optimizer")
-    batch_size: int = arg(32, "mini-batch size")
-    clipnorm: float = arg(1.0, "clip threshold of the 'momentum + clipnorm' run")
-    target: float = arg(0.9, "validation accuracy of the time-to-accuracy metric")
+    depth: int = arg(4, "hidden layers", check="positive")
+    units: int = arg(64, "units per hidden layer", check="positive")
+    epochs: int = arg(12, "training epochs per optimizer", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    clipnorm: float = arg(1.0, "clip threshold of the 'momentum + clipnorm' run", check="positive")
+    target: float = arg(0.9, "validation accuracy of the time-to-accuracy metric", check=(0, 1))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

@@ -32,11 +32,11 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    eta0: float = arg(0.05, "initial (1cycle: peak) learning rate")
-    epochs: int = arg(15, "training epochs per schedule")
-    batch_size: int = arg(32, "mini-batch size")
-    finder_steps: int = arg(120, "steps of the learning-rate range test")
-    depth: int = arg(4, "hidden layers")
+    eta0: float = arg(0.05, "initial (1cycle: peak) learning rate", check="positive")
+    epochs: int = arg(15, "training epochs per schedule", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    finder_steps: int = arg(120, "steps of the learning-rate range test", check="positive")
+    depth: int = arg(4, "hidden layers", check="positive")
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

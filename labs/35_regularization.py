@@ -36,17 +36,21 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    n_train: int = arg(300, "training examples (few, so the baseline overfits)")
-    depth: int = arg(3, "hidden layers")
-    units: int = arg(256, "units per hidden layer (wide, so the baseline overfits)")
-    epochs: int = arg(40, "training epochs per variant")
-    batch_size: int = arg(32, "mini-batch size")
-    l2: float = arg(1e-3, "l2 penalty factor")
-    dropout: float = arg(0.3, "dropout rate")
-    max_norm: float = arg(1.0, "max-norm r")
-    l1: float = arg(1e-4, "l1 penalty factor of the sparsity run")
-    prune_threshold: float = arg(1e-2, "weights below this magnitude are set to zero")
-    mc_samples: int = arg(50, "stochastic passes of MC dropout")
+    n_train: int = arg(300, "training examples (few, so the baseline overfits)", check="positive")
+    depth: int = arg(3, "hidden layers", check="positive")
+    units: int = arg(
+        256, "units per hidden layer (wide, so the baseline overfits)", check="positive"
+    )
+    epochs: int = arg(40, "training epochs per variant", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    l2: float = arg(1e-3, "l2 penalty factor", check="non_negative")
+    dropout: float = arg(0.3, "dropout rate", check="fraction")
+    max_norm: float = arg(1.0, "max-norm r", check="positive")
+    l1: float = arg(1e-4, "l1 penalty factor of the sparsity run", check="non_negative")
+    prune_threshold: float = arg(
+        1e-2, "weights below this magnitude are set to zero", check="non_negative"
+    )
+    mc_samples: int = arg(50, "stochastic passes of MC dropout", check="positive")
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

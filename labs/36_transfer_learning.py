@@ -35,14 +35,18 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    per_class: int = arg(3, "labelled examples per class of the new task (5-9)")
-    depth: int = arg(4, "hidden layers of model A")
-    units: int = arg(64, "units per hidden layer")
-    epochs_a: int = arg(20, "epochs of model A on digits 0-4")
-    epochs_b: int = arg(30, "epochs of each new-task model")
-    reuse: int = arg(2, "lower hidden layers of model A reused (the upper ones are task-specific)")
-    unfreeze: int = arg(1, "top reused layers unfrozen for fine-tuning (k)")
-    batch_size: int = arg(16, "mini-batch size")
+    per_class: int = arg(3, "labelled examples per class of the new task (5-9)", check="positive")
+    depth: int = arg(4, "hidden layers of model A", check="positive")
+    units: int = arg(64, "units per hidden layer", check="positive")
+    epochs_a: int = arg(20, "epochs of model A on digits 0-4", check="positive")
+    epochs_b: int = arg(30, "epochs of each new-task model", check="positive")
+    reuse: int = arg(
+        2,
+        "lower hidden layers of model A reused (the upper ones are task-specific)",
+        check="positive",
+    )
+    unfreeze: int = arg(1, "top reused layers unfrozen for fine-tuning (k)", check="non_negative")
+    batch_size: int = arg(16, "mini-batch size", check="positive")
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

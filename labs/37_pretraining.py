@@ -28,11 +28,11 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    hidden: tuple = arg((128, 64), "hidden units of the stacked autoencoder")
-    per_class: int = arg(5, "labelled examples per class")
-    pretrain_epochs: int = arg(30, "epochs of each autoencoder stage")
-    finetune_epochs: int = arg(40, "epochs of supervised training")
-    batch_size: int = arg(16, "mini-batch size")
+    hidden: tuple = arg((128, 64), "hidden units of the stacked autoencoder", check="positive")
+    per_class: int = arg(5, "labelled examples per class", check="positive")
+    pretrain_epochs: int = arg(30, "epochs of each autoencoder stage", check="positive")
+    finetune_epochs: int = arg(40, "epochs of supervised training", check="positive")
+    batch_size: int = arg(16, "mini-batch size", check="positive")
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

@@ -26,9 +26,13 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    filter_size: int = arg(7, "side of the vertical/horizontal line filters (notes: 7)")
-    stride: int = arg(2, "stride of the line filters (notes: 2)")
-    random_trials: int = arg(20, "random (input, filter, stride, padding) cases checked vs tf.nn")
+    filter_size: int = arg(
+        7, "side of the vertical/horizontal line filters (notes: 7)", check="positive"
+    )
+    stride: int = arg(2, "stride of the line filters (notes: 2)", check="positive")
+    random_trials: int = arg(
+        20, "random (input, filter, stride, padding) cases checked vs tf.nn", check="positive"
+    )
 
 
 def worked_examples() -> dict:

@@ -25,15 +25,19 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    models: tuple = arg(("lenet5_modern", "lenet5"), "registered LeNet-5 variants to train")
-    epochs: int = arg(30, "training epochs per model")
-    batch_size: int = arg(32, "mini-batch size")
-    learning_rate: float = arg(2e-3, "Adam learning rate")
+    models: tuple = arg(
+        ("lenet5_modern", "lenet5"), "registered LeNet-5 variants to train", check="model"
+    )
+    epochs: int = arg(30, "training epochs per model", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    learning_rate: float = arg(2e-3, "Adam learning rate", check="positive")
     augment: bool = arg(True, "rotate/shift/zoom training images (dlcourse.data.augment)")
-    rotate: float = arg(10.0, "max rotation, degrees")
-    shift: float = arg(0.1, "max shift, fraction of the side")
-    zoom: float = arg(0.1, "max zoom in or out, fraction")
-    target: float = arg(0.985, "accuracy target (time-to-accuracy uses validation accuracy)")
+    rotate: float = arg(10.0, "max rotation, degrees", check="non_negative")
+    shift: float = arg(0.1, "max shift, fraction of the side", check="fraction")
+    zoom: float = arg(0.1, "max zoom in or out, fraction", check="fraction")
+    target: float = arg(
+        0.985, "accuracy target (time-to-accuracy uses validation accuracy)", check=(0, 1)
+    )
 
 
 def unit(split) -> tuple[np.ndarray, np.ndarray]:

@@ -33,12 +33,17 @@ class Config(labkit.TrainConfig):
     models: tuple = arg(
         ("small_cnn", "lenet5_modern", "alexnet", "vgg11", "googlenet", "resnet18", "resnet50"),
         "registered models to train (one per family by default)",
+        check="model",
     )
-    width: float = arg(0.125, "channel multiplier for AlexNet, VGG, GoogLeNet and ResNet")
-    epochs: int = arg(10, "training epochs per model")
-    batch_size: int = arg(64, "mini-batch size")
-    learning_rate: float = arg(2e-3, "Adam learning rate")
-    bn_momentum: float = arg(0.9, "ResNet batch-norm momentum (Keras' 0.99 lags on ~100 steps)")
+    width: float = arg(
+        0.125, "channel multiplier for AlexNet, VGG, GoogLeNet and ResNet", check="positive"
+    )
+    epochs: int = arg(10, "training epochs per model", check="positive")
+    batch_size: int = arg(64, "mini-batch size", check="positive")
+    learning_rate: float = arg(2e-3, "Adam learning rate", check="positive")
+    bn_momentum: float = arg(
+        0.9, "ResNet batch-norm momentum (Keras' 0.99 lags on ~100 steps)", check="fraction"
+    )
 
 
 class StepTimer(keras.callbacks.Callback):

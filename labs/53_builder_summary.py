@@ -45,8 +45,10 @@ QUICK = {
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    models: tuple = arg((), "models to summarize (empty: every registered model)")
-    classes: int = arg(1000, "classes of the ImageNet-size builders (digit nets keep 10)")
+    models: tuple = arg((), "models to summarize (empty: every registered model)", check="model")
+    classes: int = arg(
+        1000, "classes of the ImageNet-size builders (digit nets keep 10)", check="positive"
+    )
 
 
 def count(model, what: str) -> int:

@@ -30,14 +30,18 @@ LAB = labkit.lab_name(__file__)
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    model: str = arg("lenet5_modern", "registered CNN trained on task A")
-    epochs_a: int = arg(15, "epochs on task A (digits 0-4)")
-    per_class_b: int = arg(3, "labelled task-B training images per class (digits 5-9)")
-    epochs_b: int = arg(40, "epochs of each task-B stage")
+    model: str = arg("lenet5_modern", "registered CNN trained on task A", check="model")
+    epochs_a: int = arg(15, "epochs on task A (digits 0-4)", check="positive")
+    per_class_b: int = arg(
+        3, "labelled task-B training images per class (digits 5-9)", check="positive"
+    )
+    epochs_b: int = arg(40, "epochs of each task-B stage", check="positive")
     reuse_up_to: str = arg("flatten", "last reused layer of the task-A model (the conv stack)")
-    unfreeze: int = arg(2, "top reused weight layers fine-tuned in stage 3")
-    learning_rate: float = arg(2e-3, "Adam learning rate (fine-tuning uses a tenth)")
-    batch_size: int = arg(32, "mini-batch size")
+    unfreeze: int = arg(2, "top reused weight layers fine-tuned in stage 3", check="non_negative")
+    learning_rate: float = arg(
+        2e-3, "Adam learning rate (fine-tuning uses a tenth)", check="positive"
+    )
+    batch_size: int = arg(32, "mini-batch size", check="positive")
     augment: bool = arg(True, "augment task-B training images (rotation, shift, zoom)")
 
 

@@ -24,24 +24,27 @@ from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.training import distributed as dist
 from dlcourse.training import fit, time_to
-from dlcourse.utils import check_positive, set_seed
+from dlcourse.utils import set_seed
 
 LAB = labkit.lab_name(__file__)
 
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    epochs: int = arg(10, "epochs of the in-process run")
-    batch_size: int = arg(64, "global batch size (split across replicas and workers)")
-    learning_rate: float = arg(0.05, "SGD learning rate (momentum 0.9)")
-    hidden: tuple = arg((128,), "hidden layer sizes of the MLP")
-    workers: int = arg(2, "largest cluster of the 1 vs N workers comparison; 0 = skip it")
-    worker_epochs: int = arg(5, "epochs of each cluster run")
-    target: float = arg(0.9, "validation accuracy for time-to-accuracy")
+    epochs: int = arg(10, "epochs of the in-process run", check="positive")
+    batch_size: int = arg(
+        64, "global batch size (split across replicas and workers)", check="positive"
+    )
+    learning_rate: float = arg(0.05, "SGD learning rate (momentum 0.9)", check="positive")
+    hidden: tuple = arg((128,), "hidden layer sizes of the MLP", check="positive")
+    workers: int = arg(
+        2, "largest cluster of the 1 vs N workers comparison; 0 = skip it", check="non_negative"
+    )
+    worker_epochs: int = arg(5, "epochs of each cluster run", check="positive")
+    target: float = arg(0.9, "validation accuracy for time-to-accuracy", check=(0, 1))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    check_positive("workers", cfg.workers, strict=False)
     out = labkit.run_dir(cfg, LAB)
     set_seed(cfg.seed)
     splits = (datasets or {}).get("digits28") or data.load("digits28")

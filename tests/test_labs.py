@@ -47,7 +47,7 @@ def test_linear_regression_matches_sklearn(lab01):
 
 
 def test_unknown_lab_lists_known_ones():
-    with pytest.raises(ValueError, match=r"Received: lab='99'.*01_linear_regression"):
+    with pytest.raises(ValueError, match=r"Received: lab='99'; expected a lab number \(01, 02, "):
         labkit.find_lab("99")
 
 
@@ -68,12 +68,14 @@ def test_run_all_isolates_a_failing_lab_and_reports_it(tmp_path, capfd):
     # (Linux's ru_maxrss carries the parent's high-water mark across fork and exec).
     ballast = np.ones(256 * 2**20 * 6 // 8)  # 1.5 GiB, touched
     parent_peak = labkit._peak_rss_mb()
-    # A bad flag value makes the lab raise: the runner records it and the report says so.
-    results = labkit.run_all(["01"], out_dir=str(tmp_path), extra_args=["--quick", "--eta", "-1"])
+    # A bad flag value stops the lab before any work: exit 2, one error line, and in a new
+    # output folder nothing at all is left behind (no run folder, no report).
+    out = tmp_path / "runs"
+    results = labkit.run_all(["01"], out_dir=str(out), extra_args=["--quick", "--eta", "-1"])
     del ballast
-    assert results[0]["returncode"] != 0
+    assert results[0]["returncode"] == 2
     assert 50 < results[0]["peak_rss_mb"] < parent_peak - 1000
-    assert "`eta` (learning rate) must be > 0. Received: eta=-1.0" in capfd.readouterr().err
-    info = json.loads((tmp_path / "01_linear_regression" / "run_info.json").read_text())
-    assert info["returncode"] == results[0]["returncode"]
-    assert "| failed |" in (tmp_path / "REPORT.md").read_text()
+    stdout, err = capfd.readouterr()
+    assert "error: `eta` must be > 0. Received: eta=-1.0 (flag --eta)" in err
+    assert "Traceback" not in err and "failed labs: 01_linear_regression" in stdout
+    assert not out.exists()

@@ -247,8 +247,9 @@ def test_learning_rate_lab_detects_divergence_as_theory_predicts(tmp_path):
 
 
 def test_learning_rate_lab_rejects_bad_config(tmp_path):
-    with pytest.raises(ValueError, match="Received: eta=-0.1"):
+    with pytest.raises(ValueError, match=r"Received: etas\[0\]=-0.1"):  # the config refuses it
         labkit.run_lab("02", quick=True, out_dir=str(tmp_path), etas=(-0.1,))
+    assert not list(tmp_path.iterdir())  # before any work: no run folder
 
 
 def test_logistic_lab_three_ways_agree(tmp_path):

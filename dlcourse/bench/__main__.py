@@ -245,4 +245,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from dlcourse.errors import run_main
+
+    sys.exit(run_main(main))

@@ -29,6 +29,7 @@ serializes writers of the same dataset (e.g. parallel labs).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -116,6 +117,15 @@ def ensure(name: str, data_dir: str | os.PathLike | None = None) -> dict:
     return read_manifest(name, data_dir)
 
 
+_MKDIR_ERRORS = {
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.EEXIST: "a file of that name exists",
+}
+
+
 def write_all(
     data_dir: str | os.PathLike | None = None,
     *,
@@ -124,6 +134,13 @@ def write_all(
 ) -> Path:
     """Write every embedded dataset into ``data_dir`` (default ``data/``); return the folder."""
     root = data_root(data_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        why = _MKDIR_ERRORS.get(err.errno, "the file system refused to create it")
+        raise OSError(
+            f"Cannot create the data folder ({why}). Received: data_dir='{root}'"
+        ) from err
     print(f"dlcourse data: {len(names)} datasets in {root}", flush=True)
     start = time.perf_counter()
     for name in names:

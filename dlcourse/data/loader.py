@@ -200,9 +200,13 @@ def from_files(
     paths = match_files(pattern)
     if format == "png" and features.classes is None:  # label = index of the sorted folder names
         features = replace(features, classes=tuple(sorted({Path(p).parent.name for p in paths})))
+    if format == "csv":
+        _check_csv_shards(paths)
     records = None  # known after a clean check: gives Keras a progress bar with a total
     if check or on_error == "skip":
         report = scan(paths, features, format=format)
+        if report.records == 0:
+            raise ValueError(f"The files hold no examples. Received: pattern={str(pattern)!r}")
         if report.bad and on_error == "raise":
             raise report.error()
         if report.bad:
@@ -250,6 +254,20 @@ def match_files(pattern: str | os.PathLike) -> list[str]:
             "to write the embedded datasets, or check the folder and the file extension."
         )
     return paths
+
+
+def _check_csv_shards(paths: list[str]) -> None:
+    """Warn about empty or header-only CSV shards; raise when every shard is one (cheap: 2 lines)."""
+    empty = []
+    for path in paths:
+        with tf.io.gfile.GFile(path) as handle:
+            header, first_row = handle.readline(), handle.readline()
+        if not first_row.strip():
+            empty.append(f"{path} ({'header only' if header.strip() else 'empty file'})")
+    if empty and len(empty) == len(paths):
+        raise ValueError(f"Every CSV file is empty or holds only its header. Received: {empty}")
+    if empty:
+        warnings.warn(f"Skipping CSV shards without rows: {', '.join(empty)}", stacklevel=3)
 
 
 # --------------------------------------------------------------------------- the stages

@@ -48,6 +48,7 @@ class LocalResponseNormalization(keras.layers.Layer):
                 f"`depth_radius` must be an int >= 0. Received: depth_radius={depth_radius!r}"
             )
         check_positive("depth_radius", depth_radius, strict=False)
+        check_positive("bias", bias)  # the denominator (bias + alpha * sum) ** beta
         self.depth_radius = depth_radius
         self.bias = bias
         self.alpha = alpha

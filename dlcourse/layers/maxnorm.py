@@ -31,6 +31,8 @@ def clip_by_max_norm(w, max_value: float, axis: int | Sequence[int] = 0):
     ``axis=0`` is right for a ``Dense`` kernel (n_inputs, n_units): one norm per unit. For a
     ``Conv2D`` kernel (h, w, in, out) use ``axis=(0, 1, 2)``.
     """
+    if isinstance(max_value, (int, float)):
+        check_positive("max_value", max_value)
     norms = ops.sqrt(ops.sum(ops.square(w), axis=axis, keepdims=True))
     scale = ops.minimum(1.0, max_value / ops.maximum(norms, 1e-12))
     return w * ops.cast(scale, w.dtype)

@@ -75,16 +75,27 @@ def check_input_size(
 ) -> None:
     """Walk the spatial size through ``ops`` = ``(layer_name, kernel, stride, padding)``.
 
-    Raises a ``ValueError`` that names the first layer whose output would have no pixels.
+    Raises a ``ValueError`` that names the first layer whose output would have no pixels, or
+    the first strided layer that would get a 1x1 map (the layers after it would all see the
+    same single pixel; keras.applications likewise refuses inputs under its minimum size).
     """
-    h, w = input_shape[0], input_shape[1]
+    problem = _size_problem(input_shape[0], input_shape[1], ops)
+    if problem:
+        smallest = next(n for n in range(1, 4097) if not _size_problem(n, n, ops))
+        raise ValueError(
+            f"`input_shape` is too small for {model}: {problem} (the smallest input it takes "
+            f"is {smallest}x{smallest}). Received: input_shape={tuple(input_shape)}"
+        )
+
+
+def _size_problem(h: int, w: int, ops: Sequence[tuple[str, int, int, str | int]]) -> str:
     for layer_name, kernel, stride, padding in ops:
+        if stride > 1 and padding == "same" and min(h, w) < 2:
+            return f"layer {layer_name!r} would downsample a {h}x{w} map"
         h, w = out_size(h, kernel, stride, padding), out_size(w, kernel, stride, padding)
         if h < 1 or w < 1:
-            raise ValueError(
-                f"`input_shape` is too small for {model}: layer {layer_name!r} would get a "
-                f"non-positive output size ({h}x{w}). Received: input_shape={tuple(input_shape)}"
-            )
+            return f"layer {layer_name!r} would get a non-positive output size ({h}x{w})"
+    return ""
 
 
 def feature_pooling(x, pooling: str | None):

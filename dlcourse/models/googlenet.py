@@ -94,6 +94,9 @@ def _build_googlenet(
     )
     _common.check_in_range("dropout", dropout, 0, 1)
     aux = aux_logits and include_top
+    stem = [("conv1_7x7", 7, 2, "same"), ("pool1", 3, 2, "same"), ("pool2", 3, 2, "same")]
+    pools = [(f"pool{n}", 3, 2, "same") for n in range(3, 3 + spec.count("M"))]
+    _common.check_input_size(name, input_shape, stem + pools)  # no pool may get a 1x1 map
     if aux:  # every main-path layer is SAME; only the auxiliary 5x5 VALID pooling can fail
         ops = [
             ("conv1_7x7", 7, 2, "same"),

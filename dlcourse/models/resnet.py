@@ -138,7 +138,10 @@ def _build_resnet(
         classes=classes,
         width=width,
     )
-    _common.check_input_size(name, input_shape, [("conv1_conv", 7, 2, 3), ("pool1_pool", 3, 2, 1)])
+    stages = [(f"conv{i}_block1_1_conv", 1, 2, "same") for i in (3, 4, 5)]  # strided units
+    _common.check_input_size(
+        name, input_shape, [("conv1_conv", 7, 2, 3), ("pool1_pool", 3, 2, 1), *stages]
+    )
     inputs = keras.Input(input_shape)
     # Block 1: the stem divides height and width by 4.
     x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)

@@ -77,7 +77,7 @@ def create_optimizer(
     """
     check_choice("name", name, OPTIMIZERS)
     lr = DEFAULT_LR[name] if learning_rate is None else learning_rate
-    if isinstance(lr, (int, float)):
+    if not callable(lr):  # a number (a schedule is callable): "0.01" or -1 is refused here
         check_positive("learning_rate", lr)
     check_in_range("momentum", momentum, 0.0, 1.0, closed="[)")
     check_in_range("beta_1", beta_1, 0.0, 1.0, closed="[)")

@@ -52,6 +52,7 @@ import tensorflow as tf
 from dlcourse.labkit import TrainConfig
 from dlcourse.training import precision as prec
 from dlcourse.training import strategy as strat
+from dlcourse.training.checks import check_fit_inputs
 from dlcourse.utils import check_choice, check_positive, write_json
 
 LOOPS = ("auto", "keras", "custom")
@@ -83,6 +84,7 @@ def fit(
     check_positive("epochs", epochs)
     check_positive("batch_size", batch_size)
     check_choice("loop", loop, LOOPS)
+    callbacks = check_fit_inputs(train, validation, callbacks)  # bad data: one clear error
     dtype = prec.resolve_precision(cfg.precision)
     jit = prec.resolve_jit(cfg.jit_compile)
     steps_per_execution = prec.check_steps_per_execution(cfg.steps_per_execution)

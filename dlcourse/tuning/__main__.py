@@ -72,4 +72,6 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from dlcourse.errors import run_main
+
+    sys.exit(run_main(main))

@@ -20,7 +20,7 @@ import numpy as np
 from dlcourse import data, plots
 from dlcourse.tuning.factory import DEFAULT_DIRECTORY, check_tuner, make_tuner
 from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel
-from dlcourse.utils import write_json
+from dlcourse.utils import check_positive, write_json
 
 DATASETS = ("digits", "digits28")
 
@@ -64,6 +64,7 @@ def run_search(
     from dlcourse.tuning import distributed  # lazily: python -m dlcourse.tuning.distributed
 
     check_tuner(tuner)
+    check_positive("epochs", epochs)
     splits = splits or prepare(dataset)
     (x, y), (xv, yv) = splits["train"], splits["val"]
     classes = int(max(y.max(), yv.max())) + 1

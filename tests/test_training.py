@@ -343,3 +343,25 @@ def test_a_model_built_outside_fit_is_refused_and_a_reused_one_trains():
     assert all(mirrored.extended.variable_created_in_scope(w.value) for w in model_b.weights)
     assert model_b.layers[1].compute_dtype == "bfloat16"  # the reused layer kept the policy
     assert model_b.output.dtype == "float32" and len(history["loss"]) == 1
+
+
+def test_every_mlp_path_builds_through_one_builder_with_a_float32_softmax():
+    import keras_tuner
+
+    from dlcourse.models.mlp import deep_mlp
+    from dlcourse.training import distributed, pretraining
+    from dlcourse.tuning.hypermodels import MLPHyperModel
+
+    encoder = keras.layers.Dense(4, activation="selu")
+    encoder.build((None, 16))
+    with precision.policy("mixed_float16"):
+        models = {
+            "hypermodel": MLPHyperModel((4, 4, 1), 3).build(keras_tuner.HyperParameters()),
+            "deep_mlp": deep_mlp((4, 4, 1), 3, depth=2, units=4),
+            "pretraining": pretraining.stacked_classifier((4, 4, 1), [encoder], 3),
+            "distributed": distributed.build_model(distributed.Job(hidden=(4,))),
+        }
+    for name, model in models.items():
+        assert model.get_layer("flatten") and model.get_layer("hidden1"), name  # mlp()'s names
+        assert model.get_layer("hidden1").compute_dtype == "float16", name
+        assert model.get_layer("predictions").compute_dtype == "float32", name

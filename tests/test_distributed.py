@@ -64,7 +64,9 @@ def test_sigkill_one_worker_then_resume(tmp_path):
         deadline = time.monotonic() + TIMEOUT
         while not (index.exists() and "ckpt-2" in index.read_text()):
             assert time.monotonic() < deadline, "no checkpoint of epoch 2 in time"
-            assert all(p.poll() is None for p in cluster.procs.values()), cluster.log_tail("worker0")
+            assert all(p.poll() is None for p in cluster.procs.values()), cluster.log_tail(
+                "worker0"
+            )
             time.sleep(0.1)
         cluster.kill("worker1", signal.SIGKILL)
         codes = cluster.wait(timeout=60)

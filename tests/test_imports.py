@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,12 @@ def test_every_module_imports_in_a_fresh_interpreter():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+
+
+def test_readme_package_map_matches_the_tree():
+    text = (ROOT.parent / "README.md").read_text()
+    block = text[text.index("```\ndlcourse/\n") :].split("```")[1]
+    listed = set(re.findall(r"^  (\S+)", block, re.MULTILINE))  # continuation lines: deeper
+    tree = {p.name + ("/" if p.is_dir() else "") for p in ROOT.iterdir()}
+    tree = {n for n in tree if not n.startswith(("__", "."))}
+    assert listed == tree

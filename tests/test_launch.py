@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -43,10 +42,16 @@ def _alive(pid: int) -> bool:
         ({"TF_CONFIG": launch.tf_config([1, 2], 1)}, "worker"),
         ({"TF_CONFIG": launch.tf_config([1], 0)}, "single"),
         (
-            {"TF_CONFIG": json.dumps({"cluster": {"chief": ["h:1"], "worker": ["h:2"]},
-                                      "task": {"type": "worker", "index": 0}})},
+            {
+                "TF_CONFIG": json.dumps(
+                    {
+                        "cluster": {"chief": ["h:1"], "worker": ["h:2"]},
+                        "task": {"type": "worker", "index": 0},
+                    }
+                )
+            },
             "worker",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_role_is_worked_out_in_one_place(env, expected):

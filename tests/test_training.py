@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dlcourse import launch
 from dlcourse.models import create_model, list_models
 from dlcourse.models.registry import model_family
-from dlcourse import launch
 from dlcourse.training import TrainConfig, fit, precision, strategy, time_to
 from dlcourse.training.loop import count_batches, shard_by_data
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -95,5 +96,5 @@ def test_killed_run_resumes_with_the_history_of_an_uninterrupted_one(tmp_path, l
     for key in ("loss", "val_loss"):
         assert resumed[key] == pytest.approx(whole[key], rel=1e-5)
     times = resumed["time_s"]
-    assert all(b > a for a, b in zip(times, times[1:])), times  # counts on across the resume
+    assert all(b > a for a, b in itertools.pairwise(times)), times  # counts on across the resume
     assert not (tmp_path / "backup").exists()  # backup removed after a finished run

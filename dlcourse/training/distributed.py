@@ -138,7 +138,7 @@ def train_worker(
         cfg=cfg,
         folder=out,
         callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=after_epoch)],
-        verbose="auto" if index == 0 else 0,
+        verbose="auto" if strat.is_chief(dist) else 0,
         loop=loop or job.loop,
     )
     train_s = time.perf_counter() - start

@@ -137,7 +137,7 @@ def summarize(tuner) -> dict:
         "best": best,
         "trials": trials,
         "completed": len(done),
-        "project_dir": str(oracle._project_dir),
+        "project_dir": str(tuner.project_dir),
     }
     if hasattr(oracle, "round_log"):
         result["round_log"] = oracle.round_log

@@ -216,11 +216,12 @@ def _pump(stream: IO[bytes], name: str, log: IO[bytes] | None, echo: bool) -> No
                 log.flush()
             if out is None:
                 continue
-            lines = chunk.splitlines(keepends=True)
-            text = b"".join(
-                (prefix if at_line_start or i else b"") + line for i, line in enumerate(lines)
-            )
-            at_line_start = chunk.endswith((b"\n", b"\r"))
+            text = b""
+            for line in chunk.splitlines(keepends=True):  # "\r" too: progress bars redraw
+                text += (prefix if at_line_start and line.strip(b"\r\n") else b"") + line
+                at_line_start = line.endswith((b"\n", b"\r")) or (
+                    at_line_start and not line.strip(b"\r\n")
+                )
             out.write(text)
             out.flush()
     except (OSError, ValueError):  # our stdout closed: nothing left to copy to

@@ -70,15 +70,15 @@ def test_cluster_output_is_prefixed_logged_and_a_failure_stops_the_rest(tmp_path
     code = (
         "import json, os, sys, time\n"
         "i = json.loads(os.environ['TF_CONFIG'])['task']['index']\n"
-        "print(f'hello from {i}', flush=True)\n"
+        "print(f'step 1\\rhello from {i}', flush=True)\n"  # a progress bar redraws after a CR
         "sys.exit(3) if i == 1 else time.sleep(60)\n"
     )
     start = time.monotonic()
     codes = launch.run_cluster([sys.executable, "-c", code], 2, timeout=30, log_dir=tmp_path)
     assert codes["worker1"] == 3 and codes["worker0"] == -signal.SIGTERM  # stopped, not waited
     assert time.monotonic() - start < 20
-    assert "[worker0] hello from 0" in capfd.readouterr().out
-    assert (tmp_path / "worker1.log").read_text() == "hello from 1\n"
+    assert "[worker0] step 1\r[worker0] hello from 0\n" in capfd.readouterr().out
+    assert (tmp_path / "worker1.log").read_bytes() == b"step 1\rhello from 1\n"  # as written
     with pytest.raises(ValueError, match="Received: workers=0"):
         launch.run_cluster(["true"], 0)
 

@@ -27,12 +27,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Self, TypeVar
 
 from dlcourse.utils import check_positive
 
+T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
 ROLES = ("chief", "worker", "single")
 #: what the tuning launcher tells its chief: where to report its port, how many workers come
@@ -248,6 +249,32 @@ def interruptible() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def guarded(run: Callable[[], T], interrupted: str = "every process stopped") -> tuple[int, T]:
+    """``(0, run())`` for a launcher's ``main``, with Ctrl-C/SIGTERM and errors as exit codes.
+
+    Bad input (``ValueError``) is 2, a failed or timed-out cluster (``RuntimeError``,
+    ``TimeoutError``) is 1 and an interrupt 130, each with its one-line message on stderr.
+    """
+    try:
+        with interruptible():
+            return 0, run()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2, None
+    except (RuntimeError, TimeoutError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1, None
+    except KeyboardInterrupt:
+        print(f"interrupted: {interrupted}", file=sys.stderr)
+        return 130, None
+
+
+def report_codes(codes: Mapping[str, int]) -> int:
+    """Print the exit codes of a cluster's processes; 0 if all of them succeeded, else 1."""
+    print("exit codes: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
+    return 0 if not any(codes.values()) else 1
+
+
 def run_cluster(
     cmd: Sequence[str],
     workers: int,
@@ -285,20 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         p.error("no command given (put it after --)")
-    try:
-        with interruptible():
-            codes = run_cluster(cmd, args.workers, timeout=args.timeout, log_dir=args.log_dir)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except TimeoutError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: every process stopped", file=sys.stderr)
-        return 130
-    print("exit codes: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
-    return 0 if not any(codes.values()) else 1
+    status, codes = guarded(
+        lambda: run_cluster(cmd, args.workers, timeout=args.timeout, log_dir=args.log_dir)
+    )
+    return status or report_codes(codes)
 
 
 if __name__ == "__main__":

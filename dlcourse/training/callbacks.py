@@ -97,7 +97,7 @@ def find_learning_rate(
     """
     lr = model.optimizer.get_config()["learning_rate"]
     if isinstance(lr, dict):  # a LearningRateSchedule, serialized
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004  (project rule: bad input is a ValueError)
             "The LR finder sets the learning rate itself: compile the model with a "
             f"float learning rate. Received: learning_rate={lr.get('class_name', lr)}"
         )

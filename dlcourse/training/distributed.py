@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dlcourse.launch import Processes, free_ports, interruptible, tf_config
+from dlcourse.launch import Processes, free_ports, guarded, tf_config
 from dlcourse.utils import (
     arg,
     atomic_path,
@@ -248,15 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    try:
-        with interruptible():
-            results = launch(args.workers, job, timeout=args.timeout)
-    except (RuntimeError, TimeoutError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: every worker stopped; run again to resume", file=sys.stderr)
-        return 130
+    status, results = guarded(
+        lambda: launch(args.workers, job, timeout=args.timeout),
+        interrupted="every worker stopped; run again to resume",
+    )
+    if status:
+        return status
     print(summary(results))
     print(f"results and weights in {job.out_dir}/")
     return 0

@@ -28,7 +28,8 @@ from dlcourse.launch import (
     ORACLE_PORT_FILE_ENV,
     TUNING_WORKERS_ENV,
     Processes,
-    interruptible,
+    guarded,
+    report_codes,
     tuner_env,
 )
 from dlcourse.tuning.__main__ import parser as search_parser
@@ -98,22 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         project = os.path.join(search_args.directory, search_args.project_name or search_args.tuner)
         shutil.rmtree(project, ignore_errors=True)
         rest = [a for a in rest if a != "--overwrite"]
-    try:
-        with interruptible():
-            codes = launch(
-                [sys.executable, "-m", "dlcourse.tuning", *rest],
-                args.workers,
-                port=args.port,
-                timeout=args.timeout,
-            )
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: every process stopped; run again to resume", file=sys.stderr)
-        return 130
-    print("exit codes: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
-    return 0 if all(c == 0 for c in codes.values()) else 1
+    command = [sys.executable, "-m", "dlcourse.tuning", *rest]
+    status, codes = guarded(
+        lambda: launch(command, args.workers, port=args.port, timeout=args.timeout),
+        interrupted="every process stopped; run again to resume",
+    )
+    return status or report_codes(codes)
 
 
 if __name__ == "__main__":

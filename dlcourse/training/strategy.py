@@ -143,8 +143,11 @@ def num_workers(config: dict[str, Any] | None) -> int:
 
 def worker_count(strategy: tf.distribute.Strategy) -> int:
     """How many worker processes take part in ``strategy`` (1 unless multi-worker)."""
-    extended = strategy.extended
-    return int(getattr(extended, "_num_workers", 1))
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(1, sum(len(spec.get(kind, [])) for kind in TASK_TYPES))
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -131,8 +131,9 @@ def check_built_in_scope(model: keras.Model, strategy: tf.distribute.Strategy, d
         )
     policy = keras.DTypePolicy(dtype)
     if policy.compute_dtype != policy.variable_dtype:
+        # Every weight layer in float32: made outside fit (one layer may be a float32 head).
         layers = [layer for layer in _layers(model) if layer.weights]
-        if layers and all(layer.compute_dtype == "float32" for layer in layers):
+        if len(layers) > 1 and all(layer.compute_dtype == "float32" for layer in layers):
             raise ValueError(
                 f"`build` must create the model under fit's dtype policy {dtype!r}; every layer "
                 "computes in float32, so it was made outside fit. Create, clone or reuse models "

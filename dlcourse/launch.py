@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Self, TypeVar
 
-from dlcourse.utils import check_positive
+from dlcourse.utils import check_choice, check_positive
 
 T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
@@ -44,19 +44,21 @@ TUNING_WORKERS_ENV = "DLCOURSE_TUNING_WORKERS"
 # --------------------------------------------------------------------------- roles and env
 
 
-def role(env: Mapping[str, str] | None = None) -> str:
+def role(env: Mapping[str, str] | None = None, of: str = "any") -> str:
     """``"chief"``, ``"worker"`` or ``"single"``: this process's place in a local cluster.
 
     keras-tuner's variables (``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_TUNER_ID``) come first:
     the tuner called ``chief...`` serves the oracle, every other one is a worker. Otherwise
     ``TF_CONFIG``: a ``chief`` task, or worker 0 of a cluster without one, is the chief (it
     writes checkpoints and outputs); a cluster of one is ``"single"``. No variable: ``"single"``.
+    ``of="keras_tuner"`` or ``of="tf_config"`` reads only that system's variables.
     """
+    check_choice("of", of, ("any", "keras_tuner", "tf_config"))
     env = os.environ if env is None else env
-    if "KERASTUNER_ORACLE_IP" in env:
+    if of != "tf_config" and "KERASTUNER_ORACLE_IP" in env:
         return "chief" if env.get("KERASTUNER_TUNER_ID", "").startswith("chief") else "worker"
     text = env.get("TF_CONFIG", "").strip()
-    if not text:
+    if of == "keras_tuner" or not text:
         return "single"
     config = json.loads(text)
     cluster, task = config.get("cluster", {}), config.get("task", {})

@@ -58,6 +58,15 @@ def test_role_is_worked_out_in_one_place(env, expected):
     assert launch.role(env) == expected
 
 
+def test_role_of_one_system_ignores_the_other():
+    both = {"TF_CONFIG": launch.tf_config([1, 2], 0), **launch.tuner_env("tuner0", 1)}
+    assert launch.role(both) == launch.role(both, of="keras_tuner") == "worker"
+    assert launch.role(both, of="tf_config") == "chief"
+    assert launch.role({"TF_CONFIG": launch.tf_config([1, 2], 0)}, of="keras_tuner") == "single"
+    with pytest.raises(ValueError, match="Received: of='mpi'"):
+        launch.role({}, of="mpi")
+
+
 def test_free_ports_are_distinct_and_tf_config_names_them():
     ports = launch.free_ports(3)
     assert len(set(ports)) == 3

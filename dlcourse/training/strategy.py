@@ -152,7 +152,7 @@ def worker_count(strategy: tf.distribute.Strategy) -> int:
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """True for the process that writes checkpoints and outputs (worker 0, or the only one)."""
-    return worker_count(strategy) == 1 or launch.role() == "chief"
+    return worker_count(strategy) == 1 or launch.role(of="tf_config") == "chief"
 
 
 def task_index(strategy: tf.distribute.Strategy) -> int:

@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
         kwargs.update(rounds=args.rounds, shrink=args.shrink)
     if args.tuner == "cv-grid":
         kwargs.update(folds=args.folds)
-    worker = launch.role() == "worker"
+    worker = launch.role(of="keras_tuner") == "worker"
     if args.quick:
         args.max_trials, args.epochs = args.max_trials or 3, 1
         if args.tuner == "coarse-to-fine":

@@ -84,7 +84,7 @@ def run_search(
         )
     else:
         search_in_role(tuner_obj, x, y, validation_data=(xv, yv), epochs=epochs, verbose=0)
-    if launch.role() == "worker":  # the chief holds the oracle and reports
+    if launch.role(of="keras_tuner") == "worker":  # the chief holds the oracle and reports
         return {"worker": os.environ["KERASTUNER_TUNER_ID"]}
     result = summarize(tuner_obj)
     if report:
@@ -94,7 +94,7 @@ def run_search(
 
 def search_in_role(tuner, *args, **kwargs) -> None:
     """``tuner.search`` in every role; a keras-tuner chief serves the oracle instead."""
-    if launch.role() != "chief":
+    if launch.role(of="keras_tuner") != "chief":
         tuner.search(*args, **kwargs)
         return
 

@@ -112,3 +112,10 @@ def test_readme_package_map_matches_the_tree():
     tree = {p.name + ("/" if p.is_dir() else "") for p in ROOT.iterdir()}
     tree = {n for n in tree if not n.startswith(("__", "."))}
     assert listed == tree
+
+
+def test_the_library_never_imports_the_lab_harness():
+    graph = import_graph(_modules())
+    harness = ("dlcourse.labkit", "dlcourse.cli", "dlcourse.bench")  # bench runs labs
+    users = [m for m, edges in graph.items() if "dlcourse.labkit" in edges]
+    assert users and not [m for m in users if not m.startswith(harness)], users

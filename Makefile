@@ -16,7 +16,7 @@ ARGS     ?=
 FORCE    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab report test lint tune tune-distributed train-distributed bench clean
+.PHONY: help install data labs lab report test lint format tune tune-distributed train-distributed bench clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -47,9 +47,13 @@ report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 test: $(STAMP)  ## Run the test suite (under 10 minutes on 2 cores)
 	$(PY) -m pytest $(ARGS)
 
-lint: $(STAMP)  ## ruff check + format check
-	$(PY) -m ruff check --line-length 100 dlcourse labs tests
-	$(PY) -m ruff format --line-length 100 --check dlcourse labs tests
+lint: $(STAMP)  ## ruff check + format check (settings in pyproject.toml; under a second)
+	$(PY) -m ruff check dlcourse labs tests
+	$(PY) -m ruff format --check dlcourse labs tests
+
+format: $(STAMP)  ## ruff format + the safe ruff fixes, in place
+	$(PY) -m ruff check --fix dlcourse labs tests
+	$(PY) -m ruff format dlcourse labs tests
 
 tune: data  ## Hyperparameter search on the embedded data: make tune TUNER=coarse-to-fine
 	$(PY) -m dlcourse.tuning --tuner $(TUNER) $(ARGS)

@@ -16,12 +16,14 @@ _SUBMODULES = (
     "bench",
     "data",
     "labkit",
+    "launch",
     "layers",
     "models",
     "plots",
     "scratch",
     "training",
     "tuning",
+    "upstream",
     "utils",
 )
 

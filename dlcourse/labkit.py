@@ -16,10 +16,8 @@ touch the others, and each lab's peak memory is measured) and writes ``runs/REPO
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
-import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -30,27 +28,24 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from dlcourse import errors
-from dlcourse.utils import atomic_path, validate_config, write_json
+from dlcourse.training import config as training_config
+from dlcourse.utils import (
+    arg,
+    atomic_path,
+    config_parser,
+    validate_config,
+    write_json,
+)
 
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
 DEFAULT_OUT = "runs"
 _LAB_FILE = re.compile(r"^(\d\d)_([a-z0-9_]+)\.py$")
-
-
-def arg(default: Any, help: str, *, check: Any = None, **kwargs: Any) -> Any:
-    """A config field whose ``help`` is both its comment and its ``--flag`` help text.
-
-    ``check`` names the library check its value must pass (``"positive"``, ``"fraction"``,
-    ``"model"``, a ``(low, high)`` range ...; see :data:`dlcourse.utils.CHECKS`); ``choices``
-    lists its allowed values. Both apply to every element of a tuple field.
-    """
-    return field(default=default, metadata={"help": help, "check": check, **kwargs})
 
 
 @dataclass(frozen=True)
@@ -66,21 +61,9 @@ class LabConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig(LabConfig):
-    """Fields every lab that trains a Keras model has: the execution switches."""
-
-    strategy: str = arg(
-        "default", "distribution strategy", choices=("default", "mirrored", "multi-worker")
-    )
-    precision: str = arg(
-        "auto",
-        "dtype policy; auto = mixed_float16 on a GPU, float32 on CPU",
-        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
-    )
-    jit_compile: str = arg(
-        "auto", "XLA compilation; auto = on with a GPU, off on CPU", choices=("auto", "on", "off")
-    )
-    steps_per_execution: int = arg(1, "training steps run per tf.function call", check="positive")
+class TrainConfig(LabConfig, training_config.TrainConfig):
+    """Fields every lab that trains a Keras model has: :class:`LabConfig`'s plus the execution
+    switches of :class:`dlcourse.training.TrainConfig` (what ``fit`` takes)."""
 
 
 # --------------------------------------------------------------------------- running one lab
@@ -101,36 +84,6 @@ def lab_name(module_file: str) -> str:
 def save_metrics(folder: Path, metrics: dict) -> Path:
     """Write ``metrics.json`` atomically and return its path."""
     return write_json(Path(folder) / "metrics.json", metrics)
-
-
-def config_parser(
-    cfg_cls: type, description: str | None = None, prog: str | None = None
-) -> argparse.ArgumentParser:
-    """An argparse parser with one ``--flag`` per dataclass field, help from :func:`arg`."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    for f in dataclasses.fields(cfg_cls):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "") + " (default: %(default)s)"
-        if f.type in (bool, "bool"):
-            action = argparse.BooleanOptionalAction
-            parser.add_argument(flag, dest=f.name, action=action, default=f.default, help=help_text)
-            continue
-        kwargs = {"type": _field_type(f), "choices": f.metadata.get("choices")}
-        if isinstance(f.default, tuple):
-            kwargs["nargs"] = "+"  # e.g. --hidden 300 100
-        parser.add_argument(flag, dest=f.name, default=f.default, help=help_text, **kwargs)
-    return parser
-
-
-def _field_type(f: dataclasses.Field) -> Callable[[str], Any] | None:
-    default = f.default
-    if isinstance(default, tuple):
-        return type(default[0]) if default else str
-    if default is None:
-        return str
-    return type(default)
 
 
 def cli(
@@ -163,7 +116,7 @@ def _cli(run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequenc
     lab = lab_name(module.__file__) if getattr(module, "__file__", None) else None
     with _no_empty_folder(Path(cfg.out_dir) / lab if lab else None):
         metrics = run(cfg)
-    print(json.dumps(_scalars(metrics), indent=2, default=str))
+    print(json.dumps(flatten_scalars(metrics), indent=2, default=str))
     return metrics
 
 
@@ -298,7 +251,7 @@ def run_all(
             )
             results.append({**done, "skipped": True})
             continue
-        result = _run_subprocess(lab, out_dir, extra_args)
+        result = run_subprocess(lab, out_dir, extra_args)
         results.append(result)
         status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
         rss = result["peak_rss_mb"]
@@ -360,7 +313,8 @@ def _write_peak_rss(path: Path) -> None:
         path.write_text(str(peak))
 
 
-def _run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
+def run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
+    """Run one lab in its own process; record exit code, wall time and peak RSS."""
     cmd = [sys.executable, str(lab.path), "--out-dir", out_dir, *extra_args]
     folder = Path(out_dir) / lab.name
     (folder / "run_info.json").unlink(missing_ok=True)  # a killed rerun must not look complete
@@ -413,7 +367,7 @@ def write_report(out_dir: str = DEFAULT_OUT) -> Path:
             sections += [f"Notes: {lab.header['Notes']}", ""]
         if metrics:
             sections += ["| metric | value |", "|---|---|"]
-            sections += [f"| {k} | {_fmt(v)} |" for k, v in _scalars(metrics).items()]
+            sections += [f"| {k} | {_fmt(v)} |" for k, v in flatten_scalars(metrics).items()]
             sections.append("")
         for png in sorted(folder.glob("*.png")):
             sections += [f"![{png.stem}]({lab.name}/{png.name})", ""]
@@ -432,13 +386,13 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _scalars(metrics: dict, prefix: str = "") -> dict[str, Any]:
+def flatten_scalars(metrics: dict, prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to ``a.b`` keys, keeping numbers, strings and booleans."""
     flat = {}
     for k, v in metrics.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            flat.update(_scalars(v, key + "."))
+            flat.update(flatten_scalars(v, key + "."))
         elif isinstance(v, (int, float, str, bool)) or v is None:
             flat[key] = v
     return flat

@@ -1,13 +1,16 @@
-"""Small shared helpers: atomic file writes, argument checks, seeding."""
+"""Small shared helpers: atomic file writes, argument checks, seeding, dataclass configs."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
 import json
 import numbers
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +97,73 @@ def set_seed(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
+
+
+# --------------------------------------------------------------------------- dataclass configs
+
+
+def arg(default: Any, help: str, *, check: Any = None, **kwargs: Any) -> Any:
+    """A config field whose ``help`` is both its comment and its ``--flag`` help text.
+
+    ``check`` names the library check its value must pass (``"positive"``, ``"fraction"``,
+    ``"model"``, a ``(low, high)`` range ...; see :data:`CHECKS`); ``choices`` lists its allowed
+    values. Both apply to every element of a tuple field (:func:`validate_config`).
+    """
+    return field(default=default, metadata={"help": help, "check": check, **kwargs})
+
+
+def config_parser(
+    cfg_cls: type, description: str | None = None, prog: str | None = None
+) -> argparse.ArgumentParser:
+    """An argparse parser with one ``--flag`` per dataclass field, help from :func:`arg`."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for f in dataclasses.fields(cfg_cls):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "") + " (default: %(default)s)"
+        if f.type in (bool, "bool"):
+            action = argparse.BooleanOptionalAction
+            parser.add_argument(flag, dest=f.name, action=action, default=f.default, help=help_text)
+            continue
+        kwargs = {"type": _field_type(f), "choices": f.metadata.get("choices")}
+        if isinstance(f.default, tuple):
+            kwargs["nargs"] = "+"  # e.g. --hidden 300 100
+        parser.add_argument(flag, dest=f.name, default=f.default, help=help_text, **kwargs)
+    return parser
+
+
+def _field_type(f: dataclasses.Field) -> Callable[[str], Any] | None:
+    default = f.default
+    if isinstance(default, tuple):
+        return type(default[0]) if default else str
+    if default is None:
+        return str
+    return type(default)
+
+
+def to_argv(cfg: Any) -> list[str]:
+    """The flags that :func:`config_parser` parses back into ``cfg`` (its inverse)."""
+    argv = []
+    for f in dataclasses.fields(cfg):
+        flag, value = "--" + f.name.replace("_", "-"), getattr(cfg, f.name)
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            argv += [flag, *map(str, value)]
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+def parse_config(cfg_cls: type, argv: Sequence[str] | None = None, parser=None) -> Any:
+    """Parse ``argv`` with ``parser`` (default: :func:`config_parser`) into a ``cfg_cls``."""
+    parser = parser or config_parser(cfg_cls)
+    values = vars(parser.parse_args(argv))
+    names = {f.name for f in dataclasses.fields(cfg_cls)}
+    return cfg_cls(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
+    )
 
 
 # --------------------------------------------------------------------------- config validation

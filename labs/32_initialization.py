@@ -20,15 +20,11 @@ import keras
 import numpy as np
 
 from dlcourse import data, labkit, plots
+from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.layers import initializers as inits
-from dlcourse.training.deepnets import (
-    compile_classifier,
-    deep_mlp,
-    final,
-    train_variants,
-    unit_arrays,
-)
+from dlcourse.models.mlp import compile_classifier, deep_mlp
+from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
 

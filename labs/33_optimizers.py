@@ -14,16 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlcourse import data, labkit, plots
+from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
-from dlcourse.training.deepnets import (
-    compile_classifier,
-    deep_mlp,
-    final,
-    train_variants,
-    unit_arrays,
-)
+from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
 from dlcourse.training.trainer import time_to
+from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
 QUICK = ["sgd", "momentum", "adam"]

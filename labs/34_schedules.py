@@ -16,16 +16,12 @@ from dataclasses import dataclass
 import keras
 
 from dlcourse import data, labkit, plots
+from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
+from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import schedules as sch
 from dlcourse.training.callbacks import LearningRateLogger, find_learning_rate
-from dlcourse.training.deepnets import (
-    compile_classifier,
-    deep_mlp,
-    final,
-    train_variants,
-    unit_arrays,
-)
+from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
 

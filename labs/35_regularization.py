@@ -19,17 +19,13 @@ import keras
 import numpy as np
 
 from dlcourse import data, labkit, plots
+from dlcourse.data.arrays import unit_arrays
 from dlcourse.data.augment import augmented_dataset, augmenter
 from dlcourse.labkit import arg
 from dlcourse.layers import MaxNorm, MaxNormClipper, mc_predict, penalty
+from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import diagnostics as diag
-from dlcourse.training.deepnets import (
-    compile_classifier,
-    deep_mlp,
-    final,
-    train_variants,
-    unit_arrays,
-)
+from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
 

@@ -19,16 +19,11 @@ import keras
 import numpy as np
 
 from dlcourse import data, labkit, plots
+from dlcourse.data.arrays import per_class, unit_arrays
 from dlcourse.labkit import arg
+from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import transfer
-from dlcourse.training.deepnets import (
-    compile_classifier,
-    deep_mlp,
-    final,
-    per_class,
-    train_variants,
-    unit_arrays,
-)
+from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
 

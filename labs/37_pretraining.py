@@ -13,15 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlcourse import data, labkit, plots
+from dlcourse.data.arrays import per_class, unit_arrays
 from dlcourse.labkit import arg
+from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import pretraining
-from dlcourse.training.deepnets import (
-    compile_classifier,
-    deep_mlp,
-    per_class,
-    train_variants,
-    unit_arrays,
-)
+from dlcourse.training.variants import train_variants
 
 LAB = labkit.lab_name(__file__)
 

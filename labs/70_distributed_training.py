@@ -2,7 +2,7 @@
 Title: Distributed training: one device, mirrored replicas, and 1 vs N workers
 Unit: scale
 Notes: 004 (mini-batch training, tf.data shuffle/batch/prefetch); issue 6 (tf.distribute)
-Description: Trains the Unit II MLP on the embedded digits28 images through dlcourse's one fit()
+Description: Trains the Unit II MLP on the embedded digits28 images (read by the tf.data loader) through dlcourse's one fit()
 under the strategy chosen with --strategy (default: one device; mirrored: all local GPUs, the CPU
 without one; multi-worker: the cluster in TF_CONFIG), then trains the same model with the same
 global batch on a 1-worker and an N-worker MultiWorkerMirroredStrategy cluster of local
@@ -16,11 +16,16 @@ the same cores, so expect no speed-up here: the point is the mechanics.
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
+import numpy as np
 
-from dlcourse import data, labkit, plots
+from dlcourse import labkit, plots
+from dlcourse.data import make_dataset
 from dlcourse.labkit import arg
 from dlcourse.training import distributed as dist
 from dlcourse.training import fit, time_to
@@ -44,14 +49,56 @@ class Config(labkit.TrainConfig):
     target: float = arg(0.9, "validation accuracy for time-to-accuracy", check=(0, 1))
 
 
+def compare_workers(
+    counts: Sequence[int] = (1, 2), job: dist.Job | None = None, *, timeout: float = 300.0
+) -> list[dict]:
+    """Train the same job (same global batch) on 1, 2 ... workers; one row per cluster size.
+
+    Every size runs the distributed loop (``loop="custom"``), so the rows differ only in the
+    number of workers. ``steps_per_s`` is global steps per second of epochs 2.. (training and
+    validation; TensorFlow start-up and graph tracing excluded); ``wall_s`` includes start-up.
+    Each cluster writes into ``<out_dir>/workers<N>``.
+    """
+    job = (job or dist.Job()).replace(loop="custom")  # one loop for every size
+    rows = []
+    for n in counts:
+        sub = job.replace(out_dir=f"{job.out_dir}/workers{n}")
+        start = time.perf_counter()
+        results = dist.launch(n, sub, timeout=timeout, quiet=True)
+        wall = time.perf_counter() - start
+        chief = results[0]
+        rows.append(
+            {
+                "workers": n,
+                "steps_per_s": chief["steps_per_s"],
+                "train_s": chief["train_s"],
+                "wall_s": round(wall, 2),
+                "val_accuracy": chief["history"]["val_accuracy"][-1],
+                "val_accuracy_curve": chief["history"]["val_accuracy"],
+                "iterations": chief["iterations"],
+                "identical_weights": same_weights(
+                    [Path(sub.out_dir) / f"weights_worker{i}.npz" for i in range(n)]
+                ),
+            }
+        )
+    return rows
+
+
+def same_weights(paths: list[Path]) -> bool:
+    """Whether the ``.npz`` weight files of all workers hold bit-identical arrays."""
+    arrays = []
+    for path in paths:
+        with np.load(path) as npz:
+            arrays.append([npz[k] for k in npz.files])
+    return all(
+        all(np.array_equal(a, b) for a, b in zip(arrays[0], other, strict=True))
+        for other in arrays[1:]
+    )
+
+
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     set_seed(cfg.seed)
-    splits = (datasets or {}).get("digits28") or data.load("digits28")
-    n = 256 if cfg.quick else len(splits["train"].x)
-    train = (splits["train"].x[:n] / 255.0, splits["train"].y[:n])
-    val = (splits["val"].x / 255.0, splits["val"].y)
-    test = splits["test"]
     epochs = 2 if cfg.quick else cfg.epochs
     job = dist.Job(
         epochs=1 if cfg.quick else cfg.worker_epochs,
@@ -59,8 +106,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         learning_rate=cfg.learning_rate,
         hidden=tuple(cfg.hidden),
         seed=cfg.seed,
+        limit=256 if cfg.quick else 0,
         out_dir=str(out / "clusters"),
     )
+    # digits28 from the loader, the same batches the cluster workers read (tests may pass
+    # {"train": ..., "val": ...} batched datasets instead).
+    train, val = (datasets["train"], datasets["val"]) if datasets else dist.datasets(job)
+    test = make_dataset("digits28", "test", batch_size=cfg.batch_size, shuffle=False, device=None)
 
     model, history = fit(
         lambda: dist.build_model(job),
@@ -69,9 +121,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         epochs=epochs,
         cfg=cfg,
         folder=out,
-        batch_size=cfg.batch_size,
     )
-    _, test_acc = model.evaluate(test.x / 255.0, test.y, verbose=0)
+    _, test_acc = model.evaluate(test, verbose=0)
     metrics: dict = {
         "strategy": cfg.strategy,
         "replicas": model.distribute_strategy.num_replicas_in_sync,
@@ -85,8 +136,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     # 1 vs N worker processes: real clusters, so quick mode (the test suite) skips them.
     if cfg.workers and not cfg.quick:
-        counts = sorted({1, cfg.workers})
-        rows = dist.compare_workers(counts, job)
+        rows = compare_workers(sorted({1, cfg.workers}), job)
         metrics["workers"] = {
             str(r["workers"]): {k: v for k, v in r.items() if k != "val_accuracy_curve"}
             for r in rows

@@ -24,8 +24,8 @@ def _weights(path) -> list[np.ndarray]:
         return [npz[k] for k in sorted(npz.files, key=lambda k: int(k.split("_")[1]))]
 
 
-def _all_reaped(cluster: dist.Cluster) -> bool:
-    return all(p.poll() is not None for p in cluster.procs)
+def _all_reaped(cluster) -> bool:
+    return all(p.poll() is not None for p in cluster.procs.values())
 
 
 def test_two_workers_agree_and_match_one_process(tmp_path):
@@ -40,7 +40,7 @@ def test_two_workers_agree_and_match_one_process(tmp_path):
 
     # The same job in this process, one device, same global batch, seed and data order.
     ref = dist.train_worker(
-        dist.Job(**{**job.__dict__, "out_dir": str(tmp_path / "ref")}),
+        job.replace(out_dir=str(tmp_path / "ref")),
         strategy="default",
         loop="custom",
     )
@@ -60,15 +60,17 @@ def test_sigkill_one_worker_then_resume(tmp_path):
         epochs=4, batch_size=32, limit=256, hidden=(32,), pause_after_epoch=0.5, out_dir=str(out)
     )
     index = out / "backup" / "checkpoint"
-    with dist.Cluster(2, job, quiet=True) as cluster:
+    with dist.start_cluster(2, job, quiet=True) as cluster:
         deadline = time.monotonic() + TIMEOUT
         while not (index.exists() and "ckpt-2" in index.read_text()):
             assert time.monotonic() < deadline, "no checkpoint of epoch 2 in time"
-            assert all(p.poll() is None for p in cluster.procs), cluster.log_tail(0)
+            assert all(p.poll() is None for p in cluster.procs.values()), cluster.log_tail(
+                "worker0"
+            )
             time.sleep(0.1)
-        cluster.kill(1, signal.SIGKILL)
+        cluster.kill("worker1", signal.SIGKILL)
         codes = cluster.wait(timeout=60)
-    assert codes[1] == -signal.SIGKILL and codes[0] != 0  # the chief is stopped too
+    assert codes["worker1"] == -signal.SIGKILL and codes["worker0"] != 0  # chief stopped too
     assert _all_reaped(cluster)
     last = int(
         re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', index.read_text(), re.MULTILINE)[1]
@@ -90,7 +92,7 @@ def test_sigkill_one_worker_then_resume(tmp_path):
 
 def test_launcher_bad_input():
     with pytest.raises(ValueError, match="Received: workers=0"):
-        dist.Cluster(0, dist.Job())
+        dist.start_cluster(0, dist.Job())
     with pytest.raises(ValueError, match="Received: epochs=0"):
         dist.Job(epochs=0)
     assert dist.main(["--workers", "0"]) == 2

@@ -18,7 +18,9 @@ def test_lab_runs_in_quick_mode(name, tmp_path):
     folder = tmp_path / name
     saved = json.loads((folder / "metrics.json").read_text())
     assert saved and isinstance(metrics, dict)
-    assert labkit._scalars(saved) == pytest.approx(labkit._scalars(json.loads(json.dumps(metrics))))
+    assert labkit.flatten_scalars(saved) == pytest.approx(
+        labkit.flatten_scalars(json.loads(json.dumps(metrics)))
+    )
     assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
 
 

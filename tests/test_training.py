@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlcourse.labkit import TrainConfig
+from dlcourse import launch
 from dlcourse.models import create_model, list_models
 from dlcourse.models.registry import model_family
-from dlcourse.training import fit, precision, strategy, time_to
-from dlcourse.training.trainer import count_batches, shard_by_data
+from dlcourse.training import TrainConfig, fit, precision, strategy, time_to
+from dlcourse.training.loop import count_batches, shard_by_data
 
 
 def _data(n=96, seed=0):
@@ -177,7 +177,8 @@ def test_auto_switches_follow_the_hardware():
 
 
 def test_lrn_stays_float32_under_mixed_precision():
-    lrn = pytest.importorskip("dlcourse.layers.lrn", reason="slice E's LRN layer not present")
+    from dlcourse.layers import lrn
+
     with precision.policy("mixed_float16"):
         layer = lrn.LocalResponseNormalization()
         x = keras.Input((6, 6, 8))
@@ -251,9 +252,9 @@ def test_malformed_tf_config_is_one_value_error(text, match):
 
 
 def test_good_tf_config_and_generated_ones_parse():
-    ports = strategy.free_ports(3)
+    ports = launch.free_ports(3)
     assert len(set(ports)) == 3
-    config = strategy.parse_tf_config(strategy.make_tf_config(ports, 2))
+    config = strategy.parse_tf_config(launch.tf_config(ports, 2))
     assert config["task"] == {"type": "worker", "index": 2}
     assert strategy.own_address(config) == f"127.0.0.1:{ports[2]}"
     assert strategy.parse_tf_config("") is None
@@ -264,7 +265,7 @@ def test_port_in_use_is_refused_before_the_server_starts(monkeypatch):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        free = strategy.free_ports(1)[0]
+        free = launch.free_ports(1)[0]
         tf_config = json.dumps(
             {
                 "cluster": {"worker": [f"127.0.0.1:{port}", f"127.0.0.1:{free}"]},
@@ -311,3 +312,55 @@ def test_small_builders_output_float32_under_mixed_precision(name):
     with precision.policy("mixed_float16"):
         model = create_model(name)
     assert precision.low_precision_outputs(model) == []
+
+
+# --------------------------------------------------------------------------- built outside fit
+
+
+def test_a_model_built_outside_fit_is_refused_and_a_reused_one_trains():
+    from dlcourse.training.transfer import add_head, freeze, reuse_layers
+
+    x, y = _data(64)
+    outside = _build()()
+    with pytest.raises(ValueError, match="inside fit.*MirroredStrategy.*made outside it"):
+        fit(lambda: outside, (x, y), cfg=TrainConfig(strategy="mirrored"), verbose=0)
+    with pytest.raises(ValueError, match="policy 'mixed_bfloat16'.*float32 layers only"):
+        fit(lambda: outside, (x, y), cfg=TrainConfig(precision="mixed_bfloat16"), verbose=0)
+
+    # Lab 54's path: a model from fit, reused (cloned) outside fit, trains in the next fit.
+    cfg = TrainConfig(strategy="mirrored", precision="mixed_bfloat16", jit_compile="off")
+    model_a, _ = fit(_build(), (x, y), cfg=cfg, verbose=0)
+    base = reuse_layers(model_a, n_layers=1)
+
+    def reused():
+        model = add_head(freeze(base), n_classes=2)
+        model.compile("adam", "sparse_categorical_crossentropy")
+        return model
+
+    model_b, history = fit(reused, (x, y), cfg=cfg, verbose=0)
+    mirrored = strategy.get_strategy("mirrored")
+    assert all(mirrored.extended.variable_created_in_scope(w.value) for w in model_b.weights)
+    assert model_b.layers[1].compute_dtype == "bfloat16"  # the reused layer kept the policy
+    assert model_b.output.dtype == "float32" and len(history["loss"]) == 1
+
+
+def test_every_mlp_path_builds_through_one_builder_with_a_float32_softmax():
+    import keras_tuner
+
+    from dlcourse.models.mlp import deep_mlp
+    from dlcourse.training import distributed, pretraining
+    from dlcourse.tuning.hypermodels import MLPHyperModel
+
+    encoder = keras.layers.Dense(4, activation="selu")
+    encoder.build((None, 16))
+    with precision.policy("mixed_float16"):
+        models = {
+            "hypermodel": MLPHyperModel((4, 4, 1), 3).build(keras_tuner.HyperParameters()),
+            "deep_mlp": deep_mlp((4, 4, 1), 3, depth=2, units=4),
+            "pretraining": pretraining.stacked_classifier((4, 4, 1), [encoder], 3),
+            "distributed": distributed.build_model(distributed.Job(hidden=(4,))),
+        }
+    for name, model in models.items():
+        assert model.get_layer("flatten") and model.get_layer("hidden1"), name  # mlp()'s names
+        assert model.get_layer("hidden1").compute_dtype == "float16", name
+        assert model.get_layer("predictions").compute_dtype == "float32", name

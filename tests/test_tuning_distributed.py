@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from dlcourse import launch
 from dlcourse.tuning import distributed
 
 WORKER_SCRIPT = """
 import os, sys, types
 sys.path.insert(0, {tests!r})
 from test_tuning import _hypermodel, objective
-from dlcourse.tuning import distributed, make_tuner
+from dlcourse import launch
+from dlcourse.tuning import make_tuner
+from dlcourse.tuning.search import search_in_role
 
 folder, log = sys.argv[1], sys.argv[2]
 
@@ -24,8 +27,8 @@ def run_trial(self, trial, *args, **kwargs):
 
 tuner = make_tuner("random", _hypermodel(), max_trials=8, seed=1, directory=folder)
 tuner.run_trial = types.MethodType(run_trial, tuner)
-distributed.search(tuner, verbose=0)
-if distributed.is_chief():
+search_in_role(tuner, verbose=0)
+if launch.role() == "chief":
     done = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
     with open(log, "a") as f:
         f.write("chief completed " + str(len(done)) + "\\n")
@@ -56,7 +59,7 @@ def test_launch_reaps_everything_when_a_process_fails(tmp_path):
         "else time.sleep(60)"
     )
     codes = distributed.launch(
-        [sys.executable, "-c", code], workers=2, timeout=30, port=distributed.free_port()
+        [sys.executable, "-c", code], workers=2, timeout=30, port=launch.free_ports(1)[0]
     )
     assert codes["tuner1"] == 3
     assert codes["chief"] != 0 and codes["tuner0"] != 0  # terminated, not left running

@@ -252,7 +252,7 @@ def test_gradient_norms_one_per_kernel(rng):
     ["sigmoid", "relu", "leaky_relu_0.01", "leaky_relu_0.2", "prelu", "rrelu", "elu", "selu"],
 )
 def test_deep_mlp_builds_every_activation(activation):
-    from dlcourse.training.deepnets import deep_mlp
+    from dlcourse.models.mlp import deep_mlp
 
     model = deep_mlp((8, 8, 1), 10, depth=2, units=4, activation=activation, dropout=0.1)
     assert model.output_shape == (None, 10)
@@ -261,7 +261,7 @@ def test_deep_mlp_builds_every_activation(activation):
 
 
 def test_deep_mlp_batch_norm_placement_and_validation():
-    from dlcourse.training.deepnets import deep_mlp
+    from dlcourse.models.mlp import deep_mlp
 
     def names(bn):
         return [layer.name for layer in deep_mlp((4,), 3, depth=1, units=2, batch_norm=bn).layers]
@@ -279,7 +279,7 @@ def test_deep_mlp_batch_norm_placement_and_validation():
 
 def test_unit_arrays_and_per_class_pick_little_data():
     from dlcourse.data import Split
-    from dlcourse.training.deepnets import per_class, unit_arrays
+    from dlcourse.data.arrays import per_class, unit_arrays
 
     split = Split(np.full((30, 2, 2, 1), 255, np.uint8), np.repeat(np.arange(10), 3))
     x, y = unit_arrays(split, classes=range(5, 10))

@@ -11,11 +11,11 @@ not a speed-up.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from dlcourse import labkit
 from dlcourse.bench import Table
 from dlcourse.training import distributed as dist
 
@@ -23,7 +23,9 @@ from dlcourse.training import distributed as dist
 def run(quick: bool = False) -> list[Table]:
     with tempfile.TemporaryDirectory() as tmp:
         job = dist.Job(epochs=1 if quick else 5, limit=256 if quick else 0, out_dir=tmp)
-        rows = dist.compare_workers((1, 2), job, timeout=300)
+        rows = labkit.load_lab("70").compare_workers(
+            (1, 2), job, timeout=300
+        )  # lab 70's experiment
         one, two = rows
         table = Table(
             "1 vs 2 workers on loopback (MLP on digits28, global batch 64)",
@@ -53,7 +55,7 @@ def run(quick: bool = False) -> list[Table]:
                 ),
             ],
         )
-        ref_job = dist.Job(**{**asdict(job), "out_dir": f"{tmp}/single"})
+        ref_job = job.replace(out_dir=f"{tmp}/single")
         ref = dist.train_worker(ref_job, strategy="default", loop="custom")
         diff = _max_abs_diff(
             Path(tmp) / "workers2" / "weights_worker0.npz",

@@ -36,7 +36,7 @@ def run(quick: bool = False) -> list[Table]:
             if time.perf_counter() - start > budget:
                 rows.append(_from_make_labs(lab))
                 continue
-            info = labkit._run_subprocess(lab, tmp, extra)
+            info = labkit.run_subprocess(lab, tmp, extra)
             metrics = _read(Path(tmp) / lab.name / "metrics.json")
             mode = "quick" if quick else "default"
             rows.append(_row(lab.name, mode, info, metrics))
@@ -92,7 +92,7 @@ def _from_make_labs(lab) -> list:
 
 def headline_accuracy(metrics: dict) -> str:
     """``key: value`` of the lab's test accuracy, else its validation accuracy, else ''."""
-    flat = {k: v for k, v in labkit._scalars(metrics).items() if isinstance(v, (int, float))}
+    flat = {k: v for k, v in labkit.flatten_scalars(metrics).items() if isinstance(v, (int, float))}
     for suffix in ("test_accuracy", "val_accuracy", "accuracy"):
         for key, value in flat.items():
             if key.split(".")[-1].endswith(suffix) and "time" not in key:
@@ -101,7 +101,7 @@ def headline_accuracy(metrics: dict) -> str:
 
 
 def time_to_accuracy(metrics: dict) -> str:
-    flat = labkit._scalars(metrics)
+    flat = labkit.flatten_scalars(metrics)
     found = [
         f"{k}: {v:.3g} s" if isinstance(v, (int, float)) else f"{k}: not reached"
         for k, v in flat.items()

@@ -95,14 +95,11 @@ def find_learning_rate(
         ``(rates, losses, suggestion)``: the suggestion is a tenth of the rate at the lowest
         smoothed loss, the usual rule of thumb.
     """
-    if isinstance(
-        getattr(model.optimizer, "_learning_rate", None),
-        keras.optimizers.schedules.LearningRateSchedule,
-    ):
+    lr = model.optimizer.get_config()["learning_rate"]
+    if isinstance(lr, dict):  # a LearningRateSchedule, serialized
         raise ValueError(  # noqa: TRY004  (project rule: bad input is a ValueError)
             "The LR finder sets the learning rate itself: compile the model with a "
-            "float learning rate. Received: learning_rate="
-            f"{type(model.optimizer._learning_rate).__name__}"
+            f"float learning rate. Received: learning_rate={lr.get('class_name', lr)}"
         )
     weights, lr0 = model.get_weights(), _current_lr(model.optimizer)
     finder = LearningRateFinder(min_lr, max_lr, steps)

@@ -27,10 +27,8 @@ from collections.abc import Iterator
 import keras
 import tensorflow as tf
 
+from dlcourse.training.config import JIT_FLAGS, PRECISIONS
 from dlcourse.utils import check_choice, check_positive
-
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-JIT_FLAGS = ("auto", "on", "off")
 
 
 def has_gpu() -> bool:

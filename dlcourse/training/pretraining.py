@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from dlcourse.labkit import TrainConfig
+from dlcourse.models.mlp import mlp
+from dlcourse.training.config import TrainConfig
 from dlcourse.training.trainer import fit
 from dlcourse.utils import check_positive
 
@@ -85,21 +86,22 @@ def stacked_classifier(
 
     The encoder weights are copied, never shared, so the pretrained stack stays reusable.
     """
-    inputs = keras.Input(tuple(input_shape))
-    x = keras.layers.Flatten()(inputs)
-    for i, enc in enumerate(encoders):
-        layer = keras.layers.Dense(
-            enc.units,
-            activation=enc.activation,
-            name=f"hidden{i + 1}",
-            trainable=not freeze_encoders,
+    activations = {enc.activation for enc in encoders}
+    if len(activations) != 1:
+        raise ValueError(
+            "The encoders must share one activation. "
+            f"Received: activations={sorted(map(str, activations))}"
         )
-        x = layer(x)
-        layer.set_weights(enc.get_weights())
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="output", dtype="float32")(
-        x
-    )  # float32 softmax under mixed precision
-    model = keras.Model(inputs, outputs, name="pretrained_classifier")
+    model = mlp(
+        hidden=[enc.units for enc in encoders],
+        activation=activations.pop(),
+        input_shape=input_shape,
+        classes=n_classes,
+        name="pretrained_classifier",
+    )
+    for i, enc in enumerate(encoders, 1):  # copies: the pretrained stack stays reusable
+        model.get_layer(f"hidden{i}").set_weights(enc.get_weights())
+        model.get_layer(f"hidden{i}").trainable = not freeze_encoders
     model.compile(
         keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",

@@ -28,9 +28,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from dlcourse import launch
+from dlcourse.training.config import STRATEGIES
 from dlcourse.utils import check_choice
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
 TASK_TYPES = ("worker", "chief")
 _CACHE: dict[str, tf.distribute.Strategy] = {}
 
@@ -113,27 +114,6 @@ def check_port_free(address: str) -> None:
             ) from None
 
 
-def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
-    """``n`` distinct ports that were free a moment ago (the OS picks them)."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
-    try:
-        for sock in socks:
-            sock.bind((host, 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def make_tf_config(ports: list[int], index: int, host: str = "127.0.0.1") -> str:
-    """The ``TF_CONFIG`` JSON of worker ``index`` in a cluster of workers on ``host:ports``."""
-    config = {
-        "cluster": {"worker": [f"{host}:{p}" for p in ports]},
-        "task": {"type": "worker", "index": index},
-    }
-    return json.dumps(config)
-
-
 def get_strategy(name: str = "default") -> tf.distribute.Strategy:
     """The ``tf.distribute`` strategy for a ``--strategy`` name.
 
@@ -163,19 +143,16 @@ def num_workers(config: dict[str, Any] | None) -> int:
 
 def worker_count(strategy: tf.distribute.Strategy) -> int:
     """How many worker processes take part in ``strategy`` (1 unless multi-worker)."""
-    extended = strategy.extended
-    return int(getattr(extended, "_num_workers", 1))
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(1, sum(len(spec.get(kind, [])) for kind in TASK_TYPES))
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """True for the process that writes checkpoints and outputs (worker 0, or the only one)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or worker_count(strategy) == 1:
-        return True
-    if resolver.task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+    return worker_count(strategy) == 1 or launch.role(of="tf_config") == "chief"
 
 
 def task_index(strategy: tf.distribute.Strategy) -> int:

@@ -18,9 +18,15 @@ from dlcourse.utils import check_positive
 
 
 def clone(model: keras.Model) -> keras.Model:
-    """A copy with the same architecture and *copied* (never shared) weights."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    """A copy with the same architecture and *copied* (never shared) weights.
+
+    The copy is made in the scope of the strategy ``model`` was made in (and keeps its layers'
+    dtype policies), so a model that came out of :func:`dlcourse.training.fit` under
+    ``--strategy mirrored`` or ``--precision mixed_bfloat16`` can be reused by the next ``fit``.
+    """
+    with model.distribute_strategy.scope():
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
     return copy
 
 

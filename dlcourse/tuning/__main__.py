@@ -7,10 +7,10 @@ Rerunning without --overwrite resumes an interrupted search (completed trials ar
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
+from dlcourse import launch
 from dlcourse.tuning.factory import DEFAULT_DIRECTORY, TUNERS
 
 
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
         kwargs.update(rounds=args.rounds, shrink=args.shrink)
     if args.tuner == "cv-grid":
         kwargs.update(folds=args.folds)
-    worker = os.environ.get("KERASTUNER_TUNER_ID", "chief") != "chief"
+    worker = launch.role(of="keras_tuner") == "worker"
     if args.quick:
         args.max_trials, args.epochs = args.max_trials or 3, 1
         if args.tuner == "coarse-to-fine":

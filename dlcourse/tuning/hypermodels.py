@@ -21,6 +21,8 @@ from typing import Any
 import keras
 import keras_tuner
 
+from dlcourse.models.mlp import mlp
+
 DEFAULTS: dict[str, Any] = {
     "num_layers": 2,
     "units": 64,
@@ -155,15 +157,14 @@ class MLPHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
-        layers = [keras.Input(self.input_shape), keras.layers.Flatten()]
-        units, activation = self.value(hp, "units"), self.value(hp, "activation")
-        dropout = self.value(hp, "dropout")
-        for i in range(1, self.value(hp, "num_layers") + 1):
-            layers.append(keras.layers.Dense(units, activation=activation, name=f"hidden{i}"))
-            if dropout > 0:
-                layers.append(keras.layers.Dropout(dropout, name=f"dropout{i}"))
-        layers.append(keras.layers.Dense(self.classes, activation="softmax", name="predictions"))
-        model = keras.Sequential(layers, name=self.name)
+        model = mlp(
+            hidden=(self.value(hp, "units"),) * self.value(hp, "num_layers"),
+            activation=self.value(hp, "activation"),
+            dropout=self.value(hp, "dropout"),
+            input_shape=self.input_shape,
+            classes=self.classes,
+            name=self.name,
+        )
         optimizer = keras.optimizers.get(
             {
                 "class_name": self.value(hp, "optimizer"),

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcourse import data, plots
+from dlcourse import data, launch, plots, upstream
 from dlcourse.tuning.factory import DEFAULT_DIRECTORY, check_tuner, make_tuner
 from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel
 from dlcourse.utils import check_positive, write_json
@@ -61,8 +61,6 @@ def run_search(
     ``max_trials`` defaults to 20, or the full grid for grid tuners. ``splits`` (from
     :func:`prepare`) skips loading. ``report=False`` skips the table and figures (workers).
     """
-    from dlcourse.tuning import distributed  # lazily: python -m dlcourse.tuning.distributed
-
     check_tuner(tuner)
     check_positive("epochs", epochs)
     splits = splits or prepare(dataset)
@@ -82,17 +80,33 @@ def run_search(
         **tuner_kwargs,
     )
     if tuner == "cv-grid":  # the folds validate: cross-validate over all non-test data
-        distributed.search(
+        search_in_role(
             tuner_obj, np.concatenate([x, xv]), np.concatenate([y, yv]), epochs=epochs, verbose=0
         )
     else:
-        distributed.search(tuner_obj, x, y, validation_data=(xv, yv), epochs=epochs, verbose=0)
-    if distributed.is_worker():  # the chief holds the oracle and reports
+        search_in_role(tuner_obj, x, y, validation_data=(xv, yv), epochs=epochs, verbose=0)
+    if launch.role(of="keras_tuner") == "worker":  # the chief holds the oracle and reports
         return {"worker": os.environ["KERASTUNER_TUNER_ID"]}
     result = summarize(tuner_obj)
     if report:
         write_report(tuner_obj, result, verbose=verbose)
     return result
+
+
+def search_in_role(tuner, *args, **kwargs) -> None:
+    """``tuner.search`` in every role; a keras-tuner chief serves the oracle instead."""
+    if launch.role(of="keras_tuner") != "chief":
+        tuner.search(*args, **kwargs)
+        return
+
+    def report(port: int) -> None:  # port 0 asked: tell the launcher which port the OS gave
+        if os.environ.get(launch.ORACLE_PORT_FILE_ENV):
+            write_json(os.environ[launch.ORACLE_PORT_FILE_ENV], {"port": port})
+
+    tuner.save()
+    upstream.serve(
+        tuner.oracle, int(os.environ.get(launch.TUNING_WORKERS_ENV, "0")), on_listen=report
+    )
 
 
 def summarize(tuner) -> dict:
@@ -124,7 +138,7 @@ def summarize(tuner) -> dict:
         "best": best,
         "trials": trials,
         "completed": len(done),
-        "project_dir": str(oracle._project_dir),
+        "project_dir": str(tuner.project_dir),
     }
     if hasattr(oracle, "round_log"):
         result["round_log"] = oracle.round_log

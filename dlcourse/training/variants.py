@@ -1,0 +1,54 @@
+"""Train several variants of one model the same way, and compare them (the Unit III labs).
+
+Each variant trains through :func:`dlcourse.training.fit` from the same seed, with its own
+checkpoint/TensorBoard folder, so two runs differ only in the setting being compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+from dlcourse.training.trainer import fit
+
+
+def train_variants(
+    builds: dict[str, Callable[[], keras.Model]],
+    train,
+    validation,
+    *,
+    epochs: int,
+    cfg,
+    folder,
+    batch_size: int = 32,
+    callbacks: Callable[[str], list] | None = None,
+) -> tuple[dict[str, keras.Model], dict[str, dict[str, list[float]]]]:
+    """Train each compiled model of ``builds`` through :func:`dlcourse.training.fit`, each with
+    its own checkpoint/TensorBoard folder ``folder/<name>``; return models and histories."""
+    models, histories = {}, {}
+    for name, build in builds.items():
+        print(f"--- {name}", flush=True)
+        keras.utils.set_random_seed(cfg.seed)  # same initial draw for every variant
+        models[name], histories[name] = fit(
+            build,
+            train,
+            validation=validation,
+            epochs=epochs,
+            cfg=cfg,
+            folder=Path(folder) / _slug(name),
+            batch_size=batch_size,
+            callbacks=callbacks(name) if callbacks else (),
+            verbose=2,
+        )
+    return models, histories
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def final(histories: dict[str, dict[str, list[float]]], key: str) -> dict[str, float]:
+    """Last value of ``key`` per variant, rounded for metrics.json."""
+    return {name: round(float(h[key][-1]), 4) for name, h in histories.items()}

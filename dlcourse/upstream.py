@@ -1,0 +1,85 @@
+"""Every workaround for an upstream bug and every private Keras/keras-tuner API, in one place.
+
+Each entry names what it works around; ``tests/test_upstream.py`` holds one canary per entry
+that fails when upstream changes or fixes it, so the workaround can then go.
+
+* keras#20585: Keras 3 ``model.fit`` under a ``MultiWorkerMirroredStrategy`` with more than one
+  worker fails in TF 2.21 ("Attempt to convert a value (PerReplica...)"), so ``fit`` trains
+  several workers with its own distributed loop (:func:`keras_fit_supports`).
+* ``BackupAndRestore`` keeps the completed epochs in a private ``training_metadata.json``;
+  ``fit`` reads it to cut its saved history to the restored epoch (:func:`keras_backup_epoch`).
+* keras-tuner's chief (``oracle_chief.start_server``) checks every 20 s whether the search is
+  over and may exit before a slow worker has connected; :func:`serve` is the same server,
+  polling every 0.2 s and waiting for every worker (private ``keras_tuner.src`` API).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+#: keras#20585: the most workers ``model.fit`` trains under MultiWorkerMirroredStrategy.
+KERAS_FIT_MAX_WORKERS = 1
+
+
+def keras_fit_supports(workers: int) -> bool:
+    """Whether Keras ``model.fit`` can train on ``workers`` worker processes (keras#20585)."""
+    return workers <= KERAS_FIT_MAX_WORKERS
+
+
+def keras_backup_epoch(backup_dir: str | os.PathLike) -> int:
+    """Epochs completed by the run ``BackupAndRestore(backup_dir)`` will restore (0: none)."""
+    path = Path(backup_dir) / "training_metadata.json"
+    if not (Path(backup_dir) / "latest.weights.h5").exists() or not path.exists():
+        return 0
+    return int(json.loads(path.read_text())["epoch"])
+
+
+def serve(oracle, expected_workers: int, on_listen=None, poll_s: float = 0.2) -> None:
+    """keras-tuner's chief loop, polling every ``poll_s`` seconds instead of every 20 s.
+
+    keras-tuner's own test (the oracle is idle) passes too early when a worker is slow to
+    start: it would find the chief gone and wait forever. So the chief also waits until
+    ``expected_workers`` workers were told to stop. ``on_listen(port)`` is called once the
+    server listens (with port 0 in the environment, the OS picks the port).
+    """
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+
+    class Servicer(OracleServicer):
+        """Remembers which workers were told to stop."""
+
+        def __init__(self, oracle):
+            super().__init__(oracle)
+            self.stopped: set[str] = set()
+
+        def CreateTrial(self, request, context):  # the gRPC method's name
+            response = super().CreateTrial(request, context)
+            if response.trial.status == protos.get_proto().TrialStatus.STOPPED:
+                self.stopped.add(request.tuner_id)
+            return response
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = Servicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise RuntimeError(f"The tuning chief could not listen on {address} (port in use?)")
+    server.start()
+    if on_listen is not None:
+        on_listen(port)
+    try:
+        while not (
+            servicer.stop_triggered
+            and exit_chief(oracle)
+            and len(servicer.stopped) >= expected_workers
+        ):
+            time.sleep(poll_s)
+    finally:
+        server.stop(grace=1)

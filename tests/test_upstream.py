@@ -1,0 +1,71 @@
+"""Canaries for dlcourse.upstream: each fails when upstream changes or fixes what we work around.
+
+When one fails, read the entry in ``dlcourse/upstream.py``: the workaround may now go.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from dlcourse import launch, upstream
+
+MODEL_FIT_ON_TWO_WORKERS = """
+import sys
+import numpy as np, tensorflow as tf, keras
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+with strategy.scope():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+x = np.zeros((32, 4), "float32")
+try:
+    model.fit(tf.data.Dataset.from_tensor_slices((x, np.zeros(32, "int64"))).batch(8), verbose=0)
+except ValueError as err:
+    sys.exit(7 if "PerReplica" in str(err) else 1)  # 7: the bug we work around
+"""
+
+
+class StillBroken(AssertionError):
+    """model.fit failed on several workers the way keras#20585 describes."""
+
+
+@pytest.mark.xfail(raises=StillBroken, strict=True, reason="keras#20585 (PerReplica error)")
+def test_keras_model_fit_on_two_workers_still_fails():
+    """If this passes (XPASS fails the suite), fit may use model.fit on several workers."""
+    assert not upstream.keras_fit_supports(2)
+    codes = launch.run_cluster(
+        [sys.executable, "-c", MODEL_FIT_ON_TWO_WORKERS], 2, timeout=180, echo=False
+    )
+    if 7 in codes.values():
+        raise StillBroken(f"exit codes {codes}")
+    assert codes == {"worker0": 0, "worker1": 0}  # any other failure is a real one
+
+
+def test_backup_and_restore_still_records_completed_epochs_in_its_metadata(tmp_path):
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("stop")
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path))
+    with pytest.raises(RuntimeError, match="stop"):
+        model.fit(np.zeros((4, 2)), np.zeros(4), epochs=4, callbacks=[backup, Stop()], verbose=0)
+    assert upstream.keras_backup_epoch(tmp_path) == 2
+    assert upstream.keras_backup_epoch(tmp_path / "missing") == 0
+
+
+def test_keras_tuner_chief_still_polls_every_20_s_through_private_api():
+    """dlcourse serves the oracle itself (upstream.serve) because of this loop."""
+    from keras_tuner.src import protos  # noqa: F401 (the private names serve() uses)
+    from keras_tuner.src.distribute import oracle_chief
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief  # noqa: F401
+
+    source = inspect.getsource(oracle_chief.start_server)
+    assert "time.sleep(20)" in source
+    assert list(inspect.signature(oracle_chief.start_server).parameters) == ["oracle"]

@@ -36,8 +36,10 @@ from typing import Any
 from dlcourse import errors
 from dlcourse.training import config as training_config
 from dlcourse.utils import (
+    CHECKS,
     arg,
     atomic_path,
+    check_choice,
     config_parser,
     validate_config,
     write_json,
@@ -46,6 +48,21 @@ from dlcourse.utils import (
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
 DEFAULT_OUT = "runs"
 _LAB_FILE = re.compile(r"^(\d\d)_([a-z0-9_]+)\.py$")
+
+
+def _check_model(name: str, value: Any) -> None:
+    from dlcourse.models import list_models
+
+    check_choice(name, value, tuple(list_models()))
+
+
+def _check_tuner(name: str, value: Any) -> None:
+    from dlcourse.tuning.factory import TUNERS
+
+    check_choice(name, value, TUNERS)
+
+
+CHECKS.update(model=_check_model, tuner=_check_tuner)  # arg(..., check="model") in lab configs
 
 
 @dataclass(frozen=True)

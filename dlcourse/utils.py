@@ -184,27 +184,14 @@ def check_type(name: str, value: Any, expected: type) -> None:
         )
 
 
-def _check_model(name: str, value: Any) -> None:
-    from dlcourse.models import list_models
-
-    check_choice(name, value, tuple(list_models()))
-
-
-def _check_tuner(name: str, value: Any) -> None:
-    from dlcourse.tuning.factory import TUNERS
-
-    check_choice(name, value, TUNERS)
-
-
 # Named checks that ``arg(..., check=NAME)`` can ask for; a tuple ``(low, high, closed)`` is a
-# range (check_in_range) and a callable ``f(name, value)`` is called as it is.
+# range (check_in_range) and a callable ``f(name, value)`` is called as it is. Layers above this
+# module add their own names (labkit adds "model" and "tuner"), so utils imports nothing of them.
 CHECKS: dict[str, Callable[[str, Any], None]] = {
     "positive": check_positive,
     "non_negative": lambda name, value: check_positive(name, value, strict=False),
     "fraction": lambda name, value: check_in_range(name, value, 0, 1, closed="[)"),
     "probability": lambda name, value: check_in_range(name, value, 0, 1, closed="[]"),
-    "model": _check_model,
-    "tuner": _check_tuner,
 }
 
 

@@ -79,7 +79,7 @@ def test_skip_needs_the_same_arguments_and_code(tmp_path, monkeypatch):
 
 def _measured(metrics: dict) -> dict:
     """The metrics without wall-clock figures (those differ between any two runs)."""
-    return {k: v for k, v in labkit._scalars(metrics).items() if "time" not in k}
+    return {k: v for k, v in labkit.flatten_scalars(metrics).items() if "time" not in k}
 
 
 @pytest.mark.parametrize("lab", ["30"])
@@ -99,7 +99,7 @@ def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
             "fingerprint": labkit.fingerprint(lab, ["--quick"])}  # fmt: skip
     (folder / "run_info.json").write_text(json.dumps(info))
     ran = []
-    monkeypatch.setattr(labkit, "_run_subprocess", lambda lab, *a: ran.append(lab.name) or info)
+    monkeypatch.setattr(labkit, "run_subprocess", lambda lab, *a: ran.append(lab.name) or info)
     labkit.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"])
     assert ran == [] and "04_representations: skipped" in capsys.readouterr().out
     labkit.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"], force=True)

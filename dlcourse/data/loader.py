@@ -23,9 +23,20 @@ The stages, in order (each one a keyword argument):
    ``(H, W, C)`` float32 in [0, 1] (uint8 with ``scale=False``), ``label`` a scalar int64.
    Giving it switches CSV/TFRecord parsing to per example (still parallel).
 7. ``batch(batch_size)``, then ``preprocess(x, y) -> (x, y)`` (optional) on whole batches.
-8. ``prefetch(AUTOTUNE)``; with ``device="auto"`` and one visible GPU (outside a multi-device
-   strategy, whose ``experimental_distribute_dataset`` prefetches to its devices itself)
-   ``tf.data.experimental.prefetch_to_device`` copies batches ahead to the GPU.
+8. ``prefetch(AUTOTUNE)``, then :func:`to_device` (``device``): with one visible GPU
+   ``tf.data.experimental.prefetch_to_device`` copies batches ahead to it. This is the one
+   device-prefetch implementation; :func:`dlcourse.training.fit` calls it for its input.
+
+Subsets: ``take=n`` keeps the first ``n`` examples and ``classes=(5, 6, ...)`` keeps those
+classes, relabelled ``0..k-1`` in the order given. Both read the shards in file order
+(``list_files`` unshuffled, ``cycle_length=1``) and parse per example before ``cache`` and
+``shuffle``, so the subset is the same every epoch and every run; ``shuffle`` then shuffles
+within it.
+
+Distribution: every dataset carries an ``AutoShardPolicy``: ``FILE`` (each worker reads its own
+shards) when there are at least as many shard files as workers (``TF_CONFIG``'s cluster, or the
+active strategy), else ``DATA`` (every worker reads everything and keeps its slice of each
+batch). With one worker the policy is never consulted.
 
 Bad files: tf.data raises errors lazily, mid-epoch, and without file names. So with
 ``check=True`` (the default) the pipeline is first run once over the files with
@@ -36,6 +47,7 @@ line. ``on_error="skip"`` drops the bad records instead and warns how many were 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -153,13 +165,15 @@ def from_files(
     deterministic: bool = True,
     cache: bool | str = False,
     repeat: bool = False,
+    take: int | None = None,
+    classes: tuple[int, ...] | None = None,
     scale: bool = True,
     augment: Transform | None = None,
     preprocess: Transform | None = None,
     drop_remainder: bool = False,
     check: bool = True,
     on_error: str = "raise",
-    device: str | None = "auto",
+    device: str | None = None,
 ) -> tf.data.Dataset:
     """Build the loader pipeline over the files matching ``pattern`` (stages: module docstring).
 
@@ -176,16 +190,17 @@ def from_files(
         cache: True caches the raw records in memory after the first epoch; a string caches
             them in that file.
         repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+        take: keep only the first ``take`` examples (a fixed subset; module docstring).
+        classes: keep only these class ids, relabelled ``0..len(classes)-1``.
         scale: uint8 images -> float32 in [0, 1].
         augment: per-example ``(image, label) -> (image, label)`` for training data.
         preprocess: per-batch ``(x, y) -> (x, y)``, e.g. a resize.
         drop_remainder: drop the last, smaller batch.
         check: read the files once first and raise :class:`DataFileError` on a bad record.
         on_error: ``"raise"`` or ``"skip"`` (drop bad records, warn how many).
-        device: ``"auto"`` prefetches to the GPU when exactly one is visible; ``None`` never;
-            or a device name such as ``"/gpu:0"``. ``prefetch_to_device`` must stay the last
-            stage: to transform the dataset further, use ``preprocess``/``augment`` or pass
-            ``device=None``.
+        device: ``None`` (default: :func:`dlcourse.training.fit` prefetches to the device
+            itself), ``"auto"`` (the GPU when exactly one is visible) or a device name such as
+            ``"/gpu:0"``; see :func:`to_device`.
 
     Raises:
         FileNotFoundError: no file matches ``pattern``.
@@ -209,17 +224,33 @@ def from_files(
             warnings.warn(report.summary(), stacklevel=2)
         else:
             records = report.records
-    per_example = augment is not None or on_error == "skip" or format == "png"
-    ds = _records(str(pattern), format, shuffle, seed, cycle_length, deterministic, on_error)
+    select = take is not None or classes is not None
+    if take is not None:
+        check_positive("take", take)
+    per_example = select or augment is not None or on_error == "skip" or format == "png"
+    ds = _records(
+        str(pattern),
+        format,
+        shuffle and not select,
+        seed,
+        1 if select else cycle_length,
+        deterministic,
+        on_error,
+    )
+    parse = _parser(format, features, scale)
+    if select:  # parse first: the subset is chosen on labels, in file order
+        ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=True)
+        ds = _select(ds, take, classes)
+        records = None if classes is not None or records is None else min(records, take)
     if cache:
         ds = ds.cache("" if cache is True else str(cache))
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    parse = _parser(format, features, scale)
     if per_example:
-        ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        if not select:
+            ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         if on_error == "skip":
             ds = ds.ignore_errors()
         if augment is not None:
@@ -230,15 +261,85 @@ def from_files(
         ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if preprocess is not None:
         ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    if records is not None and not repeat:
+    workers = _worker_count()
+    if records is not None and not repeat and workers == 1:  # FILE sharding changes the count
         size = batch_size or 1
         count = records // size if drop_remainder else -(-records // size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(count))
-    ds = ds.prefetch(AUTOTUNE)
-    target = _prefetch_device(device)
-    if target is not None:
-        ds = ds.apply(tf.data.experimental.prefetch_to_device(target))
-    return ds
+    ds = ds.with_options(_shard_options(len(paths), workers)).prefetch(AUTOTUNE)
+    return to_device(ds, device)
+
+
+def to_device(ds: tf.data.Dataset, device: str | None = "auto", buffer_size: int = 2):
+    """Prefetch batches onto ``device`` so the accelerator never waits for a host-to-device copy.
+
+    The one device-prefetch stage of dlcourse (the loader and ``fit`` both use it).
+    ``device``: ``"auto"`` (the GPU when exactly one is visible and no multi-device strategy is
+    active, whose ``experimental_distribute_dataset`` prefetches to its devices itself),
+    ``None`` (nothing) or a device name. ``prefetch_to_device`` must be the last stage of a
+    pipeline, so a dataset that already ends with it is returned unchanged.
+    """
+    target = prefetch_device(device)
+    if target is None or getattr(ds, "_dlcourse_device", None):
+        return ds
+    out = ds.apply(tf.data.experimental.prefetch_to_device(target, buffer_size))
+    out._dlcourse_device = target  # marks the pipeline as finished (see above)
+    return out
+
+
+def prefetch_device(device: str | bool | None = "auto") -> str | None:
+    """Resolve a device switch to a device name or None.
+
+    ``"auto"`` (or True): the GPU when exactly one is visible and no strategy is active;
+    ``"on"``: that GPU, else ``/CPU:0`` (exercises the stage on a CPU); ``"off"``, False or
+    None: no device prefetch; any other string is taken as a device name (``"/gpu:0"``).
+    """
+    if device in (None, False, "off"):
+        return None
+    if device is True or device in ("auto", "on"):
+        gpus = tf.config.list_logical_devices("GPU")
+        if len(gpus) == 1 and not tf.distribute.has_strategy():
+            return gpus[0].name
+        return "/CPU:0" if device == "on" else None
+    if not isinstance(device, str) or not device.startswith("/"):
+        raise ValueError(
+            "`device` must be 'auto', 'on', 'off', None or a device name such as '/gpu:0'. "
+            f"Received: device={device!r}"
+        )
+    return device
+
+
+def _select(ds: tf.data.Dataset, take: int | None, classes) -> tf.data.Dataset:
+    """Keep ``classes`` (relabelled 0..k-1 in the given order), then the first ``take``."""
+    if classes is not None:
+        keep = tf.constant(list(classes), tf.int64)
+        ds = ds.filter(lambda x, y: tf.reduce_any(tf.equal(tf.cast(y, tf.int64), keep)))
+        ds = ds.map(
+            lambda x, y: (x, tf.argmax(tf.cast(tf.equal(tf.cast(y, tf.int64), keep), tf.int32))),
+            deterministic=True,
+        )
+    return ds if take is None else ds.take(take)
+
+
+def _worker_count() -> int:
+    """Workers of the cluster this process belongs to: the active strategy or ``TF_CONFIG``."""
+    if tf.distribute.has_strategy():
+        return int(getattr(tf.distribute.get_strategy().extended, "_num_workers", 1))
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    except ValueError:
+        return 1
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+
+def _shard_options(n_files: int, workers: int) -> tf.data.Options:
+    """``FILE`` sharding when every worker gets at least one file, else ``DATA``."""
+    policy = tf.data.experimental.AutoShardPolicy
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        policy.FILE if n_files >= workers else policy.DATA
+    )
+    return options
 
 
 def match_files(pattern: str | os.PathLike) -> list[str]:
@@ -326,15 +427,6 @@ def _finish(x, y, features: Features, scale: bool):
     if scale and features.x_dtype == "uint8":
         x = tf.cast(x, tf.float32) / 255.0
     return x, y
-
-
-def _prefetch_device(device: str | None) -> str | None:
-    if device != "auto":
-        return device
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) == 1 and not tf.distribute.has_strategy():
-        return gpus[0].name
-    return None
 
 
 # --------------------------------------------------------------------------- the check pass

@@ -29,10 +29,10 @@ batches, ``tf.nn.compute_average_loss`` over the global batch, the compiled mode
 loss and metrics, and ``tf.train.CheckpointManager`` backups written by the chief only.
 
 Sharding. The loop sets ``AutoShardPolicy.DATA`` on a dataset whose policy is still ``AUTO``:
-labs feed in-memory tensors, which have no files to split, and DATA makes every worker read
-the same global batches and keep its own slice, so N workers see exactly the global batches a
-single process sees. A file-based loader with at least as many files as workers should set
-``FILE`` itself (each worker then reads only its files); ``fit`` keeps a policy set explicitly.
+in-memory tensors have no files to split, and DATA makes every worker read the same global
+batches and keep its own slice, so N workers see exactly the global batches a single process
+sees. The loader (:mod:`dlcourse.data.loader`) sets ``FILE`` itself when there are at least as
+many shard files as workers (each worker then reads only its files); ``fit`` keeps it.
 Under DATA every worker must produce the same order: seed any ``shuffle`` (NumPy inputs are
 shuffled with ``cfg.seed``).
 """
@@ -49,6 +49,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from dlcourse.data import loader
 from dlcourse.labkit import TrainConfig
 from dlcourse.training import precision as prec
 from dlcourse.training import strategy as strat
@@ -86,7 +87,7 @@ def fit(
     dtype = prec.resolve_precision(cfg.precision)
     jit = prec.resolve_jit(cfg.jit_compile)
     steps_per_execution = prec.check_steps_per_execution(cfg.steps_per_execution)
-    device = prec.prefetch_device(prefetch_to_device)
+    device = loader.prefetch_device(prefetch_to_device)
     # The strategy comes first: a multi-worker strategy must exist before TF starts its runtime.
     strategy = strat.get_strategy(cfg.strategy)
     custom = loop == "custom" or (loop == "auto" and strat.worker_count(strategy) > 1)
@@ -94,7 +95,7 @@ def fit(
     train = _as_dataset(train, batch_size, shuffle_seed=cfg.seed)
     validation = None if validation is None else _as_dataset(validation, batch_size)
     if not custom and strategy is tf.distribute.get_strategy():
-        train = prec.to_device(train, device)  # other strategies prefetch per replica already
+        train = loader.to_device(train, device)  # other strategies prefetch per replica already
     with prec.policy(dtype), strategy.scope():
         model = build()
     if not getattr(model, "compiled", False):

@@ -120,6 +120,33 @@ def test_augmenter_plugs_into_the_hook(data_dir):
     assert float(tf.reduce_mean(tf.abs(x1 - x0))) > 0.01  # the images were changed
 
 
+def test_keras_layers_augmenter_is_seeded_per_batch_and_varies_per_epoch(data_dir):
+    from dlcourse.data.augment import keras_augmenter
+
+    def epochs(seed):
+        aug = keras_augmenter(rotate=15, shift=0.1, zoom=0.1, seed=seed)
+        ds = make_dataset("digits", "val", data_dir=data_dir, batch_size=60, augment=aug, seed=1)
+        return [np.concatenate([x.numpy() for x, _ in ds]) for _ in range(2)]
+
+    (a1, a2), (b1, _), (c1, _) = epochs(3), epochs(3), epochs(4)
+    np.testing.assert_array_equal(a1, b1)  # same seed, same run: identical
+    assert not np.array_equal(a1, a2) and not np.array_equal(a1, c1)  # new epoch / seed: new
+    assert a1.shape == (180, 8, 8, 1) and 0.0 <= a1.min() and a1.max() <= 1.0
+
+
+def test_take_and_classes_choose_a_fixed_subset(data_dir):
+    ds = make_dataset("digits", "val", data_dir=data_dir, batch_size=16, take=20, classes=(7, 3))
+    x, y = (np.concatenate(t) for t in zip(*[(a.numpy(), b.numpy()) for a, b in ds]))
+    val = build("digits")["val"]
+    keep = np.isin(val.y, (7, 3))
+    assert len(y) == 20 and set(y) == {0, 1}  # 7 -> 0, 3 -> 1
+    order = np.argsort(x.reshape(20, -1).sum(1))  # shuffled within the subset: compare as sets
+    want = val.x[keep][:20].reshape(20, -1) / 255.0
+    np.testing.assert_allclose(
+        x.reshape(20, -1)[order], want[np.argsort(want.sum(1))], rtol=1e-6
+    )
+
+
 def test_cache_repeat_and_cpu_prefetch_to_device(data_dir, tmp_path):
     ds = make_dataset(
         "digits",

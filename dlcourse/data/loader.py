@@ -21,7 +21,10 @@ The stages, in order (each one a keyword argument):
 6. ``augment`` hook (optional, training data only): ``augment(image, label) -> (image, label)``
    is mapped per example after parsing and scaling, before batching. ``image`` is one example,
    ``(H, W, C)`` float32 in [0, 1] (uint8 with ``scale=False``), ``label`` a scalar int64.
-   Giving it switches CSV/TFRecord parsing to per example (still parallel).
+   Giving it switches CSV/TFRecord parsing to per example (still parallel). An augmenter with
+   ``per_batch = True`` (:func:`dlcourse.data.augment.keras_augmenter`: Keras preprocessing
+   layers) runs instead on whole batches right after ``batch``, in a sequential map so that
+   seeded layers are reproducible.
 7. ``batch(batch_size)``, then ``preprocess(x, y) -> (x, y)`` (optional) on whole batches.
 8. ``prefetch(AUTOTUNE)``, then :func:`to_device` (``device``): with one visible GPU
    ``tf.data.experimental.prefetch_to_device`` copies batches ahead to it. This is the one
@@ -193,7 +196,8 @@ def from_files(
         take: keep only the first ``take`` examples (a fixed subset; module docstring).
         classes: keep only these class ids, relabelled ``0..len(classes)-1``.
         scale: uint8 images -> float32 in [0, 1].
-        augment: per-example ``(image, label) -> (image, label)`` for training data.
+        augment: ``(image, label) -> (image, label)`` for training data: per example, or per
+            batch when it has ``per_batch = True`` (:mod:`dlcourse.data.augment`).
         preprocess: per-batch ``(x, y) -> (x, y)``, e.g. a resize.
         drop_remainder: drop the last, smaller batch.
         check: read the files once first and raise :class:`DataFileError` on a bad record.
@@ -227,7 +231,11 @@ def from_files(
     select = take is not None or classes is not None
     if take is not None:
         check_positive("take", take)
-    per_example = select or augment is not None or on_error == "skip" or format == "png"
+    batch_augment = augment is not None and getattr(augment, "per_batch", False)
+    if batch_augment and batch_size is None:
+        raise ValueError("A per-batch augmenter needs batches. Received: batch_size=None")
+    per_example = select or on_error == "skip" or format == "png"
+    per_example = per_example or (augment is not None and not batch_augment)
     ds = _records(
         str(pattern),
         format,
@@ -253,12 +261,14 @@ def from_files(
             ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         if on_error == "skip":
             ds = ds.ignore_errors()
-        if augment is not None:
+        if augment is not None and not batch_augment:
             ds = ds.map(augment, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if not per_example:  # vectorized: one parse per batch
         ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if batch_augment:  # sequential: seeded Keras layers draw in a fixed order
+        ds = ds.map(augment)
     if preprocess is not None:
         ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     workers = _worker_count()

@@ -10,12 +10,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 L        ?= 01
+DATA     ?= mnist
 TUNER    ?= coarse-to-fine
 WORKERS  ?= 2
 ARGS     ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab report test lint tune tune-distributed train-distributed bench clean
+.PHONY: help install data fetch labs lab report test lint tune tune-distributed train-distributed bench clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -33,6 +34,9 @@ install: $(STAMP)  ## Create .venv and install dlcourse with its dev tools
 
 data: $(STAMP)  ## Write the embedded datasets into data/ (idempotent, atomic)
 	$(PY) -m dlcourse data
+
+fetch: $(STAMP)  ## Download a real dataset (needs a network): make fetch DATA=mnist|fashion_mnist|cifar10
+	$(PY) -m dlcourse.data.real $(DATA)
 
 labs: data  ## The main job: run every lab at its defaults, then write runs/REPORT.md
 	$(PY) -m dlcourse labs run --all -- $(ARGS)

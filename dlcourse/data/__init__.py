@@ -83,6 +83,7 @@ def datasets(
     eval_take: int | None = None,
     classes: tuple[int, ...] | None = None,
     augment=None,
+    pad_to: int | None = None,
     seed: int = 42,
     cache: bool = True,
     download: bool = False,
@@ -93,8 +94,9 @@ def datasets(
     ``train`` is shuffled (seeded) and augmented (``augment``: see
     :mod:`dlcourse.data.augment`); the other splits are in file order. ``take`` keeps the first
     ``take`` training examples, ``eval_take`` the first of each other split, ``classes`` keeps
-    those classes relabelled 0..k-1. ``cache`` keeps the parsed records in memory after the
-    first epoch. Real datasets (``mnist``, ``fashion_mnist``, ``cifar10``) come from local
+    those classes relabelled 0..k-1. ``pad_to=32`` zero-pads 28x28 digits to LeNet-5's 32x32
+    (per batch, after augmentation). ``cache`` keeps the records in memory after the first
+    epoch. Real datasets (``mnist``, ``fashion_mnist``, ``cifar10``) come from local
     files (:func:`load_real`; ``download=True`` fetches them) through the same stages.
     """
     out = {}
@@ -107,6 +109,7 @@ def datasets(
             "augment": augment if split == "train" else None,
             "seed": seed,
             "cache": cache,
+            "preprocess": None if pad_to is None else _pad_to(pad_to),
         }
         if name in REAL_NAMES:
             from dlcourse.data import real
@@ -117,6 +120,19 @@ def datasets(
 
             out[split] = loader.make_dataset(name, split, data_dir=data_dir, **kwargs)
     return out
+
+
+def _pad_to(size: int):
+    """Per-batch zero padding of ``(n, h, w, c)`` images to ``(n, size, size, c)``, centred."""
+    import tensorflow as tf
+
+    def pad(x, y):
+        dh, dw = size - tf.shape(x)[1], size - tf.shape(x)[2]
+        paddings = [[0, 0], [dh // 2, dh - dh // 2], [dw // 2, dw - dw // 2], [0, 0]]
+        padded = tf.pad(x, paddings)
+        return tf.ensure_shape(padded, [None, size, size, x.shape[-1]]), y
+
+    return pad
 
 
 def __getattr__(name: str):

@@ -128,6 +128,7 @@ def as_dataset(
     take: int | None = None,
     classes: tuple[int, ...] | None = None,
     augment=None,
+    preprocess=None,
     seed: int = 42,
     cache: bool = True,
 ):
@@ -156,6 +157,8 @@ def as_dataset(
     ds = ds.batch(batch_size)
     if per_batch:
         ds = ds.map(augment)
+    if preprocess is not None:
+        ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -82,6 +82,7 @@ def datasets(
     take: int | None = None,
     eval_take: int | None = None,
     classes: tuple[int, ...] | None = None,
+    per_class: int | None = None,
     augment=None,
     pad_to: int | None = None,
     seed: int = 42,
@@ -94,7 +95,8 @@ def datasets(
     ``train`` is shuffled (seeded) and augmented (``augment``: see
     :mod:`dlcourse.data.augment`); the other splits are in file order. ``take`` keeps the first
     ``take`` training examples, ``eval_take`` the first of each other split, ``classes`` keeps
-    those classes relabelled 0..k-1. ``pad_to=32`` zero-pads 28x28 digits to LeNet-5's 32x32
+    those classes relabelled 0..k-1, ``per_class`` the first of each class in the training
+    split (few-shot data). ``pad_to=32`` zero-pads 28x28 digits to LeNet-5's 32x32
     (per batch, after augmentation). ``cache`` keeps the records in memory after the first
     epoch. Real datasets (``mnist``, ``fashion_mnist``, ``cifar10``) come from local
     files (:func:`load_real`; ``download=True`` fetches them) through the same stages.
@@ -106,6 +108,7 @@ def datasets(
             "shuffle": split == "train",
             "take": take if split == "train" else eval_take,
             "classes": classes,
+            "per_class": per_class if split == "train" else None,
             "augment": augment if split == "train" else None,
             "seed": seed,
             "cache": cache,

@@ -170,6 +170,7 @@ def from_files(
     repeat: bool = False,
     take: int | None = None,
     classes: tuple[int, ...] | None = None,
+    per_class: int | None = None,
     scale: bool = True,
     augment: Transform | None = None,
     preprocess: Transform | None = None,
@@ -195,6 +196,7 @@ def from_files(
         repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
         take: keep only the first ``take`` examples (a fixed subset; module docstring).
         classes: keep only these class ids, relabelled ``0..len(classes)-1``.
+        per_class: keep only the first ``per_class`` examples of each class (few-shot data).
         scale: uint8 images -> float32 in [0, 1].
         augment: ``(image, label) -> (image, label)`` for training data: per example, or per
             batch when it has ``per_batch = True`` (:mod:`dlcourse.data.augment`).
@@ -228,9 +230,10 @@ def from_files(
             warnings.warn(report.summary(), stacklevel=2)
         else:
             records = report.records
-    select = take is not None or classes is not None
-    if take is not None:
-        check_positive("take", take)
+    select = take is not None or classes is not None or per_class is not None
+    for arg_name, value in (("take", take), ("per_class", per_class)):
+        if value is not None:
+            check_positive(arg_name, value)
     batch_augment = augment is not None and getattr(augment, "per_batch", False)
     if batch_augment and batch_size is None:
         raise ValueError("A per-batch augmenter needs batches. Received: batch_size=None")
@@ -248,8 +251,9 @@ def from_files(
     parse = _parser(format, features, scale)
     if select:  # parse first: the subset is chosen on labels, in file order
         ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=True)
-        ds = _select(ds, take, classes)
-        records = None if classes is not None or records is None else min(records, take)
+        ds = _select(ds, take, classes, per_class, len(classes or features.classes or ()))
+        if records is not None:  # count the subset once: Keras then knows the epoch length
+            records = int(ds.reduce(0, lambda n, _: n + 1))
     if cache:
         ds = ds.cache("" if cache is True else str(cache))
     if shuffle:
@@ -319,15 +323,26 @@ def prefetch_device(device: str | bool | None = "auto") -> str | None:
     return device
 
 
-def _select(ds: tf.data.Dataset, take: int | None, classes) -> tf.data.Dataset:
-    """Keep ``classes`` (relabelled 0..k-1 in the given order), then the first ``take``."""
+def _select(ds, take: int | None, classes, per_class: int | None, n_classes: int):
+    """Keep ``classes`` (relabelled 0..k-1 in the given order), the first ``per_class`` of each
+    class, then the first ``take``."""
     if classes is not None:
         keep = tf.constant(list(classes), tf.int64)
         ds = ds.filter(lambda x, y: tf.reduce_any(tf.equal(tf.cast(y, tf.int64), keep)))
         ds = ds.map(
-            lambda x, y: (x, tf.argmax(tf.cast(tf.equal(tf.cast(y, tf.int64), keep), tf.int32))),
-            deterministic=True,
+            lambda x, y: (x, tf.argmax(tf.cast(tf.equal(tf.cast(y, tf.int64), keep), tf.int32)))
         )
+    if per_class is not None:
+        if n_classes < 1:
+            raise ValueError("`per_class` needs known classes. Received: classes=None")
+
+        def count(seen, example):  # seen: (n_classes,) examples kept so far per class
+            y = tf.cast(example[1], tf.int32)
+            keep = seen[y] < per_class
+            return seen + tf.one_hot(y, n_classes, dtype=tf.int32), (*example, keep)
+
+        ds = ds.scan(tf.zeros([n_classes], tf.int32), count)
+        ds = ds.filter(lambda x, y, keep: keep).map(lambda x, y, keep: (x, y))
     return ds if take is None else ds.take(take)
 
 

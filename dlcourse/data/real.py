@@ -127,6 +127,7 @@ def as_dataset(
     shuffle: bool = True,
     take: int | None = None,
     classes: tuple[int, ...] | None = None,
+    per_class: int | None = None,
     augment=None,
     preprocess=None,
     seed: int = 42,
@@ -144,6 +145,9 @@ def as_dataset(
         keep = np.isin(y, classes)
         lookup = {c: i for i, c in enumerate(classes)}
         x, y = x[keep], np.array([lookup[int(v)] for v in y[keep]], np.int64)
+    if per_class is not None:
+        first = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in np.unique(y)])
+        x, y = x[np.sort(first)], y[np.sort(first)]
     x, y = (x[:take], y[:take]) if take else (x, y)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     ds = ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b))

@@ -23,7 +23,6 @@ from dlcourse.training.deepnets import (
     deep_mlp,
     final,
     train_variants,
-    unit_arrays,
 )
 
 LAB = labkit.lab_name(__file__)
@@ -54,15 +53,16 @@ QUICK_VARIANTS = ["sigmoid, N(0,1)", "ReLU, He", "sigmoid + BN before"]
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     keras.utils.set_random_seed(cfg.seed)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    sets = data.datasets("digits", batch_size=cfg.batch_size, take=n, eval_take=n, seed=cfg.seed)
+    train, val = sets["train"], sets["val"]  # the loader's batches, x in [0, 1]
+    shape = train.element_spec[0].shape[1:]  # (8, 8, 1)
     epochs = 1 if cfg.quick else cfg.epochs
     depth = 4 if cfg.quick else cfg.depth
 
     def builder(settings):
         def build():
-            model = deep_mlp(train[0].shape[1:], 10, depth=depth, units=cfg.units, **settings)
+            model = deep_mlp(shape, 10, depth=depth, units=cfg.units, **settings)
             return compile_classifier(model, keras.optimizers.SGD(cfg.learning_rate, 0.9))
 
         return build
@@ -72,9 +72,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     norms = {}
     for name, build in builds.items():
         keras.utils.set_random_seed(cfg.seed)
-        norms[name] = diag.gradient_norms(build(), train[0][:128], train[1][:128])
+        norms[name] = diag.gradient_norms(build(), *data.arrays(train, 128))
     _, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
+        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train"
     )
 
     plots.save(plots.layer_gradient_norms(norms), out, "gradient_norms")

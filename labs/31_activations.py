@@ -24,7 +24,6 @@ from dlcourse.training.deepnets import (
     deep_mlp,
     final,
     train_variants,
-    unit_arrays,
 )
 
 LAB = labkit.lab_name(__file__)
@@ -53,15 +52,16 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    sets = data.datasets("digits", batch_size=cfg.batch_size, take=n, eval_take=n, seed=cfg.seed)
+    train, val = sets["train"], sets["val"]  # the loader's batches, x in [0, 1]
+    shape = train.element_spec[0].shape[1:]  # (8, 8, 1)
     epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
 
     def builder(act, init_row):
         def build():
             model = deep_mlp(
-                train[0].shape[1:],
+                shape,
                 10,
                 depth=depth,
                 units=cfg.units,
@@ -75,7 +75,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     names = QUICK if cfg.quick else list(ACTIVATIONS)
     builds = {k: builder(*ACTIVATIONS[k]) for k in names}
     models, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
+        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train"
     )
     plots.save(
         plots.curves(
@@ -91,7 +91,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_loss": final(hist, "loss"),
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
-        "dead_relu_fraction": _dead_fraction(models["ReLU"], val[0], depth),
+        "dead_relu_fraction": _dead_fraction(models["ReLU"], data.arrays(val)[0], depth),
         "best": max(hist, key=lambda k: hist[k]["val_accuracy"][-1]),
     }
     if "PReLU" in models:  # the slopes PReLU learned (started at 0)

@@ -27,7 +27,6 @@ from dlcourse.training.deepnets import (
     deep_mlp,
     final,
     train_variants,
-    unit_arrays,
 )
 
 LAB = labkit.lab_name(__file__)
@@ -59,16 +58,17 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "table": _table_check(cfg.seed),
     }
 
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    sets = data.datasets("digits", batch_size=32, take=n, eval_take=n, seed=cfg.seed)
+    train, val = sets["train"], sets["val"]  # the loader's batches, x in [0, 1]
+    shape = train.element_spec[0].shape[1:]  # (8, 8, 1)
     epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
     acts = ("tanh",) if cfg.quick else ("sigmoid", "tanh", "relu")
 
     def builder(act, init):
         def build():
             model = deep_mlp(
-                train[0].shape[1:],
+                shape,
                 10,
                 depth=depth,
                 units=cfg.units,

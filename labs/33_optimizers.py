@@ -20,7 +20,6 @@ from dlcourse.training.deepnets import (
     deep_mlp,
     final,
     train_variants,
-    unit_arrays,
 )
 from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
 from dlcourse.training.trainer import time_to
@@ -41,14 +40,15 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    sets = data.datasets("digits", batch_size=cfg.batch_size, take=n, eval_take=n, seed=cfg.seed)
+    train, val = sets["train"], sets["val"]  # the loader's batches, x in [0, 1]
+    shape = train.element_spec[0].shape[1:]  # (8, 8, 1)
     epochs = 1 if cfg.quick else cfg.epochs
 
     def builder(name, **kw):
         def build():
-            model = deep_mlp(train[0].shape[1:], 10, depth=cfg.depth, units=cfg.units)
+            model = deep_mlp(shape, 10, depth=cfg.depth, units=cfg.units)
             return compile_classifier(model, create_optimizer(name, **kw))
 
         return build
@@ -57,7 +57,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     builds = {name: builder(name) for name in names}
     builds[f"momentum + clipnorm={cfg.clipnorm}"] = builder("momentum", clipnorm=cfg.clipnorm)
     _, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
+        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train"
     )
     plots.save(
         plots.curves(

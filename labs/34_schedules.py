@@ -24,7 +24,6 @@ from dlcourse.training.deepnets import (
     deep_mlp,
     final,
     train_variants,
-    unit_arrays,
 )
 
 LAB = labkit.lab_name(__file__)
@@ -41,14 +40,15 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    sets = data.datasets("digits", batch_size=cfg.batch_size, take=n, eval_take=n, seed=cfg.seed)
+    train, val = sets["train"], sets["val"]  # the loader's batches, x in [0, 1]
+    shape = train.element_spec[0].shape[1:]  # (8, 8, 1)
     epochs = 2 if cfg.quick else cfg.epochs
-    steps = -(-len(train[0]) // cfg.batch_size)  # batches per epoch
+    steps = int(train.cardinality())  # batches per epoch
 
     def model(lr):
-        m = deep_mlp(train[0].shape[1:], 10, depth=cfg.depth)
+        m = deep_mlp(shape, 10, depth=cfg.depth)
         return compile_classifier(m, keras.optimizers.SGD(lr, momentum=0.9))
 
     keras.utils.set_random_seed(cfg.seed)

@@ -125,6 +125,24 @@ def datasets(
     return out
 
 
+def arrays(ds, limit: int | None = None):
+    """A finite loader dataset's ``(x, y)`` batches as two NumPy arrays (first ``limit``).
+
+    For diagnostics that need a fixed set of examples (gradient norms, activations, MC dropout),
+    never for feeding ``fit``.
+    """
+    import numpy as np
+
+    xs, ys, n = [], [], 0
+    for x, y in ds:
+        xs.append(x.numpy())
+        ys.append(y.numpy())
+        n += len(ys[-1])
+        if limit is not None and n >= limit:
+            break
+    return np.concatenate(xs)[:limit], np.concatenate(ys)[:limit]
+
+
 def _pad_to(size: int):
     """Per-batch zero padding of ``(n, h, w, c)`` images to ``(n, size, size, c)``, centred."""
     import tensorflow as tf
@@ -154,6 +172,7 @@ __all__ = [
     "RealDatasetNotFoundError",
     "Split",
     "Splits",
+    "arrays",
     "build",
     "datasets",
     "file_pattern",

@@ -54,9 +54,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     keras.utils.set_random_seed(cfg.seed)
     n = 256 if cfg.quick else None
-    sets = data.datasets("digits", batch_size=cfg.batch_size, take=n, eval_take=n, seed=cfg.seed)
-    train, val = sets["train"], sets["val"]  # the loader's batches, x in [0, 1]
-    shape = train.element_spec[0].shape[1:]  # (8, 8, 1)
+    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
+
+    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
+                             seed=cfg.seed)["train"]  # fmt: skip
+
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     epochs = 1 if cfg.quick else cfg.epochs
     depth = 4 if cfg.quick else cfg.depth
 
@@ -72,7 +76,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     norms = {}
     for name, build in builds.items():
         keras.utils.set_random_seed(cfg.seed)
-        norms[name] = diag.gradient_norms(build(), *data.arrays(train, 128))
+        norms[name] = diag.gradient_norms(build(), *data.arrays(train(), 128))
     _, hist = train_variants(
         builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train"
     )

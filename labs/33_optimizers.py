@@ -41,9 +41,13 @@ class Config(labkit.TrainConfig):
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     n = 256 if cfg.quick else None
-    sets = data.datasets("digits", batch_size=cfg.batch_size, take=n, eval_take=n, seed=cfg.seed)
-    train, val = sets["train"], sets["val"]  # the loader's batches, x in [0, 1]
-    shape = train.element_spec[0].shape[1:]  # (8, 8, 1)
+    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
+
+    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
+                             seed=cfg.seed)["train"]  # fmt: skip
+
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     epochs = 1 if cfg.quick else cfg.epochs
 
     def builder(name, **kw):

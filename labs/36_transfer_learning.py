@@ -25,9 +25,7 @@ from dlcourse.training.deepnets import (
     compile_classifier,
     deep_mlp,
     final,
-    per_class,
     train_variants,
-    unit_arrays,
 )
 
 LAB = labkit.lab_name(__file__)
@@ -47,13 +45,17 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
-    a_train, a_val = (unit_arrays(splits[s], classes=range(5)) for s in ("train", "val"))
-    b_all = unit_arrays(splits["train"], classes=range(5, 10))
-    b_val, b_test = (unit_arrays(splits[s], classes=range(5, 10)) for s in ("val", "test"))
-    b_train = per_class(*b_all, k=cfg.per_class, seed=cfg.seed)
+    # The loader picks the tasks' classes (relabelled 0..4) and, for B, the first few per class.
+    task = {"batch_size": cfg.batch_size, "seed": cfg.seed}
+    a = data.datasets("digits", classes=(0, 1, 2, 3, 4), **task)
+    b = data.datasets("digits", classes=(5, 6, 7, 8, 9), per_class=cfg.per_class, **task)
+
+    def b_train():  # a fresh pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", classes=(5, 6, 7, 8, 9), per_class=cfg.per_class,
+                             splits=("train",), **task)["train"]  # fmt: skip
+
     epochs_a, epochs_b = (1, 1) if cfg.quick else (cfg.epochs_a, cfg.epochs_b)
-    shape = a_train[0].shape[1:]
+    shape = a["val"].element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1]
 
     def build_a():
         return compile_classifier(
@@ -62,8 +64,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     models, hist = train_variants(
         {"model A (0-4)": build_a},
-        a_train,
-        a_val,
+        a["train"],
+        a["val"],
         epochs=epochs_a,
         cfg=cfg,
         folder=out / "train",
@@ -94,13 +96,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     models_b, hist_b = train_variants(
         builds,
         b_train,
-        b_val,
+        b["val"],
         epochs=epochs_b,
         cfg=cfg,
         folder=out / "train",
         batch_size=cfg.batch_size,
     )
-    test_acc = {k: round(float(m.evaluate(*b_test, verbose=0)[1]), 4) for k, m in models_b.items()}
+    test_acc = {k: round(float(m.evaluate(b["test"], verbose=0)[1]), 4) for k, m in models_b.items()}
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist_b.items()},
@@ -117,7 +119,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     )
     metrics = {
         "model_a_val_accuracy": final(hist, "val_accuracy")["model A (0-4)"],
-        "n_train_new_task": len(b_train[0]),
+        "n_train_new_task": len(data.arrays(b["train"])[1]),
         "test_accuracy": test_acc,
         "best_test_accuracy": max(test_acc.values()),
         "trainable_params": {k: transfer.n_trainable(m) for k, m in models_b.items()},

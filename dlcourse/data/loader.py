@@ -248,7 +248,7 @@ def from_files(
         deterministic,
         on_error,
     )
-    parse = _parser(format, features, scale)
+    parse = parser(format, features, scale)
     if select:  # parse first: the subset is chosen on labels, in file order
         ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=True)
         ds = _select(ds, take, classes, per_class, len(classes or features.classes or ()))
@@ -398,8 +398,11 @@ def _records(pattern, format, shuffle, seed, cycle_length, deterministic, on_err
     )
 
 
-def _parser(format: str, features: Features, scale: bool) -> Callable:
-    """Raw record(s) -> ``(x, y)``; works on one record or a batch (leading axis)."""
+def parser(format: str, features: Features, scale: bool = True) -> Callable:
+    """Raw record(s) -> ``(x, y)``; works on one record or a batch (leading axis).
+
+    Public for labs that build the stages by hand (lab 06); the loader itself uses it.
+    """
     if format == "csv":
         return lambda line: _finish(*_parse_csv(line, features), features, scale)
     if format == "tfrecord":
@@ -496,7 +499,7 @@ def scan(paths: list[str], features: Features, *, format: str) -> ScanReport:
     Fast path: one vectorized pass over all files (batched parse). Only when that raises are
     the files re-read one by one, record by record with ``ignore_errors``, to name the culprits.
     """
-    parse = _parser(format, features, scale=False)
+    parse = parser(format, features, scale=False)
     try:
         if format == "png":  # one file per example: parallel per-example decode
             examples = tf.data.Dataset.from_tensor_slices(paths)
@@ -539,7 +542,7 @@ def _count(ds: tf.data.Dataset) -> int:
 def _scan_csv(path: str, features: Features):
     lines = tf.data.TextLineDataset(path).skip(1)
     total = _count(lines)
-    good = _good_indices(lines, _parser("csv", features, scale=False))
+    good = _good_indices(lines, parser("csv", features, scale=False))
     if len(good) == total:
         return total, []
     text = Path(path).read_text().splitlines()
@@ -575,7 +578,7 @@ def _scan_tfrecord(path: str, features: Features):
         detail = found.group(0) if found else err.message.splitlines()[0]
         why = f"the file is truncated or corrupt after {readable} readable record(s) ({detail})"
         return readable, [(path, None, why)]
-    good = _good_indices(records, _parser("tfrecord", features, scale=False))
+    good = _good_indices(records, parser("tfrecord", features, scale=False))
     why = (
         f"not a tf.train.Example with x {features.x_dtype}{list(features.x_shape)} and "
         f"y {features.y_dtype}"
@@ -584,7 +587,7 @@ def _scan_tfrecord(path: str, features: Features):
 
 
 def _scan_png(paths: list[str], features: Features) -> ScanReport:
-    good = _good_indices(tf.data.Dataset.from_tensor_slices(paths), _parser("png", features, False))
+    good = _good_indices(tf.data.Dataset.from_tensor_slices(paths), parser("png", features, False))
     why = f"not a decodable PNG image of shape {tuple(features.x_shape)}"
     bad = [(p, None, why) for i, p in enumerate(paths) if i not in good]
     classes = set(features.classes or ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -142,9 +143,7 @@ def test_take_and_classes_choose_a_fixed_subset(data_dir):
     assert len(y) == 20 and set(y) == {0, 1}  # 7 -> 0, 3 -> 1
     order = np.argsort(x.reshape(20, -1).sum(1))  # shuffled within the subset: compare as sets
     want = val.x[keep][:20].reshape(20, -1) / 255.0
-    np.testing.assert_allclose(
-        x.reshape(20, -1)[order], want[np.argsort(want.sum(1))], rtol=1e-6
-    )
+    np.testing.assert_allclose(x.reshape(20, -1)[order], want[np.argsort(want.sum(1))], rtol=1e-6)
 
 
 def test_cache_repeat_and_cpu_prefetch_to_device(data_dir, tmp_path):
@@ -324,3 +323,17 @@ def test_invalid_arguments(data_dir, kwargs, message):
 def test_format_the_dataset_does_not_have(data_dir):
     with pytest.raises(ValueError, match=r"'linear' has no png files\. Received: format='png'"):
         make_dataset("linear", format="png", data_dir=data_dir)
+
+
+def test_multi_worker_shards_by_file_when_every_worker_gets_a_shard(data_dir, monkeypatch):
+    from dlcourse.training.trainer import shard_by_data
+
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"index": 0}}))
+    policy = tf.data.experimental.AutoShardPolicy
+    four = make_dataset("digits", "train", data_dir=data_dir)  # 4 shards >= 2 workers
+    one = make_dataset("digits", "val", data_dir=data_dir)  # 1 shard < 2 workers
+    for ds, want in ((four, policy.FILE), (one, policy.DATA)):
+        assert ds.options().experimental_distribute.auto_shard_policy == want
+        # fit's distributed loop keeps a policy the loader chose
+        assert shard_by_data(ds).options().experimental_distribute.auto_shard_policy == want

@@ -134,9 +134,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "speedup_full_vs_naive": round(rates[STAGES[-1]] / rates[STAGES[0]], 2),
         "first_epoch_s": first,
         "later_epoch_s": later,
-        "cache_speedup_after_first_epoch": round(
-            later[STAGES[3]] / max(later[STAGES[4]], 1e-9), 2
-        ),
+        "cache_speedup_after_first_epoch": round(later[STAGES[3]] / max(later[STAGES[4]], 1e-9), 2),
         "train_epoch_s": train_s,
         "train_speedup_full_vs_naive": round(
             train_s["naive pipeline"] / train_s["full pipeline (make_dataset)"], 2

@@ -77,9 +77,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     for name, build in builds.items():
         keras.utils.set_random_seed(cfg.seed)
         norms[name] = diag.gradient_norms(build(), *data.arrays(train(), 128))
-    _, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train"
-    )
+    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
 
     plots.save(plots.layer_gradient_norms(norms), out, "gradient_norms")
     plots.save(

@@ -78,9 +78,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     names = QUICK if cfg.quick else list(ACTIVATIONS)
     builds = {k: builder(*ACTIVATIONS[k]) for k in names}
-    models, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train"
-    )
+    models, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist.items()},

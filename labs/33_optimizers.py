@@ -60,9 +60,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     names = QUICK if cfg.quick else list(OPTIMIZERS)
     builds = {name: builder(name) for name in names}
     builds[f"momentum + clipnorm={cfg.clipnorm}"] = builder("momentum", clipnorm=cfg.clipnorm)
-    _, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train"
-    )
+    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
     plots.save(
         plots.curves(
             {k: h["val_loss"] for k, h in hist.items()},

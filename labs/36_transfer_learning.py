@@ -102,7 +102,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         folder=out / "train",
         batch_size=cfg.batch_size,
     )
-    test_acc = {k: round(float(m.evaluate(b["test"], verbose=0)[1]), 4) for k, m in models_b.items()}
+    test_acc = {
+        k: round(float(m.evaluate(b["test"], verbose=0)[1]), 4) for k, m in models_b.items()
+    }
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist_b.items()},

@@ -163,8 +163,8 @@ def test_mnist5k_real_digits_round_trip_stratified_with_checksums_and_provenance
         assert np.bincount(got[split].y).tolist() == [per_class] * 10
     assert got["train"].x.shape == (3500, 28, 28, 1) and got["train"].x.max() == 255
     kw = {"batch_size": 1000, "shuffle": False, "scale": False, "cycle_length": 1}
-    x, y = next(iter(make_dataset("mnist5k", "test", format="csv", **kw)))
+    x, _ = next(iter(make_dataset("mnist5k", "test", format="csv", **kw)))
     np.testing.assert_array_equal(x.numpy(), want["test"].x)  # CSV: the same rows, in order
-    x, y = next(iter(make_dataset("mnist5k", "test", format="png", **kw)))
+    x, _ = next(iter(make_dataset("mnist5k", "test", format="png", **kw)))
     by_class = np.argsort(want["test"].y, kind="stable")  # PNG: class folders, then row index
     np.testing.assert_array_equal(x.numpy(), want["test"].x[by_class])

@@ -27,7 +27,7 @@ LAB = labkit.lab_name(__file__)
 class Config(labkit.LabConfig):
     learning_rate: float = arg(0.125, "mini-batch gradient descent learning rate")
     batch_size: int = arg(32, "mini-batch size")
-    epochs: int = arg(10, "epochs of both training runs")
+    epochs: int = arg(5, "epochs of both training runs")
     dataset: str = arg(
         "mnist5k", "embedded dataset (mnist5k: real MNIST)", choices=("mnist5k", "digits28")
     )

@@ -31,7 +31,7 @@ class Config(labkit.TrainConfig):
         choices=("mnist5k", "digits28", "mnist"),
     )
     download: bool = arg(False, "--dataset mnist: fetch it through tensorflow-datasets first")
-    epochs: int = arg(20, "training epochs")
+    epochs: int = arg(15, "training epochs")
     batch_size: int = arg(32, "mini-batch size")
     learning_rate: float = arg(1e-3, "Adam learning rate")
     label_smoothing: float = arg(0.1, "label smoothing of the cross-entropy (0 = plain)")

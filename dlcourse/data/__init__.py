@@ -43,8 +43,9 @@ _LAZY = {
 def load(name: str, *, data_dir: str | os.PathLike | None = None) -> Splits:
     """Load an embedded dataset's splits as NumPy arrays, read from its TFRecord files.
 
-    Returns exactly what :func:`dlcourse.data.embedded.build` builds (same dtypes, shapes and
-    order); the files are written first when they are missing or incomplete.
+    For the NumPy teaching twins and scikit-learn comparisons; a Keras model trains on
+    :func:`datasets` instead. Returns exactly what :func:`dlcourse.data.embedded.build` builds
+    (same dtypes, shapes and order); the files are written first when missing or incomplete.
     """
     from dlcourse.data import files, loader
 

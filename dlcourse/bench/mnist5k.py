@@ -180,7 +180,8 @@ def run(quick: bool = False) -> list[Table]:
                 ),
                 (
                     "Times are wall seconds on this machine's 2 CPU cores while other jobs shared "
-                    "them: compare within this table only."
+                    "them: compare within this table only; rerun on a quiet machine with "
+                    "`make bench ARGS='--only mnist5k'`."
                 ),
             ],
         )

@@ -140,7 +140,8 @@ def run(quick: bool = False) -> list[Table]:
                     + ", ".join(f"{k} {v:.1f}" for k, v in lenet_cpu.items())
                     + " CPU microseconds per LeNet-5 example, on the same cores that train. In the "
                     "second workload the loader also resizes every epoch, which the in-memory "
-                    "feed did once."
+                    "feed did once. Measured while other jobs shared the 2 cores; rerun on a quiet "
+                    "machine with `make bench ARGS='--only loader'`."
                 ),
             ],
         ),

@@ -10,13 +10,14 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 L        ?= 01
+DATA     ?= mnist
 TUNER    ?= coarse-to-fine
 WORKERS  ?= 2
 ARGS     ?=
 FORCE    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab report test lint format tune tune-distributed train-distributed bench clean
+.PHONY: help install data labs lab report test lint format fetch tune tune-distributed train-distributed bench clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -34,6 +35,9 @@ install: $(STAMP)  ## Create .venv and install dlcourse with its dev tools
 
 data: $(STAMP)  ## Write the embedded datasets into data/ (idempotent, atomic)
 	$(PY) -m dlcourse data
+
+fetch: $(STAMP)  ## Download a real dataset (needs a network): make fetch DATA=mnist|fashion_mnist|cifar10
+	$(PY) -m dlcourse.data.real $(DATA)
 
 labs: data  ## Every lab at its defaults, then runs/REPORT.md; skips up-to-date labs (FORCE=1: rerun all)
 	$(PY) -m dlcourse labs run --all $(if $(FORCE),--force) -- $(ARGS)

@@ -7,6 +7,7 @@ Description: Builds the 784-300-100-10 MNIST MLP with the Sequential API, the Fu
 by subclassing keras.Model; checks equal parameter counts and equal outputs given the same
 weights, round-trips the subclassed model through a .keras file, then trains the same network
 from the same weights on the same mini-batches twice: with a GradientTape loop and with fit.
+Data: mnist5k (real MNIST digits) from the loader stage, unshuffled so both see one order.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ LAB = labkit.lab_name(__file__)
 class Config(labkit.LabConfig):
     learning_rate: float = arg(0.125, "mini-batch gradient descent learning rate", check="positive")
     batch_size: int = arg(32, "mini-batch size", check="positive")
-    epochs: int = arg(10, "epochs of both training runs", check="positive")
+    epochs: int = arg(5, "epochs of both training runs", check="positive")
+    dataset: str = arg(
+        "mnist5k", "embedded dataset (mnist5k: real MNIST)", choices=("mnist5k", "digits28")
+    )
 
 
-def low_level_loop(model, x, y, *, learning_rate: float, batch_size: int, epochs: int) -> list:
+def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list:
     """Mini-batch gradient descent with tf.GradientTape: the teaching twin of ``fit``.
 
-    Batches are taken in order (no shuffling) so that ``fit(..., shuffle=False)`` sees the same
-    ones. Returns the mean training loss per epoch.
+    ``dataset`` yields the batches in a fixed order (the loader with ``shuffle=False``), so
+    ``fit`` on the same dataset sees the same ones. Returns the mean training loss per epoch.
     """
     import keras
     import tensorflow as tf
@@ -51,10 +55,7 @@ def low_level_loop(model, x, y, *, learning_rate: float, batch_size: int, epochs
 
     losses = []
     for _ in range(epochs):
-        batch_losses = [
-            float(step(x[i : i + batch_size], y[i : i + batch_size]))
-            for i in range(0, len(x), batch_size)
-        ]
+        batch_losses = [float(step(xb, yb)) for xb, yb in dataset]
         losses.append(float(np.mean(batch_losses)))
     return losses
 
@@ -63,31 +64,31 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     import keras
 
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits28") or data.load("digits28")
-    (x, y), (xt, yt) = (
-        (s.x.astype("float32") / 255.0, s.y) for s in (splits["train"], splits["test"])
-    )
+    # The loader, unshuffled: the loop and fit must see the same batches in the same order.
+    train = data.make_dataset(
+        cfg.dataset, "train", batch_size=cfg.batch_size, shuffle=False, cache=True,
+        take=256 if cfg.quick else None,
+    )  # fmt: skip
+    test = data.make_dataset(cfg.dataset, "test", batch_size=256, shuffle=False, cache=True)
+    yt = np.concatenate([yb.numpy() for _, yb in test])
+    shape = tuple(train.element_spec[0].shape[1:])  # (28, 28, 1), scaled to [0, 1] by the loader
     epochs = 2 if cfg.quick else cfg.epochs
-    if cfg.quick:
-        x, y = x[:256], y[:256]
 
-    functional = mlps.mlp(input_shape=x.shape[1:])
-    sequential = mlps.mlp_sequential(input_shape=x.shape[1:])
+    functional = mlps.mlp(input_shape=shape)
+    sequential = mlps.mlp_sequential(input_shape=shape)
     subclassed = mlps.MLP()
-    subclassed.build((None, *x.shape[1:]))
+    subclassed.build((None, *shape))
     sequential.set_weights(functional.get_weights())
     subclassed.set_weights(functional.get_weights())
-    ref = functional.predict(xt, verbose=0)
+    ref = functional.predict(test, verbose=0)
     path = out / "subclassed.keras"
     subclassed.save(path)
     reloaded = keras.models.load_model(path)
 
-    loop_model = mlps.mlp(input_shape=x.shape[1:])
-    fit_model = mlps.mlp(input_shape=x.shape[1:])
+    loop_model = mlps.mlp(input_shape=shape)
+    fit_model = mlps.mlp(input_shape=shape)
     fit_model.set_weights(loop_model.get_weights())
-    loop_losses = low_level_loop(
-        loop_model, x, y, learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, epochs=epochs
-    )
+    loop_losses = low_level_loop(loop_model, train, learning_rate=cfg.learning_rate, epochs=epochs)
     fit_model.compile(
         optimizer=keras.optimizers.SGD(cfg.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -95,14 +96,14 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     )
     # fit (not dlcourse.training.fit): this is the equality check of the teaching loop, so the
     # batches must come in the loop's order with no strategy or precision switch in between.
-    hist = fit_model.fit(x, y, batch_size=cfg.batch_size, epochs=epochs, shuffle=False, verbose=0)
+    hist = fit_model.fit(train, epochs=epochs, shuffle=False, verbose=0)
     weight_diff = max(
         float(np.abs(a - b).max())
         for a, b in zip(loop_model.get_weights(), fit_model.get_weights())
     )
 
     def accuracy(model):
-        return float((model.predict(xt, verbose=0).argmax(1) == yt).mean())
+        return float((model.predict(test, verbose=0).argmax(1) == yt).mean())
 
     metrics = {
         "params": {
@@ -111,9 +112,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             "subclassed": subclassed.count_params(),
         },
         "max_abs_output_diff": {
-            "sequential": float(np.abs(sequential.predict(xt, verbose=0) - ref).max()),
-            "subclassed": float(np.abs(subclassed.predict(xt, verbose=0) - ref).max()),
-            "subclassed_reloaded": float(np.abs(reloaded.predict(xt, verbose=0) - ref).max()),
+            "sequential": float(np.abs(sequential.predict(test, verbose=0) - ref).max()),
+            "subclassed": float(np.abs(subclassed.predict(test, verbose=0) - ref).max()),
+            "subclassed_reloaded": float(np.abs(reloaded.predict(test, verbose=0) - ref).max()),
         },
         "softmax_rows_sum_to_one": bool(np.allclose(ref.sum(axis=1), 1.0, atol=1e-5)),
         "loop_vs_fit_max_abs_weight_diff": weight_diff,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import keras
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import diagnostics as diag
@@ -52,15 +51,20 @@ QUICK_VARIANTS = ["sigmoid, N(0,1)", "ReLU, He", "sigmoid + BN before"]
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     keras.utils.set_random_seed(cfg.seed)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
+
+    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
+                             seed=cfg.seed)["train"]  # fmt: skip
+
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     epochs = 1 if cfg.quick else cfg.epochs
     depth = 4 if cfg.quick else cfg.depth
 
     def builder(settings):
         def build():
-            model = deep_mlp(train[0].shape[1:], 10, depth=depth, units=cfg.units, **settings)
+            model = deep_mlp(shape, 10, depth=depth, units=cfg.units, **settings)
             return compile_classifier(model, keras.optimizers.SGD(cfg.learning_rate, 0.9))
 
         return build
@@ -70,10 +74,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     norms = {}
     for name, build in builds.items():
         keras.utils.set_random_seed(cfg.seed)
-        norms[name] = diag.gradient_norms(build(), train[0][:128], train[1][:128])
-    _, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
-    )
+        norms[name] = diag.gradient_norms(build(), *data.arrays(train(), 128))
+    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
 
     plots.save(plots.layer_gradient_norms(norms), out, "gradient_norms")
     plots.save(

@@ -17,7 +17,6 @@ import keras
 import numpy as np
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.layers.initializers import initializer_for
 from dlcourse.models.mlp import compile_classifier, deep_mlp
@@ -49,15 +48,20 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
+
+    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
+                             seed=cfg.seed)["train"]  # fmt: skip
+
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
 
     def builder(act, init_row):
         def build():
             model = deep_mlp(
-                train[0].shape[1:],
+                shape,
                 10,
                 depth=depth,
                 units=cfg.units,
@@ -70,9 +74,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     names = QUICK if cfg.quick else list(ACTIVATIONS)
     builds = {k: builder(*ACTIVATIONS[k]) for k in names}
-    models, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
-    )
+    models, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist.items()},
@@ -87,7 +89,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_loss": final(hist, "loss"),
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
-        "dead_relu_fraction": _dead_fraction(models["ReLU"], val[0], depth),
+        "dead_relu_fraction": _dead_fraction(models["ReLU"], data.arrays(val)[0], depth),
         "best": max(hist, key=lambda k: hist[k]["val_accuracy"][-1]),
     }
     if "PReLU" in models:  # the slopes PReLU learned (started at 0)

@@ -20,7 +20,6 @@ import keras
 import numpy as np
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.layers import initializers as inits
 from dlcourse.models.mlp import compile_classifier, deep_mlp
@@ -57,16 +56,21 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "table": _table_check(cfg.seed),
     }
 
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    val = data.datasets("digits", batch_size=32, splits=("val",), eval_take=n)["val"]
+
+    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", batch_size=32, splits=("train",), take=n,
+                             seed=cfg.seed)["train"]  # fmt: skip
+
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
     acts = ("tanh",) if cfg.quick else ("sigmoid", "tanh", "relu")
 
     def builder(act, init):
         def build():
             model = deep_mlp(
-                train[0].shape[1:],
+                shape,
                 10,
                 depth=depth,
                 units=cfg.units,

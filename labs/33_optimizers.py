@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
@@ -37,14 +36,19 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
+
+    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
+                             seed=cfg.seed)["train"]  # fmt: skip
+
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     epochs = 1 if cfg.quick else cfg.epochs
 
     def builder(name, **kw):
         def build():
-            model = deep_mlp(train[0].shape[1:], 10, depth=cfg.depth, units=cfg.units)
+            model = deep_mlp(shape, 10, depth=cfg.depth, units=cfg.units)
             return compile_classifier(model, create_optimizer(name, **kw))
 
         return build
@@ -52,9 +56,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     names = QUICK if cfg.quick else list(OPTIMIZERS)
     builds = {name: builder(name) for name in names}
     builds[f"momentum + clipnorm={cfg.clipnorm}"] = builder("momentum", clipnorm=cfg.clipnorm)
-    _, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
-    )
+    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
     plots.save(
         plots.curves(
             {k: h["val_loss"] for k, h in hist.items()},

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import keras
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import schedules as sch
@@ -37,20 +36,25 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
     n = 256 if cfg.quick else None
-    train, val = unit_arrays(splits["train"], n), unit_arrays(splits["val"], n)
+    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
+
+    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
+                             seed=cfg.seed)["train"]  # fmt: skip
+
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     epochs = 2 if cfg.quick else cfg.epochs
-    steps = -(-len(train[0]) // cfg.batch_size)  # batches per epoch
+    steps = int(train().cardinality())  # batches per epoch
 
     def model(lr):
-        m = deep_mlp(train[0].shape[1:], 10, depth=cfg.depth)
+        m = deep_mlp(shape, 10, depth=cfg.depth)
         return compile_classifier(m, keras.optimizers.SGD(lr, momentum=0.9))
 
     keras.utils.set_random_seed(cfg.seed)
     rates, losses, suggestion = find_learning_rate(
         model(1e-3),
-        train,
+        train(),
         min_lr=1e-4,
         max_lr=3.0,
         steps=20 if cfg.quick else cfg.finder_steps,

@@ -19,8 +19,7 @@ import keras
 import numpy as np
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import unit_arrays
-from dlcourse.data.augment import augmented_dataset, augmenter
+from dlcourse.data.augment import keras_augmenter
 from dlcourse.labkit import arg
 from dlcourse.layers import MaxNorm, MaxNormClipper, mc_predict, penalty
 from dlcourse.models.mlp import compile_classifier, deep_mlp
@@ -51,11 +50,16 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
-    train = unit_arrays(splits["train"], 128 if cfg.quick else cfg.n_train)
-    val = unit_arrays(splits["val"], 128 if cfg.quick else None)
+    n_train, n_val = (128, 128) if cfg.quick else (cfg.n_train, None)
+    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n_val)
+    val = val["val"]
+
+    def train(augment=None):  # a fresh loader pipeline per variant: the same batches for all
+        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",),
+                             take=n_train, augment=augment, seed=cfg.seed)["train"]  # fmt: skip
+
     epochs, mc_samples = (2, 5) if cfg.quick else (cfg.epochs, cfg.mc_samples)
-    shape = train[0].shape[1:]
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
 
     def builder(**kw):
         def build():
@@ -76,13 +80,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     models, hist = train_variants(
         builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
     )
-    # Augmentation: the training set goes through the seeded map stage; validation does not.
-    aug = augmented_dataset(
-        *train,
-        augmenter(rotate=12, shift=0.1, zoom=0.1, seed=cfg.seed),
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-    )
+    # Augmentation: the loader's augment hook (Keras preprocessing layers, seeded) on the
+    # training data only; validation is not augmented.
+    aug = train(keras_augmenter(rotate=12, shift=0.1, zoom=0.1, seed=cfg.seed))
     more, more_hist = train_variants(
         {"augmentation": builder()}, aug, val, epochs=epochs, cfg=cfg, folder=out / "train"
     )
@@ -163,15 +163,16 @@ def _mc_dropout(cfg, shape, train, val, epochs, n_samples, out) -> dict:
         batch_size=cfg.batch_size,
     )
     model = models["mc dropout"]
-    mean, std = mc_predict(model, val[0], n_samples=n_samples)
-    single = keras.ops.convert_to_numpy(model(val[0], training=True))  # one stochastic pass
+    xv, yv = data.arrays(val)  # fixed validation examples for the MC passes
+    mean, std = mc_predict(model, xv, n_samples=n_samples)
+    single = keras.ops.convert_to_numpy(model(xv, training=True))  # one stochastic pass
     pred = mean.argmax(1)
-    right = pred == val[1]
+    right = pred == yv
     spread = std[np.arange(len(pred)), pred]  # std of the predicted class's probability
     plots.save(plots.uncertainty_hist(spread[right], spread[~right]), out, "mc_uncertainty")
     return {
-        "in_vs_out_of_distribution": diag.mc_spread_in_vs_out(model, val[0], n_samples, cfg.seed),
-        "one_pass_accuracy": round(float((single.argmax(1) == val[1]).mean()), 4),
+        "in_vs_out_of_distribution": diag.mc_spread_in_vs_out(model, xv, n_samples, cfg.seed),
+        "one_pass_accuracy": round(float((single.argmax(1) == yv).mean()), 4),
         "mc_mean_accuracy": round(float(right.mean()), 4),
         "mean_std_right": round(float(spread[right].mean()), 4) if right.any() else None,
         "mean_std_wrong": round(float(spread[~right].mean()), 4) if (~right).any() else None,
@@ -180,7 +181,7 @@ def _mc_dropout(cfg, shape, train, val, epochs, n_samples, out) -> dict:
 
 def _sparsity(l1_model, dense_model, val, cfg) -> dict:
     def acc(m):
-        return round(float((m.predict(val[0], verbose=0).argmax(1) == val[1]).mean()), 4)
+        return round(float(m.evaluate(val, verbose=0, return_dict=True)["accuracy"]), 4)
 
     before = {"l1": acc(l1_model), "baseline": acc(dense_model)}
     zeros = {

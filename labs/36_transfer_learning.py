@@ -19,10 +19,9 @@ import keras
 import numpy as np
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import per_class, unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
-from dlcourse.training import transfer
+from dlcourse.training import diagnostics, transfer
 from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
@@ -46,13 +45,17 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
-    a_train, a_val = (unit_arrays(splits[s], classes=range(5)) for s in ("train", "val"))
-    b_all = unit_arrays(splits["train"], classes=range(5, 10))
-    b_val, b_test = (unit_arrays(splits[s], classes=range(5, 10)) for s in ("val", "test"))
-    b_train = per_class(*b_all, k=cfg.per_class, seed=cfg.seed)
+    # The loader picks the tasks' classes (relabelled 0..4) and, for B, the first few per class.
+    task = {"batch_size": cfg.batch_size, "seed": cfg.seed}
+    a = data.datasets("digits", classes=(0, 1, 2, 3, 4), **task)
+    b = data.datasets("digits", classes=(5, 6, 7, 8, 9), per_class=cfg.per_class, **task)
+
+    def b_train():  # a fresh pipeline per variant: every variant sees the same batches
+        return data.datasets("digits", classes=(5, 6, 7, 8, 9), per_class=cfg.per_class,
+                             splits=("train",), **task)["train"]  # fmt: skip
+
     epochs_a, epochs_b = (1, 1) if cfg.quick else (cfg.epochs_a, cfg.epochs_b)
-    shape = a_train[0].shape[1:]
+    shape = a["val"].element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1]
 
     def build_a():
         return compile_classifier(
@@ -61,8 +64,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
     models, hist = train_variants(
         {"model A (0-4)": build_a},
-        a_train,
-        a_val,
+        a["train"],
+        a["val"],
         epochs=epochs_a,
         cfg=cfg,
         folder=out / "train",
@@ -93,13 +96,15 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     models_b, hist_b = train_variants(
         builds,
         b_train,
-        b_val,
+        b["val"],
         epochs=epochs_b,
         cfg=cfg,
         folder=out / "train",
         batch_size=cfg.batch_size,
     )
-    test_acc = {k: round(float(m.evaluate(*b_test, verbose=0)[1]), 4) for k, m in models_b.items()}
+    test_acc = {
+        k: round(float(m.evaluate(b["test"], verbose=0)[1]), 4) for k, m in models_b.items()
+    }
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist_b.items()},
@@ -116,7 +121,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     )
     metrics = {
         "model_a_val_accuracy": final(hist, "val_accuracy")["model A (0-4)"],
-        "n_train_new_task": len(b_train[0]),
+        "n_train_new_task": len(data.arrays(b["train"])[1]),
         "test_accuracy": test_acc,
         "best_test_accuracy": max(test_acc.values()),
         "trainable_params": {k: transfer.n_trainable(m) for k, m in models_b.items()},
@@ -124,13 +129,16 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             np.array_equal(a, b) for a, b in zip(a_weights, model_a.get_weights())
         ),
     }
-    from dlcourse.training.diagnostics import precision_recall_f1  # notes 003
-
-    best = max(test_acc, key=test_acc.get)  # precision, recall and F1 of the best model
-    pred = models_b[best].predict(b_test[0], verbose=0).argmax(1)
-    metrics["precision_recall_f1"] = {"model": best, "y_true": b_test[1].tolist(),
-                                      "y_pred": pred.tolist(),
-                                      **precision_recall_f1(b_test[1], pred)}  # fmt: skip
+    # Notes 003: precision, recall and F1 = 2 / (1/P + 1/R) of the best model on the test digits.
+    best = max(test_acc, key=test_acc.get)
+    x_test, y_test = data.arrays(b["test"])
+    pred = models_b[best].predict(x_test, verbose=0).argmax(1)
+    metrics["precision_recall_f1"] = {
+        "model": best,
+        "y_true": y_test.tolist(),
+        "y_pred": pred.tolist(),
+        **diagnostics.precision_recall_f1(y_test, pred),
+    }
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlcourse import data, labkit, plots
-from dlcourse.data.arrays import per_class, unit_arrays
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import pretraining
@@ -33,10 +32,15 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
-    unlabeled, _ = unit_arrays(splits["train"])  # labels are thrown away
-    labeled = per_class(*unit_arrays(splits["train"]), k=cfg.per_class, seed=cfg.seed)
-    val, test = unit_arrays(splits["val"]), unit_arrays(splits["test"])
+    sets = data.datasets("digits", batch_size=cfg.batch_size, seed=cfg.seed)
+    # Greedy pretraining codes the whole training split layer by layer (arrays; no labels).
+    unlabeled, _ = data.arrays(sets["train"])
+    val, test = sets["val"], sets["test"]
+
+    def labeled():  # a fresh pipeline per variant: the first few labelled digits per class
+        return data.datasets("digits", batch_size=cfg.batch_size, per_class=cfg.per_class,
+                             splits=("train",), seed=cfg.seed)["train"]  # fmt: skip
+
     pre_epochs, ft_epochs = (1, 1) if cfg.quick else (cfg.pretrain_epochs, cfg.finetune_epochs)
     hidden = tuple(int(h) for h in cfg.hidden)
     shape = unlabeled.shape[1:]
@@ -83,7 +87,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         folder=out / "train",
         batch_size=cfg.batch_size,
     )
-    test_acc = {k: round(float(m.evaluate(*test, verbose=0)[1]), 4) for k, m in models.items()}
+    test_acc = {k: round(float(m.evaluate(test, verbose=0)[1]), 4) for k, m in models.items()}
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist.items()},
@@ -95,7 +99,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     )
     metrics = {
         "n_unlabeled": len(unlabeled),
-        "n_labeled": len(labeled[0]),
+        "n_labeled": len(data.arrays(labeled())[1]),
         "test_accuracy": test_acc,
         "best_test_accuracy": max(test_acc.values()),
         "final_reconstruction_mse": [round(ls[-1], 5) for ls in ae_losses],

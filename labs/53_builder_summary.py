@@ -26,7 +26,7 @@ LAB = labkit.lab_name(__file__)
 REFERENCES = {
     "lenet5": (60_840, "all", "notes Table 13-1 with the paper's C3 table and RBF output"),
     "lenet5_modern": (61_706, "all", "LeNet-5 with dense softmax output (widely quoted)"),
-    "alexnet": (201_838_952, "all", "notes Table 13-2 (no pooling after C7)"),
+    "alexnet": (62_378_344, "all", "the paper's layers, one tower (groups=2: 60,965,224)"),
     "vgg16": (138_357_544, "all", "keras.applications.VGG16"),
     "resnet18": (11_689_512, "trainable", "torchvision resnet18"),
     "resnet34": (21_797_672, "trainable", "torchvision resnet34 (paper: 21.8M)"),

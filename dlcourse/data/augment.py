@@ -1,12 +1,22 @@
-"""Data augmentation as a per-example map stage: ``(image, label) -> (image, label)``.
+"""Data augmentation for the loader's ``augment`` hook (the one augmentation path).
 
 Notes 000 Unit III and 004 ("Data augmentation"): generate new, realistic training instances
 on the fly by shifting, rotating, resizing, flipping and changing brightness, contrast,
-saturation and hue. Apply to *training data only* (the foundation loader's augmentation hook
-does that), e.g.::
+saturation and hue. Apply to *training data only*: pass the augmenter to the loader, e.g.::
 
-    augment = augmenter(rotate=15, shift=0.1, zoom=0.1, seed=42)
-    train_ds = tf.data.Dataset.from_tensor_slices((x, y)).map(augment).batch(32)
+    augment = keras_augmenter(rotate=10, shift=0.1, zoom=0.1, seed=42)
+    train_ds = data.make_dataset("mnist5k", "train", batch_size=64, augment=augment)
+
+Two ways to write one, both plugging into that hook:
+
+* :func:`keras_augmenter` (the default): Keras preprocessing layers (``RandomRotation``,
+  ``RandomTranslation``, ``RandomZoom``, ``RandomContrast``, ``RandomFlip`` ..., or any
+  layers you pass) applied to whole batches. Seeded layers in a sequential map are
+  reproducible run to run and draw fresh transforms every epoch; the loader therefore runs a
+  per-batch augmenter (``per_batch = True``) after ``batch`` without parallelism (a batched
+  call is vectorized, so that costs little).
+* :func:`augmenter`: the same transforms written with ``tf.image`` ops, per example (parallel
+  map); ``vary_per_epoch=False`` makes it identical under any parallelism.
 
 Geometry (rotate, shift, zoom = resize/crop) is one affine warp
 (``ImageProjectiveTransformV3``, the op behind ``keras.layers.RandomRotation``); photometric
@@ -129,8 +139,61 @@ def _affine(image, seed, rotate: float, shift: float, zoom: float):
     return out[0]
 
 
-def augmented_dataset(x, y, augment, *, batch_size: int = 32, seed: int = 42) -> tf.data.Dataset:
-    """Shuffled, augmented, batched training dataset from NumPy arrays (labs use it)."""
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).map(augment)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+class LayersAugmenter:
+    """Keras preprocessing layers as a loader augmenter: ``(x, y) -> (layers(x), y)``, per batch.
+
+    ``x`` is a batch ``(n, H, W, C)`` float32 in [0, 1]; the result is clipped to [0, 1].
+    """
+
+    per_batch = True  # the loader applies it after ``batch``, sequentially (reproducible)
+
+    def __init__(self, layers):
+        import keras
+
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("`layers` must hold at least one layer. Received: layers=[]")
+        self.model = keras.Sequential(self.layers, name="augment")
+
+    def __call__(self, x, y):
+        return tf.clip_by_value(self.model(_to_unit_float(x), training=True), 0.0, 1.0), y
+
+
+def keras_augmenter(
+    *,
+    rotate: float = 10.0,
+    shift: float = 0.1,
+    zoom: float = 0.1,
+    contrast: float = 0.0,
+    flip: bool = False,
+    seed: int = 42,
+) -> LayersAugmenter:
+    """The default augmenter: Keras ``RandomRotation``/``RandomTranslation``/``RandomZoom``
+    (+ ``RandomContrast``, ``RandomFlip``), each seeded from ``seed``.
+
+    Args mean what they mean in :func:`augmenter` (``rotate`` in degrees; ``shift`` and
+    ``zoom`` as fractions); a 0 leaves that layer out. For other layers, build
+    ``LayersAugmenter([keras.layers.RandomBrightness(0.2, seed=1), ...])``.
+    """
+    import keras
+    from keras import layers
+
+    check_in_range("rotate", rotate, 0.0, 180.0, closed="[]")
+    check_in_range("shift", shift, 0.0, 1.0, closed="[)")
+    check_in_range("zoom", zoom, 0.0, 1.0, closed="[)")
+    check_in_range("contrast", contrast, 0.0, 1.0, closed="[)")
+    fill = {"fill_mode": "constant", "fill_value": 0.0}
+    chosen: list[keras.layers.Layer] = []
+    if flip:
+        chosen.append(layers.RandomFlip("horizontal", seed=seed))
+    if rotate:
+        chosen.append(layers.RandomRotation(rotate / 360.0, seed=seed + 1, **fill))
+    if shift:
+        chosen.append(layers.RandomTranslation(shift, shift, seed=seed + 2, **fill))
+    if zoom:
+        chosen.append(layers.RandomZoom(zoom, seed=seed + 3, **fill))
+    if contrast:
+        chosen.append(layers.RandomContrast(contrast, seed=seed + 4))
+    if not chosen:
+        chosen.append(layers.Identity())
+    return LayersAugmenter(chosen)

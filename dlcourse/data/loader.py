@@ -21,11 +21,25 @@ The stages, in order (each one a keyword argument):
 6. ``augment`` hook (optional, training data only): ``augment(image, label) -> (image, label)``
    is mapped per example after parsing and scaling, before batching. ``image`` is one example,
    ``(H, W, C)`` float32 in [0, 1] (uint8 with ``scale=False``), ``label`` a scalar int64.
-   Giving it switches CSV/TFRecord parsing to per example (still parallel).
+   Giving it switches CSV/TFRecord parsing to per example (still parallel). An augmenter with
+   ``per_batch = True`` (:func:`dlcourse.data.augment.keras_augmenter`: Keras preprocessing
+   layers) runs instead on whole batches right after ``batch``, in a sequential map so that
+   seeded layers are reproducible.
 7. ``batch(batch_size)``, then ``preprocess(x, y) -> (x, y)`` (optional) on whole batches.
-8. ``prefetch(AUTOTUNE)``; with ``device="auto"`` and one visible GPU (outside a multi-device
-   strategy, whose ``experimental_distribute_dataset`` prefetches to its devices itself)
-   ``tf.data.experimental.prefetch_to_device`` copies batches ahead to the GPU.
+8. ``prefetch(AUTOTUNE)``, then :func:`to_device` (``device``): with one visible GPU
+   ``tf.data.experimental.prefetch_to_device`` copies batches ahead to it. This is the one
+   device-prefetch implementation; :func:`dlcourse.training.fit` calls it for its input.
+
+Subsets: ``take=n`` keeps the first ``n`` examples and ``classes=(5, 6, ...)`` keeps those
+classes, relabelled ``0..k-1`` in the order given. Both read the shards in file order
+(``list_files`` unshuffled, ``cycle_length=1``) and parse per example before ``cache`` and
+``shuffle``, so the subset is the same every epoch and every run; ``shuffle`` then shuffles
+within it.
+
+Distribution: every dataset carries an ``AutoShardPolicy``: ``FILE`` (each worker reads its own
+shards) when there are at least as many shard files as workers (``TF_CONFIG``'s cluster, or the
+active strategy), else ``DATA`` (every worker reads everything and keeps its slice of each
+batch). With one worker the policy is never consulted.
 
 Bad files: tf.data raises errors lazily, mid-epoch, and without file names. So with
 ``check=True`` (the default) the pipeline is first run once over the files with
@@ -36,6 +50,7 @@ line. ``on_error="skip"`` drops the bad records instead and warns how many were 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -153,13 +168,16 @@ def from_files(
     deterministic: bool = True,
     cache: bool | str = False,
     repeat: bool = False,
+    take: int | None = None,
+    classes: tuple[int, ...] | None = None,
+    per_class: int | None = None,
     scale: bool = True,
     augment: Transform | None = None,
     preprocess: Transform | None = None,
     drop_remainder: bool = False,
     check: bool = True,
     on_error: str = "raise",
-    device: str | None = "auto",
+    device: str | None = None,
 ) -> tf.data.Dataset:
     """Build the loader pipeline over the files matching ``pattern`` (stages: module docstring).
 
@@ -176,16 +194,19 @@ def from_files(
         cache: True caches the raw records in memory after the first epoch; a string caches
             them in that file.
         repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+        take: keep only the first ``take`` examples (a fixed subset; module docstring).
+        classes: keep only these class ids, relabelled ``0..len(classes)-1``.
+        per_class: keep only the first ``per_class`` examples of each class (few-shot data).
         scale: uint8 images -> float32 in [0, 1].
-        augment: per-example ``(image, label) -> (image, label)`` for training data.
+        augment: ``(image, label) -> (image, label)`` for training data: per example, or per
+            batch when it has ``per_batch = True`` (:mod:`dlcourse.data.augment`).
         preprocess: per-batch ``(x, y) -> (x, y)``, e.g. a resize.
         drop_remainder: drop the last, smaller batch.
         check: read the files once first and raise :class:`DataFileError` on a bad record.
         on_error: ``"raise"`` or ``"skip"`` (drop bad records, warn how many).
-        device: ``"auto"`` prefetches to the GPU when exactly one is visible; ``None`` never;
-            or a device name such as ``"/gpu:0"``. ``prefetch_to_device`` must stay the last
-            stage: to transform the dataset further, use ``preprocess``/``augment`` or pass
-            ``device=None``.
+        device: ``None`` (default: :func:`dlcourse.training.fit` prefetches to the device
+            itself), ``"auto"`` (the GPU when exactly one is visible) or a device name such as
+            ``"/gpu:0"``; see :func:`to_device`.
 
     Raises:
         FileNotFoundError: no file matches ``pattern``.
@@ -213,36 +234,141 @@ def from_files(
             warnings.warn(report.summary(), stacklevel=2)
         else:
             records = report.records
-    per_example = augment is not None or on_error == "skip" or format == "png"
-    ds = _records(str(pattern), format, shuffle, seed, cycle_length, deterministic, on_error)
+    select = take is not None or classes is not None or per_class is not None
+    for arg_name, value in (("take", take), ("per_class", per_class)):
+        if value is not None:
+            check_positive(arg_name, value)
+    batch_augment = augment is not None and getattr(augment, "per_batch", False)
+    if batch_augment and batch_size is None:
+        raise ValueError("A per-batch augmenter needs batches. Received: batch_size=None")
+    per_example = select or on_error == "skip" or format == "png"
+    per_example = per_example or (augment is not None and not batch_augment)
+    ds = _records(
+        str(pattern),
+        format,
+        shuffle and not select,
+        seed,
+        1 if select else cycle_length,
+        deterministic,
+        on_error,
+    )
+    parse = parser(format, features, scale)
+    if select:  # parse first: the subset is chosen on labels, in file order
+        ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=True)
+        ds = _select(ds, take, classes, per_class, len(classes or features.classes or ()))
+        if records is not None:  # count the subset once: Keras then knows the epoch length
+            records = int(ds.reduce(0, lambda n, _: n + 1))
     if cache:
         ds = ds.cache("" if cache is True else str(cache))
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    parse = _parser(format, features, scale)
     if per_example:
-        ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        if not select:
+            ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         if on_error == "skip":
             ds = ds.ignore_errors()
-        if augment is not None:
+        if augment is not None and not batch_augment:
             ds = ds.map(augment, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if not per_example:  # vectorized: one parse per batch
         ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if batch_augment:  # sequential: seeded Keras layers draw in a fixed order
+        ds = ds.map(augment)
     if preprocess is not None:
         ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    if records is not None and not repeat:
+    workers = _worker_count()
+    if records is not None and not repeat and workers == 1:  # FILE sharding changes the count
         size = batch_size or 1
         count = records // size if drop_remainder else -(-records // size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(count))
-    ds = ds.prefetch(AUTOTUNE)
-    target = _prefetch_device(device)
-    if target is not None:
-        ds = ds.apply(tf.data.experimental.prefetch_to_device(target))
-    return ds
+    ds = ds.with_options(_shard_options(len(paths), workers)).prefetch(AUTOTUNE)
+    return to_device(ds, device)
+
+
+def to_device(ds: tf.data.Dataset, device: str | None = "auto", buffer_size: int = 2):
+    """Prefetch batches onto ``device`` so the accelerator never waits for a host-to-device copy.
+
+    The one device-prefetch stage of dlcourse (the loader and ``fit`` both use it).
+    ``device``: ``"auto"`` (the GPU when exactly one is visible and no multi-device strategy is
+    active, whose ``experimental_distribute_dataset`` prefetches to its devices itself),
+    ``None`` (nothing) or a device name. ``prefetch_to_device`` must be the last stage of a
+    pipeline, so a dataset that already ends with it is returned unchanged.
+    """
+    target = prefetch_device(device)
+    if target is None or getattr(ds, "_dlcourse_device", None):
+        return ds
+    out = ds.apply(tf.data.experimental.prefetch_to_device(target, buffer_size))
+    out._dlcourse_device = target  # marks the pipeline as finished (see above)
+    return out
+
+
+def prefetch_device(device: str | bool | None = "auto") -> str | None:
+    """Resolve a device switch to a device name or None.
+
+    ``"auto"`` (or True): the GPU when exactly one is visible and no strategy is active;
+    ``"on"``: that GPU, else ``/CPU:0`` (exercises the stage on a CPU); ``"off"``, False or
+    None: no device prefetch; any other string is taken as a device name (``"/gpu:0"``).
+    """
+    if device in (None, False, "off"):
+        return None
+    if device is True or device in ("auto", "on"):
+        gpus = tf.config.list_logical_devices("GPU")
+        if len(gpus) == 1 and not tf.distribute.has_strategy():
+            return gpus[0].name
+        return "/CPU:0" if device == "on" else None
+    if not isinstance(device, str) or not device.startswith("/"):
+        raise ValueError(
+            "`device` must be 'auto', 'on', 'off', None or a device name such as '/gpu:0'. "
+            f"Received: device={device!r}"
+        )
+    return device
+
+
+def _select(ds, take: int | None, classes, per_class: int | None, n_classes: int):
+    """Keep ``classes`` (relabelled 0..k-1 in the given order), the first ``per_class`` of each
+    class, then the first ``take``."""
+    if classes is not None:
+        keep = tf.constant(list(classes), tf.int64)
+        ds = ds.filter(lambda x, y: tf.reduce_any(tf.equal(tf.cast(y, tf.int64), keep)))
+        ds = ds.map(
+            lambda x, y: (x, tf.argmax(tf.cast(tf.equal(tf.cast(y, tf.int64), keep), tf.int32)))
+        )
+    if per_class is not None:
+        if n_classes < 1:
+            raise ValueError("`per_class` needs known classes. Received: classes=None")
+
+        def count(seen, example):  # seen: (n_classes,) examples kept so far per class
+            y = tf.cast(example[1], tf.int32)
+            keep = seen[y] < per_class
+            return seen + tf.one_hot(y, n_classes, dtype=tf.int32), (*example, keep)
+
+        ds = ds.scan(tf.zeros([n_classes], tf.int32), count)
+        ds = ds.filter(lambda x, y, keep: keep).map(lambda x, y, keep: (x, y))
+    return ds if take is None else ds.take(take)
+
+
+def _worker_count() -> int:
+    """Workers of the cluster this process belongs to: the active strategy or ``TF_CONFIG``."""
+    if tf.distribute.has_strategy():
+        return int(getattr(tf.distribute.get_strategy().extended, "_num_workers", 1))
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    except ValueError:
+        return 1
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+
+def _shard_options(n_files: int, workers: int) -> tf.data.Options:
+    """``FILE`` sharding when every worker gets at least one file, else ``DATA``."""
+    policy = tf.data.experimental.AutoShardPolicy
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        policy.FILE if n_files >= workers else policy.DATA
+    )
+    return options
 
 
 def match_files(pattern: str | os.PathLike) -> list[str]:
@@ -290,8 +416,11 @@ def _records(pattern, format, shuffle, seed, cycle_length, deterministic, on_err
     )
 
 
-def _parser(format: str, features: Features, scale: bool) -> Callable:
-    """Raw record(s) -> ``(x, y)``; works on one record or a batch (leading axis)."""
+def parser(format: str, features: Features, scale: bool = True) -> Callable:
+    """Raw record(s) -> ``(x, y)``; works on one record or a batch (leading axis).
+
+    Public for labs that build the stages by hand (lab 06); the loader itself uses it.
+    """
     if format == "csv":
         return lambda line: _finish(*_parse_csv(line, features), features, scale)
     if format == "tfrecord":
@@ -346,15 +475,6 @@ def _finish(x, y, features: Features, scale: bool):
     return x, y
 
 
-def _prefetch_device(device: str | None) -> str | None:
-    if device != "auto":
-        return device
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) == 1 and not tf.distribute.has_strategy():
-        return gpus[0].name
-    return None
-
-
 # --------------------------------------------------------------------------- the check pass
 
 
@@ -397,7 +517,7 @@ def scan(paths: list[str], features: Features, *, format: str) -> ScanReport:
     Fast path: one vectorized pass over all files (batched parse). Only when that raises are
     the files re-read one by one, record by record with ``ignore_errors``, to name the culprits.
     """
-    parse = _parser(format, features, scale=False)
+    parse = parser(format, features, scale=False)
     try:
         if format == "png":  # one file per example: parallel per-example decode
             examples = tf.data.Dataset.from_tensor_slices(paths)
@@ -440,7 +560,7 @@ def _count(ds: tf.data.Dataset) -> int:
 def _scan_csv(path: str, features: Features):
     lines = tf.data.TextLineDataset(path).skip(1)
     total = _count(lines)
-    good = _good_indices(lines, _parser("csv", features, scale=False))
+    good = _good_indices(lines, parser("csv", features, scale=False))
     if len(good) == total:
         return total, []
     text = Path(path).read_text().splitlines()
@@ -476,7 +596,7 @@ def _scan_tfrecord(path: str, features: Features):
         detail = found.group(0) if found else err.message.splitlines()[0]
         why = f"the file is truncated or corrupt after {readable} readable record(s) ({detail})"
         return readable, [(path, None, why)]
-    good = _good_indices(records, _parser("tfrecord", features, scale=False))
+    good = _good_indices(records, parser("tfrecord", features, scale=False))
     why = (
         f"not a tf.train.Example with x {features.x_dtype}{list(features.x_shape)} and "
         f"y {features.y_dtype}"
@@ -485,7 +605,7 @@ def _scan_tfrecord(path: str, features: Features):
 
 
 def _scan_png(paths: list[str], features: Features) -> ScanReport:
-    good = _good_indices(tf.data.Dataset.from_tensor_slices(paths), _parser("png", features, False))
+    good = _good_indices(tf.data.Dataset.from_tensor_slices(paths), parser("png", features, False))
     why = f"not a decodable PNG image of shape {tuple(features.x_shape)}"
     bad = [(p, None, why) for i, p in enumerate(paths) if i not in good]
     classes = set(features.classes or ())

@@ -7,8 +7,11 @@
 2. Keras' dataset cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``), via
    ``keras.datasets.<name>.load_data()`` when its files are there.
 
-Nothing is downloaded and nothing else is substituted: with no files it raises
-:class:`RealDatasetNotFoundError` saying where it looked and how to provide the files. The
+Nothing is downloaded unless asked (``download=True``, a lab's ``--download`` flag, or
+``make fetch DATA=mnist``, which runs ``python -m dlcourse.data.real mnist``: tensorflow-datasets
+downloads and prepares the dataset in its data folder), and nothing else is substituted: with
+no files it raises :class:`RealDatasetNotFoundError` saying where it looked and how to provide
+the files; a failed download raises the same error with the reason. The
 result has the shape of :func:`dlcourse.data.load`: ``{"train", "val", "test"}`` splits of uint8
 images with a channel axis and int64 labels; ``val`` is the first ``val_size`` training images
 (the usual Keras split, e.g. 55,000/5,000 for MNIST).
@@ -16,6 +19,7 @@ images with a channel axis and int64 labels; ``val`` is the first ``val_size`` t
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -45,7 +49,13 @@ class RealDatasetNotFoundError(FileNotFoundError):
     """A real dataset has no local files (and there is no network to fetch them)."""
 
 
-def load_real(name: str, data_dir: str | os.PathLike | None = None, *, val_size: int = 5000):
+def load_real(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    val_size: int = 5000,
+    download: bool = False,
+):
     """Load MNIST, Fashion-MNIST or CIFAR-10 from local tfds or Keras files.
 
     Args:
@@ -53,14 +63,17 @@ def load_real(name: str, data_dir: str | os.PathLike | None = None, *, val_size:
         data_dir: tensorflow-datasets folder (default ``$TFDS_DATA_DIR`` or
             ``~/tensorflow_datasets``).
         val_size: training images moved to the ``val`` split.
+        download: first fetch and prepare the dataset with tensorflow-datasets (network).
 
     Raises:
-        RealDatasetNotFoundError: neither tfds nor Keras has the files.
+        RealDatasetNotFoundError: neither tfds nor Keras has the files (or the download
+            failed).
     """
     check_choice("name", name, tuple(REAL))
     check_positive("val_size", val_size)
-    tfds_dir = Path(data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
-    tfds_dir = tfds_dir.expanduser()
+    tfds_dir = tfds_data_dir(data_dir)
+    if download:
+        fetch(name, tfds_dir)
     arrays = _from_tfds(name, tfds_dir)
     if arrays is None:
         arrays = _from_keras(name)
@@ -76,6 +89,86 @@ def load_real(name: str, data_dir: str | os.PathLike | None = None, *, val_size:
         "val": _split(x_train[:val_size], y_train[:val_size]),
         "test": _split(x_test, y_test),
     }
+
+
+def tfds_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """``data_dir``, else ``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets``."""
+    return Path(data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
+
+
+def fetch(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Download and prepare ``name`` with tensorflow-datasets into its data folder.
+
+    Raises:
+        RealDatasetNotFoundError: the download failed (e.g. no network), with the reason.
+    """
+    import tensorflow_datasets as tfds
+
+    check_choice("name", name, tuple(REAL))
+    tfds_dir = tfds_data_dir(data_dir)
+    builder = tfds.builder(REAL[name][0], data_dir=str(tfds_dir))
+    try:
+        builder.download_and_prepare()
+    except Exception as err:  # network, DNS, disk: all end in the same clear error
+        raise RealDatasetNotFoundError(
+            f"Downloading {name!r} through tensorflow-datasets into {tfds_dir} failed "
+            f"({type(err).__name__}: {err}). " + _missing_message(name, tfds_dir)
+        ) from err
+    return tfds_dir
+
+
+def as_dataset(
+    name: str,
+    split: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    download: bool = False,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    take: int | None = None,
+    classes: tuple[int, ...] | None = None,
+    per_class: int | None = None,
+    augment=None,
+    preprocess=None,
+    seed: int = 42,
+    cache: bool = True,
+):
+    """One split of a real dataset as the loader's batched ``(x in [0, 1], y)`` dataset.
+
+    The same stages and switches as :func:`dlcourse.data.loader.from_files` (subset, shuffle,
+    augment, batch, scale, prefetch), over the arrays :func:`load_real` read from local files.
+    """
+    import tensorflow as tf
+
+    x, y = _cached(name, None if data_dir is None else str(data_dir), download)[split]
+    if classes is not None:
+        keep = np.isin(y, classes)
+        lookup = {c: i for i, c in enumerate(classes)}
+        x, y = x[keep], np.array([lookup[int(v)] for v in y[keep]], np.int64)
+    if per_class is not None:
+        first = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in np.unique(y)])
+        x, y = x[np.sort(first)], y[np.sort(first)]
+    x, y = (x[:take], y[:take]) if take else (x, y)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    ds = ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b))
+    per_batch = augment is not None and getattr(augment, "per_batch", False)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if augment is not None and not per_batch:
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if per_batch:
+        ds = ds.map(augment)
+    if preprocess is not None:
+        ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached(name: str, data_dir: str | None, download: bool):
+    return load_real(name, data_dir, download=download)
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
@@ -135,3 +228,21 @@ def _missing_message(name: str, tfds_dir: Path) -> str:
         f'`python -c "import keras; keras.datasets.{keras_name}.load_data()"` and copy '
         f"~/.keras/datasets into {keras_dir.parent}."
     )
+
+
+def main(argv=None) -> None:
+    """``python -m dlcourse.data.real mnist`` (``make fetch DATA=mnist``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Download a real dataset with tfds.")
+    parser.add_argument("name", choices=tuple(REAL))
+    parser.add_argument("--data-dir", default=None, help="tfds data folder")
+    args = parser.parse_args(argv)
+    try:
+        print(f"{args.name}: prepared in {fetch(args.name, args.data_dir)}")
+    except RealDatasetNotFoundError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+if __name__ == "__main__":
+    main()

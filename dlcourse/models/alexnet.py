@@ -1,15 +1,28 @@
-"""AlexNet with Local Response Normalization, per the notes' table (Table 13-2).
+"""AlexNet with Local Response Normalization: the paper's network by default.
 
 Krizhevsky, Sutskever and Hinton, "ImageNet Classification with Deep Convolutional Neural
 Networks", NeurIPS 2012 (notes 000 Unit IV, Table 13-2 and Equation 13-2): C1 96 11x11/4,
-S2 3x3/2 max, C3 256 5x5, S4 3x3/2 max, C5-C7 384/384/256 3x3, F8-F9 4096 ReLU with dropout 0.5,
-softmax output; LRN after the ReLU of C1 and C3 (k=2, r=5 i.e. depth_radius=2, alpha=1e-4,
-beta=0.75). One tower, no grouped convolutions.
+S2 3x3/2 max, C3 256 5x5, S4 3x3/2 max, C5-C7 384/384/256 3x3, S 3x3/2 max, F8-F9 4096 ReLU
+with dropout 0.5, softmax output; LRN after the ReLU of C1 and C3 (k=2, r=5 i.e.
+depth_radius=2, alpha=1e-4, beta=0.75).
 
-The notes' table has no pooling after C7, so F8 sees 13x13x256 maps: 201,838,952 parameters
-with 1000 classes. ``pool5=True`` adds the paper's third 3x3/2 max pooling (6x6x256 into F8):
-62,378,344 parameters (the paper's two-GPU grouped version has about 61 million; the notes'
-summary table says 60 million).
+Three variants, all at 224x224x3 with 1000 classes:
+
+==========================  ===========  ===================================================
+call                        parameters   what
+==========================  ===========  ===================================================
+``alexnet()``               62,378,344   the paper's layers on one tower (the default)
+``alexnet(groups=2)``       60,965,224   the paper's two-GPU split: C3 (the paper's conv2),
+                                         C6 and C7 (conv4, conv5) see only the maps on their
+                                         own GPU (grouped convolutions); ~0.72 G multiply-adds
+``alexnet(variant="notes")`` 201,838,952  the notes' Table 13-2 as printed: it has no pooling
+                                         after C7, so F8 sees 13x13x256 maps instead of
+                                         6x6x256 and its weights grow 4.7-fold
+==========================  ===========  ===================================================
+
+The paper's "60 million parameters" is the grouped network. C1 uses SAME padding, so a
+224x224 input gives 56x56 maps (the paper's 55x55 comes from a 227-pixel crop); everything
+after S2 matches the paper's sizes.
 """
 
 from __future__ import annotations
@@ -27,10 +40,19 @@ LRN = {"depth_radius": 2, "bias": 2.0, "alpha": 1e-4, "beta": 0.75}
 
 
 # 2. Block helpers.
-def conv_lrn_pool(x, maps: int, kernel: int, stride: int, block: int, lrn: bool):
-    """Conv (SAME, ReLU) -> LRN -> 3x3/2 max pooling (VALID)."""
+VARIANTS = ("paper", "notes")
+
+
+def conv_lrn_pool(x, maps: int, kernel: int, stride: int, block: int, lrn: bool, groups=1):
+    """Conv (SAME, ReLU; ``groups`` towers) -> LRN -> 3x3/2 max pooling (VALID)."""
     x = layers.Conv2D(
-        maps, kernel, strides=stride, padding="same", activation="relu", name=f"block{block}_conv"
+        maps,
+        kernel,
+        strides=stride,
+        padding="same",
+        activation="relu",
+        groups=groups,
+        name=f"block{block}_conv",
     )(x)
     if lrn:
         x = LocalResponseNormalization(**LRN, name=f"block{block}_lrn")(x)
@@ -49,12 +71,23 @@ def _build_alexnet(
     width: float = 1.0,
     dropout: float = 0.5,
     lrn: bool = True,
-    pool5: bool = False,
+    groups: int = 1,
+    variant: str = "paper",
 ) -> keras.Model:
-    """AlexNet; ``lrn=False`` drops the LRN layers, ``pool5=True`` adds the paper's last pool.
+    """AlexNet (module docstring); ``lrn=False`` drops the LRN layers.
+
+    Args:
+        groups: 1 (one tower) or 2 (the paper's two GPUs: grouped C3, C6 and C7).
+        variant: ``"paper"`` (pool after C7) or ``"notes"`` (the notes' table: no pool after
+            C7, 201,838,952 parameters).
 
     Shared arguments: see :mod:`dlcourse.models._common`.
     """
+    if groups not in (1, 2):
+        raise ValueError(f"`groups` must be 1 or 2. Received: groups={groups!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"`variant` must be one of {VARIANTS}. Received: variant={variant!r}")
+    pool5 = variant == "paper"
     input_shape = _common.check_args(
         include_top=include_top,
         input_shape=input_shape,
@@ -74,10 +107,17 @@ def _build_alexnet(
     inputs = keras.Input(input_shape)
     # Block 1 (C1, S2) and Block 2 (C3, S4).
     x = conv_lrn_pool(inputs, s(SPEC["c1"][0]), *SPEC["c1"][1:], block=1, lrn=lrn)
-    x = conv_lrn_pool(x, s(SPEC["c3"][0]), *SPEC["c3"][1:], block=2, lrn=lrn)
-    # Block 3 (C5, C6, C7): three 3x3 convs stacked with no pooling in between.
+    x = conv_lrn_pool(x, s(SPEC["c3"][0]), *SPEC["c3"][1:], block=2, lrn=lrn, groups=groups)
+    # Block 3 (C5, C6, C7): three 3x3 convs stacked; C5 sees both towers, C6 and C7 their own.
     for i, maps in enumerate(SPEC["c5_c7"], 1):
-        x = layers.Conv2D(s(maps), 3, padding="same", activation="relu", name=f"block3_conv{i}")(x)
+        x = layers.Conv2D(
+            s(maps),
+            3,
+            padding="same",
+            activation="relu",
+            groups=1 if i == 1 else groups,
+            name=f"block3_conv{i}",
+        )(x)
     if pool5:
         x = layers.MaxPooling2D(3, strides=2, name="block3_pool")(x)
     if include_top:  # F8, F9 and the output
@@ -94,5 +134,5 @@ def _build_alexnet(
 # 4. Entrypoint.
 @register_model
 def alexnet(**kwargs) -> keras.Model:
-    """AlexNet per the notes' Table 13-2, with LRN (201,838,952 parameters, 1000 classes)."""
+    """AlexNet, the paper's network (62,378,344 parameters; ``groups=2``: 60,965,224)."""
     return _build_alexnet(**kwargs)

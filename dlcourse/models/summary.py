@@ -39,9 +39,9 @@ def layer_macs(layer: keras.layers.Layer) -> int:
     """Multiply-adds of one layer for one instance (0 for layers without a weight product)."""
     kind = type(layer).__name__
     if isinstance(layer, keras.layers.Conv2D):
-        fh, fw, cin, cout = layer.kernel.shape  # (batch, h, w, cout) outputs, each fh*fw*cin
+        fh, fw, cin, cout = layer.kernel.shape  # cin is per group: (in maps) / groups
         _, h, w, _ = layer.output.shape
-        return h * w * cout * fh * fw * cin // layer.groups
+        return h * w * cout * fh * fw * cin
     if kind == "PartialConv2D":  # LeNet-5's C3: only the connected (map, map) pairs
         fh, fw, links = layer.kernel.shape
         _, h, w, _ = layer.output.shape

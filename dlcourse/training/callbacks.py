@@ -109,7 +109,13 @@ def find_learning_rate(
         epochs = max(1, math.ceil(steps * batch_size / len(x)))
         model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=[finder], verbose=verbose)
     else:
-        model.fit(train.repeat(), steps_per_epoch=steps, callbacks=[finder], verbose=verbose)
+        model.fit(
+            train.repeat(),
+            steps_per_epoch=steps,
+            callbacks=[finder],
+            verbose=verbose,
+            shuffle=False,
+        )  # the dataset shuffles itself
     model.set_weights(weights)
     model.optimizer.learning_rate = lr0
     rates, losses = np.array(finder.rates), np.array(finder.losses)

@@ -1,4 +1,4 @@
-"""The GPU-path switches: dtype policy (mixed precision), XLA, steps per execution, prefetch.
+"""The GPU-path switches: dtype policy (mixed precision), XLA, steps per execution.
 
 Micikevicius et al., "Mixed Precision Training", ICLR 2018: keep float32 master weights, compute
 in float16 (with loss scaling) or bfloat16, and keep numerically delicate layers in float32.
@@ -13,6 +13,9 @@ switch               auto on a GPU           auto on a CPU
 ``jit_compile``      on (XLA)                off
 prefetch to device   on (``/GPU:0``)         off
 ===================  ======================  ==========================================
+
+Prefetching to the device lives in the loader (:func:`dlcourse.data.loader.to_device`);
+:func:`dlcourse.training.fit` calls it.
 
 Under a mixed policy Keras keeps variables in float32 and the builders put the last activation
 in float32 (``classifier_activation`` with ``dtype="float32"``), so the softmax and the loss see
@@ -89,27 +92,6 @@ def configure(model: keras.Model, *, jit_compile: bool, steps_per_execution: int
     model.steps_per_execution = check_steps_per_execution(steps_per_execution)
     model.train_function = model.test_function = model.predict_function = None
     return model
-
-
-def prefetch_device(flag: str | bool = "auto") -> str | None:
-    """The device to prefetch batches to: ``/GPU:0`` with a GPU under ``auto``, else None."""
-    if isinstance(flag, str):
-        check_choice("prefetch_to_device", flag, ("auto", "on", "off"))
-        flag = has_gpu() if flag == "auto" else flag == "on"
-    if not flag:
-        return None
-    return "/GPU:0" if has_gpu() else "/CPU:0"
-
-
-def to_device(ds: tf.data.Dataset, device: str | None, buffer_size: int = 2) -> tf.data.Dataset:
-    """Prefetch batches onto ``device`` so the accelerator never waits for a host-to-device copy.
-
-    ``prefetch_to_device`` must be the last transformation of a pipeline. Distribution
-    strategies other than the default one already prefetch to each replica's device.
-    """
-    if device is None:
-        return ds
-    return ds.apply(tf.data.experimental.prefetch_to_device(device, buffer_size))
 
 
 def low_precision_outputs(model: keras.Model) -> list[str]:

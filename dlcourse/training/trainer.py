@@ -31,6 +31,11 @@ under a one-worker ``MultiWorkerMirroredStrategy``. With several workers Keras 3
 fails (keras#20585, :mod:`dlcourse.upstream`), so ``fit`` runs
 :class:`dlcourse.training.loop.DistributedLoop` instead. Both return the same history
 (:mod:`dlcourse.training.history`). NumPy inputs are shuffled with ``cfg.seed``.
+
+Sharding. The loader (:mod:`dlcourse.data.loader`) sets ``AutoShardPolicy.FILE`` when there are
+at least as many shard files as workers (each worker then reads only its files), else ``DATA``;
+``fit`` keeps a policy set explicitly and gives in-memory data ``DATA``
+(:func:`dlcourse.training.loop.shard_by_data`).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import keras
 import tensorflow as tf
 
 from dlcourse import upstream
+from dlcourse.data import loader
 from dlcourse.training import history as history_mod
 from dlcourse.training import precision as prec
 from dlcourse.training import strategy as strat
@@ -84,7 +90,7 @@ def fit(
     dtype = prec.resolve_precision(cfg.precision)
     jit = prec.resolve_jit(cfg.jit_compile)
     steps_per_execution = prec.check_steps_per_execution(cfg.steps_per_execution)
-    device = prec.prefetch_device(prefetch_to_device)
+    device = loader.prefetch_device(prefetch_to_device)
     # The strategy comes first: a multi-worker strategy must exist before TF starts its runtime.
     strategy = strat.get_strategy(cfg.strategy)
     workers = strat.worker_count(strategy)
@@ -93,7 +99,7 @@ def fit(
     train = _as_dataset(train, batch_size, shuffle_seed=cfg.seed)
     validation = None if validation is None else _as_dataset(validation, batch_size)
     if not custom and strategy is tf.distribute.get_strategy():
-        train = prec.to_device(train, device)  # other strategies prefetch per replica already
+        train = loader.to_device(train, device)  # other strategies prefetch per replica already
     with prec.policy(dtype), strategy.scope():
         model = build()
     if not getattr(model, "compiled", False):

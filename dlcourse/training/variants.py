@@ -26,14 +26,18 @@ def train_variants(
     callbacks: Callable[[str], list] | None = None,
 ) -> tuple[dict[str, keras.Model], dict[str, dict[str, list[float]]]]:
     """Train each compiled model of ``builds`` through :func:`dlcourse.training.fit`, each with
-    its own checkpoint/TensorBoard folder ``folder/<name>``; return models and histories."""
+    its own checkpoint/TensorBoard folder ``folder/<name>``; return models and histories.
+
+    ``train`` may be a zero-argument callable returning a fresh loader dataset: each variant
+    then gets its own, so all see the same shuffled batches (a reshuffling dataset that is
+    iterated again continues with new orders)."""
     models, histories = {}, {}
     for name, build in builds.items():
         print(f"--- {name}", flush=True)
         keras.utils.set_random_seed(cfg.seed)  # same initial draw for every variant
         models[name], histories[name] = fit(
             build,
-            train,
+            train() if callable(train) else train,
             validation=validation,
             epochs=epochs,
             cfg=cfg,

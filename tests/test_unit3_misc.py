@@ -269,15 +269,3 @@ def test_deep_mlp_batch_norm_placement_and_validation():
         deep_mlp((4,), 3, batch_norm="middle")
     with pytest.raises(ValueError, match="dropout=1.0"):
         deep_mlp((4,), 3, dropout=1.0)
-
-
-def test_unit_arrays_and_per_class_pick_little_data():
-    from dlcourse.data import Split
-    from dlcourse.data.arrays import per_class, unit_arrays
-
-    split = Split(np.full((30, 2, 2, 1), 255, np.uint8), np.repeat(np.arange(10), 3))
-    x, y = unit_arrays(split, classes=range(5, 10))
-    assert x.max() == 1.0 and sorted(set(y.tolist())) == [0, 1, 2, 3, 4] and len(y) == 15
-    xs, ys = per_class(x, y, k=2)
-    assert xs.shape == (10, 2, 2, 1)
-    assert len(ys) == 10 and np.bincount(ys).tolist() == [2] * 5

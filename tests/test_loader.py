@@ -326,7 +326,7 @@ def test_format_the_dataset_does_not_have(data_dir):
 
 
 def test_multi_worker_shards_by_file_when_every_worker_gets_a_shard(data_dir, monkeypatch):
-    from dlcourse.training.trainer import shard_by_data
+    from dlcourse.training.loop import shard_by_data
 
     cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"index": 0}}))

@@ -8,8 +8,10 @@ and strictly lower at 20 and 50 trials on at least 4 of the 5 functions. Random 
 Bayesian optimization are anytime algorithms (trial n does not depend on the budget), so one run
 of 50 trials gives all three budgets; coarse-to-fine plans its rounds from the budget and the grid
 is laid out for it, so they run once per budget. keras-tuner's Bayesian oracle refits a Gaussian
-process (20 optimizer restarts) and runs 50 L-BFGS-B starts for every trial, so it gets fewer
-seeds to keep the topic to minutes. The figures live in ``docs/bench/search_<function>.png``.
+process (20 optimizer restarts) and runs 50 L-BFGS-B starts for every trial (seconds per trial
+on 2 busy cores), so it gets ``BAYES_SEEDS`` seeds up to ``BAYES_BUDGET`` trials (environment
+variables ``DLCOURSE_BENCH_BAYES_SEEDS`` / ``_BUDGET`` raise them) to keep the topic to minutes.
+The figures live in ``docs/bench/search_<function>.png``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dlcourse.bench import Table
 
 BUDGETS = (10, 20, 50)
 SEEDS = 30
-BAYES_SEEDS = 10
+BAYES_SEEDS = int(os.environ.get("DLCOURSE_BENCH_BAYES_SEEDS", "3"))
+BAYES_BUDGET = int(os.environ.get("DLCOURSE_BENCH_BAYES_BUDGET", "20"))
 METHODS = ("random", "grid", "coarse-to-fine", "bayesian")
 RAM = "/dev/shm"  # the oracles' JSON bookkeeping goes to memory where Linux offers it
 SEED_STRIDE = 1000  # keras-tuner seeds trial t's k-th value with seed + k + t * (number of hps),
@@ -38,7 +41,7 @@ def make_oracle(method: str, fn, budget: int, seed: int):
     from dlcourse.tuning import oracles, testfunctions
     from dlcourse.tuning.coarse_to_fine import CoarseToFineOracle
 
-    common = dict(objective=testfunctions.objective(), max_trials=budget, seed=seed)
+    common = {"objective": testfunctions.objective(), "max_trials": budget, "seed": seed}
     if method == "grid":
         if fn.grid is None or len(next(iter(fn.grid(budget).values()))) < 2:
             return None
@@ -48,9 +51,7 @@ def make_oracle(method: str, fn, budget: int, seed: int):
         "coarse-to-fine": CoarseToFineOracle,
         "bayesian": oracles.BayesianOptimizationOracle,
     }
-    oracle = classes[method](hyperparameters=fn.space(), **common)
-    oracle.verbose = 0
-    return oracle
+    return classes[method](hyperparameters=fn.space(), **common)
 
 
 def run_one(job: tuple) -> tuple:
@@ -77,7 +78,8 @@ def jobs(functions, seeds: int, bayes_seeds: int, budgets=BUDGETS) -> list[tuple
         for seed in range(seeds):
             out.append((name, "random", top, seed))
             out += [(name, "coarse-to-fine", b, seed) for b in budgets]
-        out += [(name, "bayesian", top, seed) for seed in range(bayes_seeds)]
+        bayes_top = min(top, BAYES_BUDGET)
+        out += [(name, "bayesian", bayes_top, seed) for seed in range(bayes_seeds)]
     return out
 
 
@@ -86,8 +88,12 @@ def at_budget(results: dict, name: str, method: str, budget: int) -> np.ndarray:
     anytime = method in ("random", "bayesian")
     rows = []
     for (f, m, b, _), (curve, _) in results.items():
-        if f == name and m == method and curve is not None and (anytime or b == budget):
-            rows.append(curve[min(budget, len(curve)) - 1])
+        if f != name or m != method or curve is None:
+            continue
+        if anytime and len(curve) >= budget:
+            rows.append(curve[budget - 1])
+        elif not anytime and b == budget:  # a grid may hold fewer points than the budget
+            rows.append(curve[-1])
     return np.array(rows)
 
 
@@ -108,7 +114,7 @@ def function_table(results: dict, name: str, budgets, figure: str | None) -> tup
         best = min((np.median(v), m) for m, v in reg.items() if len(v))[1]
         rows.append(
             [b, *(_fmt(reg[m]) for m in METHODS), "yes" if c2f <= rnd else "**no**", best]
-            + ["yes" if bayes < c2f else "no"]
+            + ["-" if np.isnan(bayes) else "yes" if bayes < c2f else "no"]
         )
     notes = ["Cells: median [25th, 75th percentile] of simple regret over seeds (lower is better)."]
     if figure:
@@ -136,8 +142,16 @@ def run(quick: bool = False) -> list[Table]:
     tables, verdicts = [], {}
     for name in functions:
         curves = {
-            m: np.array([c for (f, mm, b, _), (c, _) in results.items()
-                         if f == name and mm == m and b == max(budgets) and c is not None])
+            m: np.array(
+                [
+                    c
+                    for (f, mm, b, _), (c, _) in results.items()
+                    if f == name
+                    and mm == m
+                    and c is not None
+                    and b == (min(max(budgets), BAYES_BUDGET) if m == "bayesian" else max(budgets))
+                ]
+            )
             for m in ("random", "coarse-to-fine", "bayesian")
         }
         fig = plots.regret_curves(
@@ -153,8 +167,13 @@ def run(quick: bool = False) -> list[Table]:
 
 def summary_table(verdicts: dict, budgets, functions) -> Table:
     rows = [
-        [name, *("< (better)" if v[b][1] else "= (tie)" if v[b][0] else "**> (worse)**"
-                 for b in budgets)]
+        [
+            name,
+            *(
+                "< (better)" if v[b][1] else "= (tie)" if v[b][0] else "**> (worse)**"
+                for b in budgets
+            ),
+        ]
         for name, v in verdicts.items()
     ]
     hi = [b for b in budgets if b >= 20] or list(budgets)[-1:]
@@ -166,16 +185,19 @@ def summary_table(verdicts: dict, budgets, functions) -> Table:
         ["function", *(f"{b} trials" for b in budgets)],
         rows,
         notes=[
-            f"Goal: never worse than random (met: {'yes' if never_worse else 'no'}), and strictly "
-            f"better at {' and '.join(map(str, hi))} trials on >= 4 of {len(functions)} functions "
-            f"(strictly better on {strict}). Verdict: goal {'MET' if met else 'NOT met'}."
+            (
+                f"Goal: never worse than random (met: {'yes' if never_worse else 'no'}), and "
+                f"strictly better at {' and '.join(map(str, hi))} trials on >= 4 of "
+                f"{len(functions)} functions (strictly better on {strict}). "
+                f"Verdict: goal {'MET' if met else 'NOT met'}."
+            )
         ],
     )
 
 
 def overhead_table(results: dict) -> Table:
     per = {}
-    for (_, m, b, _), (_, s) in results.items():
+    for (_, m, _, _), (_, s) in results.items():
         if s is not None:
             per.setdefault(m, []).append(s * 1000)
     base = np.median(per["random"])
@@ -185,7 +207,9 @@ def overhead_table(results: dict) -> Table:
         ["method", "median ms per trial", "x random"],
         rows,
         notes=[
-            "Measured side by side in one run, in parallel worker processes on a shared machine; "
-            "the ratios are what to compare (the lead may rerun on a quiet machine)."
+            (
+                "Measured side by side in one run, in parallel worker processes on a shared "
+                "machine; the ratios are what to compare (the lead may rerun on a quiet machine)."
+            )
         ],
     )

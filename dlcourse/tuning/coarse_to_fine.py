@@ -172,7 +172,9 @@ class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
         done.sort(key=lambda t: t.score, reverse=self.objective.direction == "max")
         best = done[0]
         moved = self._moved(best.hyperparameters.values)
-        if not (self.best_id is not None and best.trial_id != self.best_id and moved > self.width / 2):
+        if not (
+            self.best_id is not None and best.trial_id != self.best_id and moved > self.width / 2
+        ):
             self.width *= self.shrink  # the region paid off near its centre, or not at all
         self.best_id = best.trial_id
         self.centers = [dict(t.hyperparameters.values) for t in done[: self.top_k]]

@@ -69,8 +69,15 @@ def run_search(
     """
     from dlcourse.tuning import distributed  # lazily: python -m dlcourse.tuning.distributed
 
-    validate_search(tuner, dataset=dataset, max_trials=max_trials, epochs=epochs, seed=seed,
-                    space=space, **tuner_kwargs)
+    validate_search(
+        tuner,
+        dataset=dataset,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        space=space,
+        **tuner_kwargs,
+    )
     if max_trials is None and tuner not in ("grid", "cv-grid"):
         max_trials = 20
     if "rounds" in tuner_kwargs and tuner_kwargs["rounds"] > max_trials:

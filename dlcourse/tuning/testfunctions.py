@@ -108,7 +108,7 @@ class TestFunction:
 
 def _regular(bounds: dict, budget: int, log: tuple = ()) -> dict:
     """``k`` cell centres per dimension, ``k = floor(budget ** (1/d))``; log-spaced for ``log``."""
-    k = int(math.floor(budget ** (1 / len(bounds)) + 1e-9))
+    k = math.floor(budget ** (1 / len(bounds)) + 1e-9)
     out = {}
     for name, (lo, hi) in bounds.items():
         t = (np.arange(k) + 0.5) / k

@@ -164,7 +164,9 @@ def test_cv_search_with_more_folds_than_examples_fails_up_front(tmp_path):
         "train": (np.zeros((3, 4), "float32"), np.array([0, 1, 2])),
         "val": (np.zeros((1, 4), "float32"), np.array([0])),
     }
-    with pytest.raises(ValueError, match=r"rarest class \(1\) for stratified folds\. Received: folds=3"):
+    with pytest.raises(
+        ValueError, match=r"rarest class \(1\) for stratified folds\. Received: folds=3"
+    ):
         run_search("cv-grid", splits=splits, directory=tmp_path / "runs", max_trials=2)
     assert not (tmp_path / "runs").exists()
 
@@ -215,3 +217,16 @@ def test_loss_objective_sorts_and_picks_the_lowest(tmp_path):
     rows = table(result).splitlines()[2:]
     assert [float(r.split()[1]) for r in rows] == sorted(round(s, 4) for s in scores)
     assert isinstance(tuner.oracle.objective, keras_tuner.Objective)
+
+
+def test_lab_20_headline_coarse_to_fine_below_random_on_branin(tmp_path):
+    import dataclasses
+
+    from dlcourse import labkit
+
+    lab = labkit.load_lab("20")
+    cfg = dataclasses.replace(lab.Config(), bayes_trials=7)  # the claim is about c2f vs random
+    m = lab.synthetic_study(cfg, tmp_path)
+    regret = m["median_regret"]
+    assert m["c2f_below_random"] and regret["coarse-to-fine"] < regret["random"]
+    assert (tmp_path / "regret_branin.png").exists()

@@ -13,6 +13,8 @@ optimization?").
 The algorithm. Every hyperparameter lives on its ``[0, 1)`` probability scale
 (``value_to_prob`` / ``prob_to_value``), so log sampling and integer steps are respected.
 
+0. The budget is split into ``rounds`` equal rounds (by default 3, or one per 10 trials up to
+   5: narrowing needs a few points per round to see where the good region is).
 1. Round 0 samples the whole space with a Latin hypercube (one stratum per trial and dimension).
 2. Before each later round, the ``top_k`` best completed trials become *centres*. The region
    width ``w`` (1.0 in round 0) becomes ``w * shrink``, unless the best trial moved by more
@@ -62,13 +64,19 @@ def check_max_trials(max_trials: Any) -> None:
     check_count("max_trials", max_trials)
 
 
+def auto_rounds(max_trials: int) -> int:
+    """3 rounds, or one per 10 trials up to 5 (never more rounds than trials)."""
+    return min(max_trials, max(3, min(5, max_trials // 10)))
+
+
 class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
     """Coarse-to-fine oracle (the algorithm is in the module docstring).
 
     Args:
         objective: what to optimize, as for any keras-tuner oracle.
         max_trials: total trials over all rounds.
-        rounds: number of rounds; each gets ``ceil(max_trials / rounds)`` trials.
+        rounds: number of rounds; each gets ``ceil(max_trials / rounds)`` trials. Default
+            :func:`auto_rounds`: 3, or one per 10 trials up to 5 (measured in BENCHMARKS.md).
         shrink: factor in (0, 1) applied to the region's width per round.
         keep: how many values of each categorical hyperparameter local samples keep.
         top_k: how many of the best trials centre the next round's region.
@@ -82,7 +90,7 @@ class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
         self,
         objective=None,
         max_trials: int = 30,
-        rounds: int = 3,
+        rounds: int | None = None,
         shrink: float = 0.5,
         keep: int = 2,
         top_k: int = 3,
@@ -95,6 +103,8 @@ class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
         max_consecutive_failed_trials: int = 3,
     ):
         check_max_trials(max_trials)
+        if rounds is None:
+            rounds = auto_rounds(max_trials)
         check_count("rounds", rounds)
         if rounds > max_trials:
             raise ValueError(

@@ -40,7 +40,7 @@ def make_tuner(
     directory: str | Path = DEFAULT_DIRECTORY,
     project_name: str | None = None,
     overwrite: bool = False,
-    rounds: int = 3,
+    rounds: int | None = None,
     shrink: float = 0.5,
     keep: int = 2,
     folds: int = 3,
@@ -63,7 +63,8 @@ def make_tuner(
         seed: random seed of the search.
         directory, project_name, overwrite: where the project lives (default
             ``runs/tuning/<name>``); ``overwrite=False`` resumes an interrupted search.
-        rounds, shrink, keep: coarse-to-fine settings.
+        rounds, shrink, keep: coarse-to-fine settings (``rounds=None``: see
+            :func:`~dlcourse.tuning.coarse_to_fine.auto_rounds`).
         folds: k of the cross-validated grid search.
         max_epochs, factor: Hyperband's largest training budget per trial and its reduction
             factor.

@@ -80,7 +80,7 @@ def run_search(
     )
     if max_trials is None and tuner not in ("grid", "cv-grid"):
         max_trials = 20
-    if "rounds" in tuner_kwargs and tuner_kwargs["rounds"] > max_trials:
+    if tuner_kwargs.get("rounds") is not None and tuner_kwargs["rounds"] > max_trials:
         raise ValueError(
             f"`rounds` must be <= max_trials ({max_trials}). Received: rounds={tuner_kwargs['rounds']}"
         )
@@ -136,7 +136,7 @@ def validate_search(
     if space is not None:
         validate_space(space)
     for name in ("rounds", "keep", "max_epochs"):
-        if name in tuner_kwargs:
+        if tuner_kwargs.get(name) is not None:
             check_count(name, tuner_kwargs[name], minimum=2 if name == "max_epochs" else 1)
     if "folds" in tuner_kwargs:
         check_count("folds", tuner_kwargs["folds"], minimum=2)

@@ -119,6 +119,8 @@ class SearchTuner(FailLoudly, keras_tuner.Tuner):
 
 
 def raise_if_all_failed(oracle, cause: BaseException | None = None) -> None:
+    if not isinstance(getattr(oracle, "trials", None), dict):  # a worker's OracleClient
+        return
     trials = [oracle.trials[t] for t in sorted(oracle.trials)]
     if not trials or any(t.status == _DONE for t in trials):
         return

@@ -22,6 +22,7 @@ from dlcourse.tuning.coarse_to_fine import check_count, check_max_trials
 from dlcourse.tuning.cv import check_folds
 from dlcourse.tuning.factory import DEFAULT_DIRECTORY, check_tuner, make_tuner
 from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel, validate_space
+from dlcourse.tuning.oracles import raise_if_all_failed
 from dlcourse.utils import check_in_range, write_json
 
 DATASETS = ("digits", "digits28")
@@ -110,6 +111,7 @@ def run_search(
         distributed.search(tuner_obj, x, y, validation_data=(xv, yv), epochs=epochs, verbose=0)
     if distributed.is_worker():  # the chief holds the oracle and reports
         return {"worker": os.environ["KERASTUNER_TUNER_ID"]}
+    raise_if_all_failed(tuner_obj.oracle)  # (a distributed chief serves; it did not search)
     result = summarize(tuner_obj)
     if report:
         write_report(tuner_obj, result, verbose=verbose)

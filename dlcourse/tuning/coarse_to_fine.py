@@ -16,7 +16,8 @@ The algorithm. Every hyperparameter lives on its ``[0, 1)`` probability scale
 0. The budget is split into ``rounds`` equal rounds (by default 3, or one per 10 trials up to
    5: narrowing needs a few points per round to see where the good region is).
 1. Round 0 samples the whole space with a Latin hypercube (one stratum per trial and dimension).
-2. Before each later round, the ``top_k`` best completed trials become *centres*. The region
+2. Before each later round, the ``top_k`` best completed trials (at most a third of a round's
+   trials) become *centres*. The region
    width ``w`` (1.0 in round 0) becomes ``w * shrink``, unless the best trial moved by more
    than ``w / 2`` on some hyperparameter since the last round: then the region keeps its width
    and only moves (the optimum may lie further that way).
@@ -79,7 +80,8 @@ class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
             :func:`auto_rounds`: 3, or one per 10 trials up to 5 (measured in BENCHMARKS.md).
         shrink: factor in (0, 1) applied to the region's width per round.
         keep: how many values of each categorical hyperparameter local samples keep.
-        top_k: how many of the best trials centre the next round's region.
+        top_k: how many of the best trials (at most a third of a round) centre the next
+            round's region.
         explore: share in [0, 1) of each later round sampled from the whole space.
         seed: random seed (sampling is a pure function of seed and trial number).
         hyperparameters, allow_new_entries, tune_new_entries, max_retries_per_trial,
@@ -187,7 +189,10 @@ class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
         ):
             self.width *= self.shrink  # the region paid off near its centre, or not at all
         self.best_id = best.trial_id
-        self.centers = [dict(t.hyperparameters.values) for t in done[: self.top_k]]
+        # The elite is at most a third of a round (the cross-entropy method's elite fraction):
+        # with 4 trials a round, only the best one centres the next.
+        elite = min(self.top_k, max(1, self.trials_per_round // 3))
+        self.centers = [dict(t.hyperparameters.values) for t in done[:elite]]
         for hp in self._tunable():
             if isinstance(hp, _CATEGORICAL):
                 ranked = [t.hyperparameters.values.get(hp.name) for t in done]

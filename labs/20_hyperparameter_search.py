@@ -105,12 +105,12 @@ def _regret(oracle, fn, tmp: str, name: str) -> np.ndarray:
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    if cfg.quick:  # a smoke test: few seeds, one Gaussian-process step, two short trials
+    if cfg.quick:  # a smoke test: few seeds, one Gaussian-process step, one short trial
         cfg = dataclasses.replace(cfg, seeds=3, trials=15, bayes_trials=7)
     metrics = {"synthetic": synthetic_study(cfg, out)}
     directory = out / "tuning"
     shutil.rmtree(directory, ignore_errors=True)  # a lab run starts afresh
-    trials, epochs = (2, 2) if cfg.quick else (cfg.task_trials, cfg.task_epochs)
+    trials, epochs = (1, 2) if cfg.quick else (cfg.task_trials, cfg.task_epochs)
     task = compare.compare(
         dataset=cfg.dataset, trials=trials, epochs=epochs, seed=cfg.seed, directory=directory
     )

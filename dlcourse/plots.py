@@ -270,8 +270,10 @@ def tuning_scores(
     groups: Sequence[int] | None = None,
     title: str = "",
     ylabel: str = "score",
+    direction: str = "max",
 ) -> plt.Figure:
-    """Score of every trial (colored by round when ``groups`` is given) and the running best."""
+    """Score of every trial (colored by round when ``groups`` is given) and the running best
+    (the running minimum when ``direction="min"``, e.g. for a loss)."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     idx = [i for i, s in enumerate(scores) if s is not None]
     vals = [scores[i] for i in idx]
@@ -280,12 +282,30 @@ def tuning_scores(
     else:
         ax.scatter(idx, vals, color="tab:blue", s=25, zorder=3)
     if vals:
-        ax.plot(idx, np.maximum.accumulate(vals), "k-", lw=1, label="best so far")
+        best = np.minimum if direction == "min" else np.maximum
+        ax.plot(idx, best.accumulate(vals), "k-", lw=1, label="best so far")
         ax.legend()
     if groups is not None and idx:
         fig.colorbar(sc, ax=ax, label="round")
     ax.set(title=f"{title}: score per trial", xlabel="trial", ylabel=ylabel)
     ax.grid(alpha=0.3)
+    return fig
+
+
+def regret_curves(
+    curves: Mapping[str, np.ndarray], *, title: str = "", ylabel: str = "simple regret"
+) -> plt.Figure:
+    """Median (line) and quartiles (band) of best-so-far regret against trials, per method;
+    ``curves[name]`` has shape (seeds, trials). Log y axis."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name, c in curves.items():
+        trials = np.arange(1, c.shape[1] + 1)
+        q1, med, q3 = np.percentile(c, [25, 50, 75], axis=0)
+        (line,) = ax.plot(trials, med, lw=1.5, label=f"{name} ({c.shape[0]} seeds)")
+        ax.fill_between(trials, q1, q3, color=line.get_color(), alpha=0.15)
+    ax.set(title=title, xlabel="trials", ylabel=ylabel, yscale="log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
     return fig
 
 

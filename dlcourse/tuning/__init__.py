@@ -9,6 +9,7 @@ from dlcourse.tuning.coarse_to_fine import CoarseToFine, CoarseToFineOracle
 from dlcourse.tuning.cv import CVGridSearch, CVTuner
 from dlcourse.tuning.factory import TUNERS, make_tuner
 from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel, validate_space
+from dlcourse.tuning.oracles import SearchFailedError
 from dlcourse.tuning.search import prepare, run_search, summarize, table
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "CoarseToFine",
     "CoarseToFineOracle",
     "MLPHyperModel",
+    "SearchFailedError",
     "make_tuner",
     "prepare",
     "run_search",

@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--directory", default=str(DEFAULT_DIRECTORY), help="tuning projects folder")
     p.add_argument("--project-name", default=None, help="project folder (default: the tuner)")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
-    p.add_argument("--rounds", type=int, default=3, help="coarse-to-fine rounds")
+    p.add_argument("--rounds", type=int, default=None, help="coarse-to-fine rounds (default: auto)")
     p.add_argument("--shrink", type=float, default=0.5, help="coarse-to-fine range shrink factor")
     p.add_argument("--folds", type=int, default=3, help="cv-grid folds")
     p.add_argument("--quick", action="store_true", help="tiny search (smoke test)")
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
     if args.quick:
         args.max_trials, args.epochs = args.max_trials or 3, 1
         if args.tuner == "coarse-to-fine":
-            kwargs["rounds"] = min(args.rounds, args.max_trials)
+            kwargs["rounds"] = min(args.rounds or 3, args.max_trials)
         if args.tuner == "hyperband":
             kwargs["max_epochs"] = 2
     result = run_search(

@@ -4,17 +4,38 @@ validation"), as a keras-tuner ``Tuner`` whose trial score is the mean over k fo
 Every trial trains one fresh model per fold (scikit-learn's ``StratifiedKFold``, or ``KFold``
 for regression targets) and reports the mean of the per-fold best validation scores as the
 objective, plus ``<objective>_std`` (the fold spread) and each fold's score as extra metrics.
+The ``callbacks`` given to ``search`` (EarlyStopping, ...) reach every fold's ``fit``.
 """
 
 from __future__ import annotations
 
+import copy
+
 import keras_tuner
 import numpy as np
 
-from dlcourse.utils import check_positive
+from dlcourse.tuning.coarse_to_fine import check_count
+from dlcourse.tuning.oracles import FailLoudly, GridSearchOracle, oracle_from
 
 
-class CVTuner(keras_tuner.Tuner):
+def check_folds(folds: int, y, stratified: bool = True) -> None:
+    """Raise one ``ValueError`` unless ``folds`` >= 2 fits the examples (and each class)."""
+    check_count("folds", folds, minimum=2)
+    y = np.asarray(y)
+    if folds > len(y):
+        raise ValueError(
+            f"`folds` must be <= the number of examples ({len(y)}). Received: folds={folds}"
+        )
+    if stratified and len(y):
+        smallest = int(np.unique(y, return_counts=True)[1].min())
+        if folds > smallest:
+            raise ValueError(
+                f"`folds` must be <= the examples of the rarest class ({smallest}) for "
+                f"stratified folds. Received: folds={folds}"
+            )
+
+
+class CVTuner(FailLoudly, keras_tuner.Tuner):
     """A tuner that scores each trial by k-fold cross-validation over ``x, y``.
 
     Args:
@@ -35,11 +56,14 @@ class CVTuner(keras_tuner.Tuner):
         seed: int = 0,
         **kwargs,
     ):
-        check_positive("folds", folds)
-        if folds < 2:
-            raise ValueError(f"`folds` must be >= 2. Received: folds={folds!r}")
+        check_count("folds", folds, minimum=2)
         self.folds, self.stratified, self.seed = folds, stratified, seed
         super().__init__(oracle, hypermodel, **kwargs)
+
+    def search(self, x, y, *args, **kwargs):
+        """Check the folds fit the data (before any trial starts), then search."""
+        check_folds(self.folds, y, self.stratified)
+        super().search(x, y, *args, **kwargs)
 
     def run_trial(self, trial, x, y, *args, validation_data=None, callbacks=None, **fit_kwargs):
         """Train once per fold; ``validation_data`` is ignored (the folds validate)."""
@@ -62,6 +86,7 @@ class CVTuner(keras_tuner.Tuner):
                 y[train],
                 *args,
                 validation_data=(x[val], y[val]),
+                callbacks=copy.copy(list(callbacks or [])),  # a fresh list per fold
                 **fit_kwargs,
             )
             scores.append(float(best(history.history[name])))
@@ -71,26 +96,18 @@ class CVTuner(keras_tuner.Tuner):
 
 
 class CVGridSearch(CVTuner):
-    """Grid search (keras-tuner's ``GridSearchOracle``) scored by k-fold cross-validation."""
+    """Grid search (the resumable :class:`GridSearchOracle`) scored by k-fold cross-validation.
 
-    def __init__(
-        self,
-        hypermodel=None,
-        objective=None,
-        max_trials=None,
-        seed=None,
-        hyperparameters=None,
-        *,
-        folds: int = 3,
-        stratified: bool = True,
-        **kwargs,
-    ):
-        oracle = keras_tuner.oracles.GridSearchOracle(
-            objective=objective,
-            max_trials=max_trials,
-            seed=seed,
-            hyperparameters=hyperparameters,
-        )
+    Args:
+        hypermodel: as for :class:`CVTuner`.
+        folds, stratified: as for :class:`CVTuner`; ``seed`` also shuffles the folds.
+        **kwargs: oracle arguments (``objective``, ``max_trials``, ``seed``,
+            ``max_retries_per_trial``, ...) and ``keras_tuner.Tuner`` ones.
+    """
+
+    def __init__(self, hypermodel=None, *, folds: int = 3, stratified: bool = True, **kwargs):
+        seed = kwargs.get("seed")
+        oracle = oracle_from(GridSearchOracle, kwargs)
         super().__init__(
             oracle, hypermodel, folds=folds, stratified=stratified, seed=seed or 0, **kwargs
         )

@@ -176,6 +176,11 @@ class MLPHyperModel(keras_tuner.HyperModel):
         )
         return model
 
-    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
-        kwargs["batch_size"] = self.value(hp, "batch_size")
-        return model.fit(*args, **kwargs)
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, x=None, *args, **kwargs):
+        batch_size = self.value(hp, "batch_size")
+        if hasattr(x, "rebatch"):  # a tf.data pipeline (the loader): Keras ignores batch_size
+            x = x.rebatch(batch_size) if "batch_size" in self.space else x
+            kwargs.setdefault("shuffle", False)  # the loader shuffles; Keras warns otherwise
+        else:
+            kwargs["batch_size"] = batch_size
+        return model.fit(x, *args, **kwargs)

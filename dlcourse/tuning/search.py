@@ -18,19 +18,26 @@ from typing import Any
 import numpy as np
 
 from dlcourse import data, launch, plots, upstream
+from dlcourse.tuning.coarse_to_fine import check_count, check_max_trials
+from dlcourse.tuning.cv import check_folds
 from dlcourse.tuning.factory import DEFAULT_DIRECTORY, check_tuner, make_tuner
-from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel
-from dlcourse.utils import check_positive, write_json
+from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel, validate_space
+from dlcourse.tuning.oracles import raise_if_all_failed
+from dlcourse.utils import check_in_range, write_json
 
 DATASETS = ("digits", "digits28")
 
 
-def prepare(dataset: str = "digits") -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Embedded splits scaled to [0, 1] float32: ``{"train": (x, y), "val": ..., "test": ...}``."""
+def check_dataset(dataset: str) -> None:
     if dataset not in DATASETS:
         raise ValueError(
             f"Unknown dataset. Received: dataset={dataset!r}; expected one of {DATASETS}"
         )
+
+
+def prepare(dataset: str = "digits") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Embedded splits scaled to [0, 1] float32: ``{"train": (x, y), "val": ..., "test": ...}``."""
+    check_dataset(dataset)
     splits = data.load(dataset)
     return {k: (s.x.astype("float32") / 255.0, s.y) for k, s in splits.items()}
 
@@ -61,14 +68,29 @@ def run_search(
     ``max_trials`` defaults to 20, or the full grid for grid tuners. ``splits`` (from
     :func:`prepare`) skips loading. ``report=False`` skips the table and figures (workers).
     """
-    check_tuner(tuner)
-    check_positive("epochs", epochs)
-    splits = splits or prepare(dataset)
-    (x, y), (xv, yv) = splits["train"], splits["val"]
-    classes = int(max(y.max(), yv.max())) + 1
-    hypermodel = MLPHyperModel(x.shape[1:], classes, space=space or default_space(tuner))
+    validate_search(
+        tuner,
+        dataset=dataset,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        space=space,
+        **tuner_kwargs,
+    )
     if max_trials is None and tuner not in ("grid", "cv-grid"):
         max_trials = 20
+    if tuner_kwargs.get("rounds") is not None and tuner_kwargs["rounds"] > max_trials:
+        raise ValueError(
+            f"`rounds` must be <= max_trials ({max_trials}). Received: rounds={tuner_kwargs['rounds']}"
+        )
+    splits = splits or prepare(dataset)
+    (x, y), (xv, yv) = splits["train"], splits["val"]
+    if tuner == "cv-grid":  # reject folds the data cannot fill before any folder is made
+        check_folds(tuner_kwargs.get("folds", 3), np.concatenate([y, yv]))
+    classes = int(max(y.max(), yv.max())) + 1
+    hypermodel = MLPHyperModel(
+        x.shape[1:], classes, space=default_space(tuner) if space is None else space
+    )
     tuner_obj = make_tuner(
         tuner,
         hypermodel,
@@ -87,6 +109,7 @@ def run_search(
         search_in_role(tuner_obj, x, y, validation_data=(xv, yv), epochs=epochs, verbose=0)
     if launch.role(of="keras_tuner") == "worker":  # the chief holds the oracle and reports
         return {"worker": os.environ["KERASTUNER_TUNER_ID"]}
+    raise_if_all_failed(tuner_obj.oracle)  # (a distributed chief serves; it did not search)
     result = summarize(tuner_obj)
     if report:
         write_report(tuner_obj, result, verbose=verbose)
@@ -107,6 +130,34 @@ def search_in_role(tuner, *args, **kwargs) -> None:
     upstream.serve(
         tuner.oracle, int(os.environ.get(launch.TUNING_WORKERS_ENV, "0")), on_listen=report
     )
+
+
+def validate_search(
+    tuner: str,
+    *,
+    dataset: str = "digits",
+    max_trials: int | None = None,
+    epochs: int = 10,
+    seed: int = 0,
+    space: Mapping[str, Any] | None = None,
+    **tuner_kwargs: Any,
+) -> None:
+    """The checks :func:`run_search` runs before any data is loaded or folder made."""
+    check_tuner(tuner)
+    check_dataset(dataset)
+    if max_trials is not None or tuner not in ("grid", "cv-grid"):
+        check_max_trials(20 if max_trials is None else max_trials)
+    check_count("epochs", epochs)
+    check_count("seed", seed, minimum=0)
+    if space is not None:
+        validate_space(space)
+    for name in ("rounds", "keep", "max_epochs"):
+        if tuner_kwargs.get(name) is not None:
+            check_count(name, tuner_kwargs[name], minimum=2 if name == "max_epochs" else 1)
+    if "folds" in tuner_kwargs:
+        check_count("folds", tuner_kwargs["folds"], minimum=2)
+    if "shrink" in tuner_kwargs:
+        check_in_range("shrink", tuner_kwargs["shrink"], 0.0, 1.0, closed="()")
 
 
 def summarize(tuner) -> dict:
@@ -135,6 +186,7 @@ def summarize(tuner) -> dict:
     best = pick(done, key=lambda t: t["score"]) if done else None
     result = {
         "objective": name,
+        "direction": oracle.objective.direction,
         "best": best,
         "trials": trials,
         "completed": len(done),
@@ -148,7 +200,7 @@ def summarize(tuner) -> dict:
 def table(result: dict) -> str:
     """The results as a fixed-width text table, best first."""
     trials = [t for t in result["trials"] if t["score"] is not None]
-    trials.sort(key=lambda t: t["score"], reverse=True)
+    trials.sort(key=lambda t: t["score"], reverse=result.get("direction", "max") == "max")
     names = sorted({k for t in trials for k in t["values"]})
     extra = sorted({k for t in trials for k in t["metrics"] if k.endswith("_std")})
     head = ["trial", result["objective"], *extra, *names]
@@ -175,7 +227,13 @@ def write_report(tuner, result: dict, verbose: int = 1) -> Path:
         firsts = [r["first_trial"] for r in result["round_log"]]
         groups = [sum(int(t["trial_id"]) >= f for f in firsts) - 1 for t in result["trials"]]
     plots.save(
-        plots.tuning_scores(scores, groups=groups, title=folder.name, ylabel=result["objective"]),
+        plots.tuning_scores(
+            scores,
+            groups=groups,
+            title=folder.name,
+            ylabel=result["objective"],
+            direction=result["direction"],
+        ),
         folder,
         "scores",
     )

@@ -56,13 +56,7 @@ def _check_model(name: str, value: Any) -> None:
     check_choice(name, value, tuple(list_models()))
 
 
-def _check_tuner(name: str, value: Any) -> None:
-    from dlcourse.tuning.factory import TUNERS
-
-    check_choice(name, value, TUNERS)
-
-
-CHECKS.update(model=_check_model, tuner=_check_tuner)  # arg(..., check="model") in lab configs
+CHECKS["model"] = _check_model  # arg(..., check="model") in lab configs
 
 
 @dataclass(frozen=True)

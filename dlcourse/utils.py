@@ -186,7 +186,7 @@ def check_type(name: str, value: Any, expected: type) -> None:
 
 # Named checks that ``arg(..., check=NAME)`` can ask for; a tuple ``(low, high, closed)`` is a
 # range (check_in_range) and a callable ``f(name, value)`` is called as it is. Layers above this
-# module add their own names (labkit adds "model" and "tuner"), so utils imports nothing of them.
+# module add their own names (labkit adds "model"), so utils imports nothing of them.
 CHECKS: dict[str, Callable[[str, Any], None]] = {
     "positive": check_positive,
     "non_negative": lambda name, value: check_positive(name, value, strict=False),

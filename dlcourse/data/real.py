@@ -107,14 +107,27 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     check_choice("name", name, tuple(REAL))
     tfds_dir = tfds_data_dir(data_dir)
     builder = tfds.builder(REAL[name][0], data_dir=str(tfds_dir))
+    existed = tfds_dir.exists()
     try:
         builder.download_and_prepare()
     except Exception as err:  # network, DNS, disk: all end in the same clear error
+        _remove_partial_download(tfds_dir, existed)
         raise RealDatasetNotFoundError(
             f"Downloading {name!r} through tensorflow-datasets into {tfds_dir} failed "
             f"({type(err).__name__}: {err}). " + _missing_message(name, tfds_dir)
         ) from err
     return tfds_dir
+
+
+def _remove_partial_download(tfds_dir: Path, existed: bool) -> None:
+    """A failed download leaves nothing behind: the folder it created, or its ``.tmp`` files."""
+    import shutil
+
+    if not existed:
+        shutil.rmtree(tfds_dir, ignore_errors=True)
+        return
+    for tmp in (tfds_dir / "downloads").rglob("*.tmp.*"):
+        tmp.unlink(missing_ok=True)
 
 
 def as_dataset(
@@ -238,11 +251,12 @@ def main(argv=None) -> None:
     parser.add_argument("name", choices=tuple(REAL))
     parser.add_argument("--data-dir", default=None, help="tfds data folder")
     args = parser.parse_args(argv)
-    try:
-        print(f"{args.name}: prepared in {fetch(args.name, args.data_dir)}")
-    except RealDatasetNotFoundError as err:
-        raise SystemExit(f"error: {err}") from None
+    print(f"{args.name}: prepared in {fetch(args.name, args.data_dir)}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from dlcourse.errors import run_main
+
+    sys.exit(run_main(main))

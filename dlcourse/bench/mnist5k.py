@@ -34,9 +34,7 @@ RECIPE = {
     "dropout": 0.0,  # MLP only: after each hidden layer
     "augment": None,  # None or keras_augmenter kwargs (rotate degrees, shift, zoom)
     "patience": 15,  # early stopping on val_loss; the best epoch's weights are restored
-    "standardize": False,  # inputs to zero mean, unit variance (MNIST's pixel mean and std)
 }
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # the training pixels' mean and std, in [0, 1]
 SHIFT_ONLY = {"rotate": 0.0, "shift": 0.1, "zoom": 0.0}
 ROT_SHIFT_ZOOM = {"rotate": 10.0, "shift": 0.1, "zoom": 0.1}
 
@@ -83,8 +81,6 @@ def _train_keras(setting: dict, seed: int = 42, score_test: bool = True) -> dict
         take=s.get("take"),
         seed=seed,
     )
-    if s["standardize"]:
-        sets = {k: ds.map(lambda x, y: ((x - MNIST_MEAN) / MNIST_STD, y)) for k, ds in sets.items()}
     steps = int(sets["train"].cardinality())
 
     def build():
@@ -173,8 +169,6 @@ def _label(setting: dict) -> str:
     ]
     if s["dropout"]:
         parts.append(f"dropout {s['dropout']:g}")
-    if s["standardize"]:
-        parts.append("standardized inputs")
     if aug is None:
         parts.append("no augmentation")
     else:

@@ -21,7 +21,7 @@ import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
 from dlcourse import data, labkit
-from dlcourse.data.arrays import unit_arrays
+from dlcourse.data.subsets import unit_arrays
 from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.training import diagnostics as diag
 
@@ -134,7 +134,7 @@ def test_36_reused_layers_beat_training_from_scratch_when_labels_are_scarce(digi
     frozen lower layers under a new head beat the same network trained from scratch by
     0.028-0.05 test accuracy (5 seeds). With 3 labels per class the gap is not seed-robust
     on the 8x8 digits (scratch wins at some seeds), so the test uses 1."""
-    from dlcourse.data.arrays import per_class
+    from dlcourse.data.subsets import per_class
     from dlcourse.training import transfer
 
     splits = data.load("digits")

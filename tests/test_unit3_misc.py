@@ -273,7 +273,7 @@ def test_deep_mlp_batch_norm_placement_and_validation():
 
 def test_unit_arrays_and_per_class_pick_little_data():
     from dlcourse.data import Split
-    from dlcourse.data.arrays import per_class, unit_arrays
+    from dlcourse.data.subsets import per_class, unit_arrays
 
     split = Split(np.full((30, 2, 2, 1), 255, np.uint8), np.repeat(np.arange(10), 3))
     x, y = unit_arrays(split, classes=range(5, 10))

@@ -1,4 +1,7 @@
-"""NumPy arrays for the labs that train on little data: scaled images, a few per class."""
+"""NumPy subsets for tests that train on little data: scaled images, a few per class.
+
+(Not named ``arrays``: that would shadow :func:`dlcourse.data.arrays` once imported.)
+"""
 
 from __future__ import annotations
 

@@ -49,7 +49,9 @@ class Config(labkit.LabConfig):
         20, "perceptron epochs (the XOR loop must still be cycling at the end)", check="positive"
     )
     snowboard_threshold: float = arg(
-        5.0, "snowboarding threshold (not legible in the notes; sums are 4 and 8)"
+        5.0,
+        "snowboarding threshold (not legible in the notes; sums are 4 and 8)",
+        check="non_negative",
     )
     xor_epochs: int = arg(
         3000, "epochs of the learned two-layer XOR network (backprop)", check="positive"

@@ -7,8 +7,10 @@ Description: Tells two handwritten digits apart (3 vs 8 from the embedded digits
 with logistic regression trained three ways: the notes' equations in NumPy, a one-neuron Keras
 model (sigmoid unit, binary cross-entropy, plain SGD on the full batch, so it takes the very same
 steps), and scikit-learn's LogisticRegression solved to convergence. Inputs are normalized with
-the training mean and standard deviation (notes 003). Compares accuracy, the cost curve, the
-learned weights (shown as 8x8 images) and the test decisions of the three.
+the training mean and standard deviation (notes 003). The digits come from the loader stage; the
+Keras neuron trains on its datasets, NumPy and scikit-learn on the very same examples as arrays.
+Compares accuracy, the cost curve, the learned weights (shown as 8x8 images) and the test
+decisions of the three.
 """
 
 from __future__ import annotations

@@ -113,10 +113,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     # training digits from the loader, in float64 with one-hot labels; one step per epoch.
     m = cfg.lockstep_examples
 
-    def float64_one_hot(xb, yb):
-        return tf.cast(tf.reshape(xb, [-1, dims[0]]), tf.float64), tf.one_hot(
-            yb, 10, dtype="float64"
-        )
+    def float64_one_hot(xb, yb):  # (m, 64) pixels and (m, 10) one-hot labels, float64
+        xb = tf.cast(tf.reshape(xb, [-1, dims[0]]), tf.float64)
+        return xb, tf.one_hot(yb, 10, dtype=tf.float64)
 
     batch = sets["train"].unbatch().take(m).batch(m).map(float64_one_hot).cache()
     model.compile(

@@ -39,9 +39,7 @@ class Config(labkit.LabConfig):
         1e6, "diverged (and stopped) once MSE > blow_up * starting MSE", check="positive"
     )
 
-    QUICK = labkit.quick(
-        n_iterations=100
-    )  # enough for the verdicts
+    QUICK = labkit.quick(n_iterations=100)  # enough for the verdicts
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:

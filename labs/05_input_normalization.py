@@ -36,9 +36,7 @@ class Config(labkit.LabConfig):
     n_iterations: int = arg(20_000, "batch gradient-descent updates per run", check="positive")
     tolerance: float = arg(1e-6, "a run has converged once J - J* <= tolerance", check="positive")
 
-    QUICK = labkit.quick(
-        n_iterations=2000
-    )  # normalized inputs converge
+    QUICK = labkit.quick(n_iterations=2000)  # normalized inputs converge
 
 
 def curvature(x: np.ndarray, w: np.ndarray, b: float, l2: float) -> np.ndarray:

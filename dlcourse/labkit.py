@@ -6,6 +6,11 @@ A lab is a file ``labs/NN_topic.py`` (NN: 01-09 Unit I, 10-29 Unit II, 30-49 Uni
 * a header docstring of ``Key: value`` lines (``Title``, ``Unit``, ``Notes``, ``Description``),
 * one frozen dataclass config deriving from :class:`LabConfig` (or :class:`TrainConfig` when
   it trains a Keras model), each field declared with :func:`arg` so it documents itself,
+* its quick mode declared once, as a class attribute ``QUICK`` mapping field names to tiny
+  values (``QUICK = labkit.quick(epochs=2, n_train=256)``): ``Config(quick=True)`` (``--quick``,
+  what the tests run) replaces those fields with these values, whatever was passed, so
+  ``run()`` reads ``cfg.epochs`` and never branches on ``cfg.quick`` for a size; it checks
+  ``cfg.quick`` only for what is not a setting (e.g. no TensorBoard logs in a smoke test),
 * ``run(cfg, datasets=None) -> dict``: the whole lab; tests pass tiny data through
   ``datasets``; it writes ``metrics.json`` and PNG figures into :func:`run_dir`,
 * ``main(argv=None)``: ``return labkit.cli(run, Config, __doc__, argv)``.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -27,11 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from types import MappingProxyType, ModuleType
+from typing import Any, ClassVar
 
 from dlcourse import errors
 from dlcourse.training import config as training_config
@@ -67,8 +73,30 @@ class LabConfig:
     seed: int = arg(42, "seed for Python, NumPy and TensorFlow", check="non_negative")
     quick: bool = arg(False, "tiny settings (few steps, little data) for smoke tests")
 
+    #: Quick mode: field name -> tiny value, applied when ``quick`` is True (a class attribute,
+    #: not a field). Each lab declares its own; the values are checked like any other.
+    QUICK: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+
     def __post_init__(self) -> None:
         validate_config(self)  # before any work or folder: a bad value is a one-line error
+        if self.quick:
+            apply_quick(self)
+
+
+def quick(**values: Any) -> Mapping[str, Any]:
+    """A config's quick mode, ``QUICK = labkit.quick(epochs=2)``: field name -> tiny value."""
+    return MappingProxyType(values)
+
+
+def apply_quick(cfg: LabConfig) -> None:
+    """Replace ``cfg``'s fields by its class's ``QUICK`` values, then check them again."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(cfg.QUICK) - names)
+    if unknown:
+        raise TypeError(f"{type(cfg).__qualname__}.QUICK names no field: {', '.join(unknown)}")
+    for name, value in cfg.QUICK.items():
+        object.__setattr__(cfg, name, value)  # a frozen dataclass sets fields in __post_init__
+    validate_config(cfg)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
+from sklearn.linear_model import LinearRegression
 
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
@@ -36,11 +38,11 @@ class Config(labkit.LabConfig):
     t1: float = arg(50.0, "learning schedule eta(t) = t0 / (t + t1): offset", check="positive")
     batch_size: int = arg(20, "mini-batch size", check="positive")
 
+    QUICK = labkit.quick(n_epochs=50, sgd_epochs=5)  # a smoke test: a few epochs of each GD
+
 
 def normal_equation_tf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """theta = (X^T X)^-1 X^T y with TensorFlow matrix ops, as the notes write it."""
-    import tensorflow as tf
-
     xb = tf.constant(reg.add_bias(x), tf.float64)
     yt = tf.constant(y, tf.float64)[:, None]
     xt = tf.transpose(xb)
@@ -48,32 +50,30 @@ def normal_equation_tf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    from sklearn.linear_model import LinearRegression
-
     out = labkit.run_dir(cfg, LAB)
+    # The data: y = 4 + 3x + noise, as NumPy arrays (every fit here is NumPy, TF ops or sklearn).
     splits = (datasets or {}).get("linear") or data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
-    n_epochs = 50 if cfg.quick else cfg.n_epochs
-    sgd_epochs = 5 if cfg.quick else cfg.sgd_epochs
 
+    # The closed form three ways: the notes' NumPy, TensorFlow matrix ops, scikit-learn.
     sk = LinearRegression().fit(x, y)
     fits = {
         "normal_equation_numpy": reg.normal_equation(x, y),
         "normal_equation_tf": normal_equation_tf(x, y),
         "sklearn": np.r_[sk.intercept_, sk.coef_],
     }
+    # The iterative fits: batch GD at a fixed rate; stochastic and mini-batch GD on a schedule.
+    # Each returns its whole path of parameters, plotted below.
     schedule = reg.learning_schedule(cfg.t0, cfg.t1)
+    sgd = {"n_epochs": cfg.sgd_epochs, "schedule": schedule, "seed": cfg.seed}
     paths = {
-        "batch_gd": reg.batch_gd(x, y, eta=cfg.eta, n_epochs=n_epochs)[1],
-        "stochastic_gd": reg.minibatch_gd(
-            x, y, batch_size=1, n_epochs=sgd_epochs, schedule=schedule, seed=cfg.seed
-        )[1],
-        "minibatch_gd": reg.minibatch_gd(
-            x, y, batch_size=cfg.batch_size, n_epochs=sgd_epochs, schedule=schedule, seed=cfg.seed
-        )[1],
+        "batch_gd": reg.batch_gd(x, y, eta=cfg.eta, n_epochs=cfg.n_epochs)[1],
+        "stochastic_gd": reg.minibatch_gd(x, y, batch_size=1, **sgd)[1],
+        "minibatch_gd": reg.minibatch_gd(x, y, batch_size=cfg.batch_size, **sgd)[1],
     }
     fits.update({name: path[-1] for name, path in paths.items()})
 
+    # Every fit scored on the test split and compared with scikit-learn's.
     test = splits["test"]
     metrics: dict = {"theta": {k: [round(float(t), 4) for t in v] for k, v in fits.items()}}
     for name, theta in fits.items():
@@ -86,6 +86,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     metrics["updates"] = {name: len(path) - 1 for name, path in paths.items()}
     metrics["diabetes"] = _diabetes((datasets or {}).get("diabetes") or data.load("diabetes"))
 
+    # Figures: the paths in (theta0, theta1), the fitted lines, the training MSE per update.
     plots.save(plots.gd_paths({_LABELS[k]: v for k, v in paths.items()}, best), out, "gd_paths")
     plots.save(plots.regression_fit(x, y, fits), out, "fits")
     costs = {_LABELS[k]: reg.mse_path(x, y, v) for k, v in paths.items()}
@@ -101,8 +102,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
 def _diabetes(splits: dict) -> dict:
     """The normal equation scales to many features: 10 diabetes features vs scikit-learn."""
-    from sklearn.linear_model import LinearRegression
-
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
     theta = reg.normal_equation(x, y)
     sk = LinearRegression().fit(x, y)

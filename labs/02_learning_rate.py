@@ -39,12 +39,13 @@ class Config(labkit.LabConfig):
         1e6, "diverged (and stopped) once MSE > blow_up * starting MSE", check="positive"
     )
 
+    QUICK = labkit.quick(n_iterations=100)  # enough for the verdicts
+
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     splits = (datasets or {}).get("linear") or data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
-    n_iterations = 100 if cfg.quick else cfg.n_iterations
 
     # The target every run is judged against: the normal-equation optimum (lab 01).
     optimum = reg.mse(x, y, reg.normal_equation(x, y))
@@ -52,10 +53,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     limit = reg.stability_limit(x)
     metrics: dict = {"optimal_mse": optimum, "stability_limit_eta": limit}
     paths, costs, labels = {}, {}, {}
+    # One batch-GD run per learning rate, stopped early if it blows up; its cost curve says
+    # whether it converged or diverged, and the Hessian's largest eigenvalue says which it should.
     for eta in cfg.etas:
-        _, path = reg.batch_gd(x, y, eta=eta, n_epochs=n_iterations, stop_above=cfg.blow_up * start)
+        stop = cfg.blow_up * start
+        _, path = reg.batch_gd(x, y, eta=eta, n_epochs=cfg.n_iterations, stop_above=stop)
         cost = reg.mse_path(x, y, path)
-        verdict = _judge(cost, n_iterations, optimum, cfg.tolerance)
+        verdict = _judge(cost, cfg.n_iterations, optimum, cfg.tolerance)
         verdict["predicted_to_diverge"] = bool(eta > limit)
         verdict["agrees_with_theory"] = verdict["diverged"] == verdict["predicted_to_diverge"]
         key = "eta_" + f"{eta:g}".replace(".", "_").replace("-", "m")
@@ -67,6 +71,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         m["agrees_with_theory"] for m in metrics.values() if isinstance(m, dict)
     )
 
+    # Figures: the cost curves against the optimum, and the first fitted lines of each run.
     title = f"Batch GD cost (theory: diverges for eta > {limit:.3f})"
     plots.save(plots.cost_curves(costs, optimum=optimum, title=title, ylabel="MSE"), out, "cost")
     plots.save(plots.gd_lines(x, y, paths, n_lines=cfg.n_lines), out, "fitted_lines")

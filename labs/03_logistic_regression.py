@@ -7,8 +7,10 @@ Description: Tells two handwritten digits apart (3 vs 8 from the embedded digits
 with logistic regression trained three ways: the notes' equations in NumPy, a one-neuron Keras
 model (sigmoid unit, binary cross-entropy, plain SGD on the full batch, so it takes the very same
 steps), and scikit-learn's LogisticRegression solved to convergence. Inputs are normalized with
-the training mean and standard deviation (notes 003). Compares accuracy, the cost curve, the
-learned weights (shown as 8x8 images) and the test decisions of the three.
+the training mean and standard deviation (notes 003). The digits come from the loader stage; the
+Keras neuron trains on its datasets, NumPy and scikit-learn on the very same examples as arrays.
+Compares accuracy, the cost curve, the learned weights (shown as 8x8 images) and the test
+decisions of the three.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import tensorflow as tf
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
@@ -51,6 +55,8 @@ class Config(labkit.TrainConfig):
         20, "Keras splits the updates into this many epochs (progress bar)", check="positive"
     )
 
+    QUICK = labkit.quick(n_iterations=200, keras_epochs=2)  # 100 updates per epoch
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.positive == self.negative:
@@ -59,17 +65,37 @@ class Config(labkit.TrainConfig):
             )
 
 
-def binary_digits(splits: dict, positive: int, negative: int) -> dict:
-    """Keep the two digits (or all, if ``negative == -1``), flatten to (m, 64) in [0, 1].
+def digit_sets(datasets: dict | None = None) -> dict:
+    """The digits' splits from the loader, unbatched and in file order: ``{split: (x, y)}``.
 
-    Labels become 1 for ``positive`` and 0 otherwise.
+    x is float32 (8, 8, 1) in [0, 1] (the loader scales it), y the int64 digit. Tests may pass
+    their own such datasets as ``datasets["digits"]``.
     """
-    out = {}
-    for name, split in splits.items():
-        keep = (split.y == positive) | ((split.y == negative) | (negative == -1))
-        x = split.x[keep].reshape(int(keep.sum()), -1).astype(np.float64) / 255.0
-        out[name] = data.Split(x, (split.y[keep] == positive).astype(np.float64))
-    return out
+    if (datasets or {}).get("digits"):
+        return datasets["digits"]
+    return {
+        split: data.make_dataset("digits", split, batch_size=None, shuffle=False, cycle_length=1)
+        for split in data.SPLITS
+    }
+
+
+def binary_task(sets: dict, positive: int, negative: int) -> dict:
+    """Keep the two digits (or all, if ``negative == -1``), flatten x to (64,), y to 1.0 for
+    ``positive`` and 0.0 otherwise (float32, the neuron's target)."""
+
+    def keep(x, y):
+        return (y == positive) | (y == negative) | (negative == -1)
+
+    def binary(x, y):
+        return tf.reshape(x, [-1]), tf.cast(y == positive, tf.float32)
+
+    return {k: ds.filter(keep).map(binary) for k, ds in sets.items()}
+
+
+def as_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
+    """An unbatched dataset's (x, y) as float64 arrays, for NumPy and scikit-learn."""
+    x, y = data.arrays(ds.batch(4096))
+    return x.astype(np.float64), y.astype(np.float64)
 
 
 def one_neuron(n_features: int, *, alpha: float, l2: float, m: int) -> keras.Model:
@@ -104,37 +130,37 @@ class _WeightSnapshots(keras.callbacks.Callback):
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     set_seed(cfg.seed)
     out = labkit.run_dir(cfg, LAB)
-    n_iterations, epochs = (200, 2) if cfg.quick else (cfg.n_iterations, cfg.keras_epochs)
-    steps = max(1, n_iterations // epochs)  # updates per Keras epoch
-    n_iterations = steps * epochs
+    steps = max(1, cfg.n_iterations // cfg.keras_epochs)  # updates per Keras epoch
+    n_iterations = steps * cfg.keras_epochs
 
-    splits = binary_digits(
-        (datasets or {}).get("digits") or data.load("digits"), cfg.positive, cfg.negative
-    )
+    # The data: the loader's digits, two of them kept and flattened to 64 pixels.
+    sets = binary_task(digit_sets(datasets), cfg.positive, cfg.negative)
     if cfg.normalize:  # notes 003: subtract the training mean, divide by the training spread
-        scaler = StandardScaler().fit(splits["train"].x)
-        splits = {k: data.Split(scaler.transform(s.x), s.y) for k, s in splits.items()}
-    (x, y), test = splits["train"], splits["test"]
+        scaler = StandardScaler().fit(as_arrays(sets["train"])[0])
+        mean, scale = scaler.mean_.astype(np.float32), scaler.scale_.astype(np.float32)
+        sets = {k: ds.map(lambda x, y: ((x - mean) / scale, y)) for k, ds in sets.items()}
+    sets = {k: ds.cache() for k, ds in sets.items()}
+    # NumPy and scikit-learn read the very same float32 examples the Keras neuron trains on.
+    (x, y), test = as_arrays(sets["train"]), data.Split(*as_arrays(sets["test"]))
     m = len(x)
 
     # 1. The notes' equations in NumPy.
     np_fit = logistic.fit(x, y, alpha=cfg.alpha, n_iterations=n_iterations, l2=cfg.l2)
 
     # 2. One Keras neuron: the full batch repeated `steps` times per epoch = the same GD steps.
-    train = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y[:, None].astype("float32")))
-    train = train.batch(m).repeat(steps)
-    val = splits["val"].x.astype("float32"), splits["val"].y[:, None].astype("float32")
+    def with_column(x, y):  # the neuron's target has shape (batch, 1)
+        return x, y[:, None]
+
+    train = sets["train"].batch(m).map(with_column).repeat(steps)
+    val = sets["val"].batch(256).map(with_column)
     snaps = _WeightSnapshots()
     model, history = fit(
         lambda: one_neuron(x.shape[1], alpha=cfg.alpha, l2=cfg.l2, m=m),
         train,
         validation=val,
-        epochs=epochs,
+        epochs=cfg.keras_epochs,
         cfg=cfg,
         folder=out,
         callbacks=[snaps],
@@ -146,6 +172,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     sk = LogisticRegression(C=1.0 / cfg.l2 if cfg.l2 > 0 else np.inf, max_iter=10_000, tol=1e-10)
     sk.fit(x, y)
 
+    # The three fits side by side: accuracy, cost, and how far each lands from NumPy GD.
     params = {
         "numpy_gd": (np_fit.w, np_fit.b),
         "keras_one_neuron": (keras_w, keras_b),
@@ -173,6 +200,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
                 test_decisions_agree_with_numpy=float(np.mean(pred == ref_pred)),
             )
 
+    # Figures: the cost per update (Keras at each epoch end) and the weights as 8x8 images.
     optimum = metrics["sklearn"]["final_cost"]
     keras_iters = steps * np.arange(1, len(snaps.snapshots) + 1)
     keras_costs = [logistic.cost(x, y, w, b, l2=cfg.l2) for w, b in snaps.snapshots]

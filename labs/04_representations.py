@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from dlcourse import data, labkit, plots
 from dlcourse.data.embedded import split
@@ -32,6 +33,8 @@ class Config(labkit.LabConfig):
     ring: tuple[float, ...] = arg(
         (1.5, 2.5), "class 1 lies between these two radii", check="positive"
     )
+
+    QUICK = labkit.quick(n_points=100)  # a smoke test: a small sample of each class
 
 
 def circle_and_ring(
@@ -64,12 +67,10 @@ def to_polar(xy: np.ndarray) -> np.ndarray:
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    from sklearn.linear_model import LogisticRegression
-
     out = labkit.run_dir(cfg, LAB)
-    n_points = 100 if cfg.quick else cfg.n_points
+    # The data: a disc inside a ring, no straight line between them in (x, y).
     splits = (datasets or {}).get("circle_and_ring") or circle_and_ring(
-        n_points, cfg.inner_radius, tuple(cfg.ring), cfg.seed
+        cfg.n_points, cfg.inner_radius, tuple(cfg.ring), cfg.seed
     )
     train, test = splits["train"], splits["test"]
     representations = {"cartesian": lambda xy: xy, "polar": to_polar}

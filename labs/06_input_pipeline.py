@@ -21,10 +21,17 @@ it must come before shuffle and augmentation, or they would be frozen too.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
+import keras
+import numpy as np
+import tensorflow as tf
+
 from dlcourse import data, labkit, plots
+from dlcourse.data import files, loader
 from dlcourse.labkit import arg
+from dlcourse.models import create_model
 
 LAB = labkit.lab_name(__file__)
 STAGES = (
@@ -39,30 +46,33 @@ STAGES = (
 
 @dataclass(frozen=True)
 class Config(labkit.LabConfig):
-    batch_size: int = arg(64, "examples per batch")
-    epochs: int = arg(6, "passes timed per stage (cache pays from the second)")
-    cycle_length: int = arg(4, "shards read at once by interleave")
-    dataset: str = arg("mnist5k", "embedded image dataset with TFRecord shards")
+    batch_size: int = arg(64, "examples per batch", check="positive")
+    epochs: int = arg(
+        6, "passes timed per stage (cache pays from the second); at least 2", check=(2, 1000)
+    )
+    cycle_length: int = arg(4, "shards read at once by interleave", check="positive")
+    dataset: str = arg(
+        "mnist5k", "embedded 28x28 image dataset with TFRecord shards",
+        choices=("mnist5k", "digits28"),
+    )  # fmt: skip
+
+    QUICK = labkit.quick(epochs=2)  # a smoke test: the first pass and one more per stage
 
 
 def stage(n: int, cfg: Config):
     """The tf.data pipeline with the first ``n`` improvements of :data:`STAGES` switched on."""
-    import tensorflow as tf
-
-    from dlcourse.data import loader
-
-    manifest = data.files.ensure(cfg.dataset)
+    manifest = files.ensure(cfg.dataset)
     parse = loader.parser("tfrecord", loader.Features.from_manifest(manifest))
-    files = tf.data.Dataset.list_files(
+    shards = tf.data.Dataset.list_files(
         loader.file_pattern(cfg.dataset, "train", "tfrecord"), shuffle=True, seed=cfg.seed
     )
     auto = tf.data.AUTOTUNE
     if n >= 1:  # interleave: cycle_length shards at once, read on parallel threads
-        ds = files.interleave(
+        ds = shards.interleave(
             tf.data.TFRecordDataset, cycle_length=cfg.cycle_length, num_parallel_calls=auto
         )
     else:  # one shard after the other
-        ds = files.flat_map(tf.data.TFRecordDataset)
+        ds = shards.flat_map(tf.data.TFRecordDataset)
     if n >= 4:
         ds = ds.cache()  # raw records in memory after the first pass (before shuffle)
     ds = ds.shuffle(2048, seed=cfg.seed)
@@ -75,8 +85,6 @@ def stage(n: int, cfg: Config):
 
 def throughput(ds, epochs: int) -> tuple[float, list[float]]:
     """Steady-state examples per second (median pass after the first), each pass's seconds."""
-    import numpy as np
-
     seconds, examples = [], 0
     for _ in range(epochs):
         start, examples = time.perf_counter(), 0
@@ -89,12 +97,6 @@ def throughput(ds, epochs: int) -> tuple[float, list[float]]:
 def train_epoch(ds, seed: int, repeats: int = 2) -> float:
     """Seconds for one training epoch of the 784-300-100-10 MLP fed by ``ds`` (best of
     ``repeats`` epochs: the first also fills a cache)."""
-    import warnings
-
-    import keras
-
-    from dlcourse.models import create_model
-
     keras.utils.set_random_seed(seed)
     model = create_model("mlp_mnist", input_shape=(28, 28, 1), classes=10)
     model.compile("adam", "sparse_categorical_crossentropy")
@@ -111,13 +113,14 @@ def train_epoch(ds, seed: int, repeats: int = 2) -> float:
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    epochs = 2 if cfg.quick else cfg.epochs
+    # Throughput: the same shards through each stage of the pipeline, one after another.
     rates, first, later = {}, {}, {}
     for n, name in enumerate(STAGES):
-        rate, seconds = throughput(stage(n, cfg), epochs)
+        rate, seconds = throughput(stage(n, cfg), cfg.epochs)
         rates[name] = round(rate)
         first[name], later[name] = round(seconds[0], 4), round(min(seconds[1:]), 4)
         print(f"{name:>18}: {rate:10,.0f} examples/s", flush=True)
+    # Training: one MLP epoch fed by the naive pipeline and by the library's loader.
     full = data.make_dataset(cfg.dataset, "train", batch_size=cfg.batch_size, cache=True)
     train_s = {
         "naive pipeline": round(train_epoch(stage(0, cfg), cfg.seed), 3),

@@ -17,7 +17,9 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import keras
 import numpy as np
+from sklearn.linear_model import Perceptron
 
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
@@ -47,11 +49,15 @@ class Config(labkit.LabConfig):
         20, "perceptron epochs (the XOR loop must still be cycling at the end)", check="positive"
     )
     snowboard_threshold: float = arg(
-        5.0, "snowboarding threshold (not legible in the notes; sums are 4 and 8)"
+        5.0,
+        "snowboarding threshold (not legible in the notes; sums are 4 and 8)",
+        check="non_negative",
     )
     xor_epochs: int = arg(
         3000, "epochs of the learned two-layer XOR network (backprop)", check="positive"
     )
+
+    QUICK = labkit.quick(xor_epochs=1500)  # enough to learn XOR; the perceptrons are instant
 
 
 def notes_gates() -> dict:
@@ -72,8 +78,6 @@ def notes_gates() -> dict:
 
 def simplified_two_layer_ann() -> dict:
     """The notes' h1, h2, h3 and output: exactly, with the notes' rounded h, and in Keras."""
-    import keras
-
     x = np.ones(2)
     h = act.sigmoid(TWO_LAYER_W1 @ x)
     out_exact = act.sigmoid(TWO_LAYER_W2 @ h)
@@ -106,8 +110,6 @@ def snowboarding(threshold: float) -> dict:
 
 def fit_both(cfg: Config, x: np.ndarray, y: np.ndarray):
     """The twin and scikit-learn's ``Perceptron``, trained for the same epochs in the same order."""
-    from sklearn.linear_model import Perceptron
-
     sk = Perceptron(eta0=cfg.eta, max_iter=cfg.epochs, tol=None, shuffle=False, alpha=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed epoch count is the point
@@ -144,9 +146,10 @@ def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, pc.Perceptron, np.ndar
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     x4 = pc.TRUTH_INPUTS
-    epochs = min(cfg.epochs, 10) if cfg.quick else cfg.epochs
-    xor_epochs = 1500 if cfg.quick else cfg.xor_epochs
+    epochs = cfg.epochs
 
+    # The perceptron rule learns AND, OR and NOT x1; the twin takes scikit-learn's very steps,
+    # on the gates, on "is it a 3?" over the digits' pixels and on the notes' iris example.
     learned, max_diff = {}, {}
     for gate in ("and", "or", "not_x1"):
         p = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[gate])
@@ -160,6 +163,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     iris, p_iris, x_iris, y_iris = iris_setosa(cfg, iris_splits)
     max_diff["iris_setosa"] = iris["max_abs_diff_vs_sklearn"]
 
+    # XOR: no line separates it, so the perceptron cycles forever; two layers trained by
+    # backprop learn it.
     xor = pc.GATES["xor"]
     p_xor = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, xor)
     params, costs = bp.train(
@@ -169,7 +174,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         hidden="tanh",
         output="sigmoid",
         learning_rate=0.5,
-        epochs=xor_epochs,
+        epochs=cfg.xor_epochs,
         seed=cfg.seed,
     )
     learned_xor = bp.predict(x4.T, params, "tanh", "sigmoid")
@@ -190,6 +195,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         },
     }
 
+    # Figures: decision regions of the gates, of iris setosa, and the XOR network's cost.
     def ltu_of(p):
         return lambda pts: p.predict(pts)
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from dlcourse import labkit, plots
 from dlcourse.labkit import arg
@@ -27,12 +29,11 @@ class Config(labkit.LabConfig):
     z_max: float = arg(4.0, "plot and check the activations on [-z_max, z_max]", check="positive")
     points: int = arg(801, "grid points", check=(2, 10000000))
 
+    QUICK = labkit.quick(points=101)  # a coarser grid
+
 
 def tf_reference(name: str):
     """The TensorFlow/Keras counterpart of each activation (None for step and sign's kinks)."""
-    import keras
-    import tensorflow as tf
-
     return {
         "linear": keras.activations.linear,
         "piecewise_linear": lambda t: tf.clip_by_value(t + 0.5, 0.0, 1.0),
@@ -49,11 +50,10 @@ def tf_reference(name: str):
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    import tensorflow as tf
-
     out = labkit.run_dir(cfg, LAB)
-    points = 101 if cfg.quick else cfg.points
-    z = np.linspace(-cfg.z_max, cfg.z_max, points)
+    # Each NumPy activation and its hand-written derivative against TensorFlow's function and
+    # its autodiff gradient, on a grid of z.
+    z = np.linspace(-cfg.z_max, cfg.z_max, cfg.points)
     z_off = z + 1e-3  # autodiff at kinks is a convention: compare off the kinks
     table, value_diff, grad_diff = {}, {}, {}
     for name, (f, df) in act.ACTIVATIONS.items():

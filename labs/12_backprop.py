@@ -3,18 +3,21 @@ Title: Backpropagation from scratch, checked against TensorFlow
 Unit: II
 Notes: 003 (forward and backward propagation: Z = W.A + b, dZ, dW = (1/m) dZ A^T, db; mini-batch
 gradient descent), 000 (Unit II: error backpropagation), 004 (training feedforward networks)
-Description: Runs the NumPy L-layer MLP forward and backward on the 8x8 digits, compares every
-gradient with tf.GradientTape on a Keras model holding the same float64 weights, checks them
-against central-difference numerical gradients, shows that full-batch gradient descent steps of
-the twin and of Keras SGD stay together (to ~1e-8 after 20 steps), then trains the twin with
-mini-batch gradient descent.
+Description: Runs the NumPy L-layer MLP forward and backward on the 8x8 digits (read by the
+loader, as the NumPy arrays the twin needs), compares every gradient with tf.GradientTape on a
+Keras model holding the same float64 weights, checks them against central-difference numerical
+gradients, shows that full-batch gradient descent steps of the twin and of Keras SGD stay
+together (to float64 rounding, ~1e-16 after 20 steps: Keras trains on the loader's batch cast
+to float64, the twin on that very batch), then trains the twin with mini-batch gradient descent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
@@ -33,12 +36,33 @@ class Config(labkit.LabConfig):
     batch_size: int = arg(32, "mini-batch size", check="positive")
     epochs: int = arg(60, "training epochs of the from-scratch MLP", check="positive")
     lockstep_steps: int = arg(20, "full-batch steps compared against Keras SGD", check="positive")
+    lockstep_examples: int = arg(
+        256, "training examples in the full batch of the lockstep check", check="positive"
+    )
+
+    QUICK = labkit.quick(epochs=3, lockstep_examples=64)  # a smoke test
+
+
+def digit_sets(datasets: dict | None = None) -> dict:
+    """The loader's digits, unshuffled (file order): ``{"train", "test"}`` batched datasets of
+    x (batch, 8, 8, 1) float32 in [0, 1] and y int64. Tests may pass their own as
+    ``datasets["digits"]``."""
+    if (datasets or {}).get("digits"):
+        return datasets["digits"]
+    return {
+        split: data.make_dataset("digits", split, batch_size=256, shuffle=False, cycle_length=1)
+        for split in ("train", "test")
+    }
+
+
+def twin_inputs(ds) -> tuple[np.ndarray, np.ndarray]:
+    """A dataset's examples as the twin wants them: x (64, m) float64 and the labels (m,)."""
+    x, labels = data.arrays(ds)
+    return x.reshape(len(x), -1).T.astype(np.float64), labels
 
 
 def keras_twin(params: bp.Params, activation: str):
     """A float64 Keras Sequential holding exactly the twin's weights (kernels are W^T)."""
-    import keras
-
     n = len(params) // 2
     layers = [keras.Input((params["W1"].shape[1],), dtype="float64")]
     for l in range(1, n + 1):
@@ -52,24 +76,19 @@ def keras_twin(params: bp.Params, activation: str):
 
 
 def tape_gradients(model, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
-    import keras
-    import tensorflow as tf
-
+    """The Keras model's cross-entropy on (x, y) and its gradients, by tf.GradientTape."""
     with tf.GradientTape() as tape:
         loss = keras.losses.CategoricalCrossentropy(dtype="float64")(y, model(x))
     return float(loss), [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    import keras
-
     out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("digits") or data.load("digits")
-    prep = {k: (s.x.reshape(len(s.x), -1).T / 255.0, s.y) for k, s in splits.items()}  # (64, m)
-    (x, labels), (xt, lt) = prep["train"], prep["test"]
+    # The data: the loader's digits as the twin's (64, m) arrays, one example per column.
+    sets = digit_sets(datasets)
+    (x, labels), (xt, lt) = twin_inputs(sets["train"]), twin_inputs(sets["test"])
     y = bp.one_hot(labels, 10)
     dims = [x.shape[0], *cfg.hidden, 10]
-    epochs = 3 if cfg.quick else cfg.epochs
 
     # 1. Same weights, same batch: twin gradients vs GradientTape.
     params = bp.init_params(dims, seed=cfg.seed)
@@ -90,20 +109,28 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     small = bp.init_params([x.shape[0], 8, 10], seed=cfg.seed)
     check = bp.gradient_check(x[:, :20], y[:, :20], small, cfg.activation)
 
-    # 3. Full-batch gradient descent in lockstep with Keras SGD.
-    m = 64 if cfg.quick else 256
-    twin = dict(params)
+    # 3. Full-batch gradient descent in lockstep with Keras SGD: one batch of the first m
+    # training digits from the loader, in float64 with one-hot labels; one step per epoch.
+    m = cfg.lockstep_examples
+
+    def float64_one_hot(xb, yb):  # (m, 64) pixels and (m, 10) one-hot labels, float64
+        xb = tf.cast(tf.reshape(xb, [-1, dims[0]]), tf.float64)
+        return xb, tf.one_hot(yb, 10, dtype=tf.float64)
+
+    batch = sets["train"].unbatch().take(m).batch(m).map(float64_one_hot).cache()
     model.compile(
         optimizer=keras.optimizers.SGD(cfg.learning_rate),
         loss=keras.losses.CategoricalCrossentropy(dtype="float64"),
     )
     model.fit(
-        x[:, :m].T, y[:, :m].T, batch_size=m, epochs=cfg.lockstep_steps, shuffle=False, verbose=0
+        batch.repeat(), steps_per_epoch=1, epochs=cfg.lockstep_steps, shuffle=False, verbose=0
     )
+    xb, yb = (a.T for a in data.arrays(batch))  # the very batch Keras trained on, (64, m)
+    twin = dict(params)
     for _ in range(cfg.lockstep_steps):
-        a_last, caches = bp.forward(x[:, :m], twin, cfg.activation)
+        a_last, caches = bp.forward(xb, twin, cfg.activation)
         twin = bp.update(
-            twin, bp.backward(a_last, y[:, :m], twin, caches, cfg.activation), cfg.learning_rate
+            twin, bp.backward(a_last, yb, twin, caches, cfg.activation), cfg.learning_rate
         )
     lockstep = max(
         float(np.abs(keras_twin(twin, cfg.activation).get_weights()[i] - w).max())
@@ -117,7 +144,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         dims,
         hidden=cfg.activation,
         learning_rate=cfg.learning_rate,
-        epochs=epochs,
+        epochs=cfg.epochs,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
     )

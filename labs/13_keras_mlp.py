@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
@@ -31,6 +33,9 @@ class Config(labkit.LabConfig):
     dataset: str = arg(
         "mnist5k", "embedded dataset (mnist5k: real MNIST)", choices=("mnist5k", "digits28")
     )
+    n_train: int = arg(0, "first training examples used; 0 = all", check="non_negative")
+
+    QUICK = labkit.quick(epochs=2, n_train=256)  # a smoke test: 8 batches, twice
 
 
 def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list:
@@ -39,9 +44,6 @@ def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list
     ``dataset`` yields the batches in a fixed order (the loader with ``shuffle=False``), so
     ``fit`` on the same dataset sees the same ones. Returns the mean training loss per epoch.
     """
-    import keras
-    import tensorflow as tf
-
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     optimizer = keras.optimizers.SGD(learning_rate)
 
@@ -61,19 +63,18 @@ def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    import keras
-
     out = labkit.run_dir(cfg, LAB)
     # The loader, unshuffled: the loop and fit must see the same batches in the same order.
     train = data.make_dataset(
         cfg.dataset, "train", batch_size=cfg.batch_size, shuffle=False, cache=True,
-        take=256 if cfg.quick else None,
+        take=cfg.n_train or None,
     )  # fmt: skip
     test = data.make_dataset(cfg.dataset, "test", batch_size=256, shuffle=False, cache=True)
     yt = np.concatenate([yb.numpy() for _, yb in test])
     shape = tuple(train.element_spec[0].shape[1:])  # (28, 28, 1), scaled to [0, 1] by the loader
-    epochs = 2 if cfg.quick else cfg.epochs
+    epochs = cfg.epochs
 
+    # One network three ways, given the functional model's weights: same outputs expected.
     functional = mlps.mlp(input_shape=shape)
     sequential = mlps.mlp_sequential(input_shape=shape)
     subclassed = mlps.MLP()
@@ -85,6 +86,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     subclassed.save(path)
     reloaded = keras.models.load_model(path)
 
+    # The same network from the same weights, trained twice on the same batches: by a
+    # GradientTape loop (what fit does inside) and by fit.
     loop_model = mlps.mlp(input_shape=shape)
     fit_model = mlps.mlp(input_shape=shape)
     fit_model.set_weights(loop_model.get_weights())

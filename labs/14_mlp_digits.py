@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
+import tensorflow as tf
+
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.models import create_model
 from dlcourse.training import fit, time_to
+from dlcourse.utils import set_seed
 
 LAB = labkit.lab_name(__file__)
 
@@ -38,48 +42,44 @@ class Config(labkit.TrainConfig):
         0.1, "label smoothing of the cross-entropy (0 = plain)", check="fraction"
     )
     target: float = arg(0.955, "accuracy whose time to reach is measured", check=(0, 1))
+    n_train: int = arg(0, "first training examples used; 0 = all", check="non_negative")
+
+    QUICK = labkit.quick(epochs=2, n_train=512)  # a smoke test
 
 
 def load(cfg: Config) -> dict:
     """The loader's train/val/test datasets, labels one-hot (for the label-smoothed loss)."""
-    import tensorflow as tf
-
     sets = data.datasets(
         cfg.dataset,
         batch_size=cfg.batch_size,
-        take=512 if cfg.quick else None,
+        take=cfg.n_train or None,
         seed=cfg.seed,
         download=cfg.download,
     )
     return {k: ds.map(lambda x, y: (x, tf.one_hot(y, 10))) for k, ds in sets.items()}
 
 
-class TestAccuracy:
-    """A Keras callback factory: test accuracy after every epoch (reported, never selected on)."""
+class TestAccuracy(keras.callbacks.Callback):
+    """Test accuracy after every epoch (reported, never selected on)."""
 
-    def __new__(cls, test_ds):
-        import keras
+    def __init__(self, test_ds):
+        super().__init__()
+        self.test_ds = test_ds
 
-        class _Callback(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.accuracy = []
+    def on_train_begin(self, logs=None):
+        self.accuracy = []
 
-            def on_epoch_end(self, epoch, logs=None):
-                scores = self.model.evaluate(test_ds, verbose=0, return_dict=True)
-                self.accuracy.append(float(scores["accuracy"]))
-
-        return _Callback()
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.model.evaluate(self.test_ds, verbose=0, return_dict=True)
+        self.accuracy.append(float(scores["accuracy"]))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    import keras
-
-    from dlcourse.utils import set_seed
-
     out = labkit.run_dir(cfg, LAB)
     sets = load(cfg)  # x (batch, 28, 28, 1) in [0, 1]; the MLP flattens it to 784
-    epochs = 2 if cfg.quick else cfg.epochs
     set_seed(cfg.seed)
+
+    # The 784-300-100-10 MLP, Adam and a label-smoothed cross-entropy.
 
     def build():
         shape = sets["train"].element_spec[0].shape[1:]
@@ -91,12 +91,14 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         )
         return model
 
+    # Training through dlcourse's fit, the test split scored after each epoch (never used to
+    # choose anything: time to the target accuracy is read on validation and on test).
     test_cb = TestAccuracy(sets["test"])
     model, history = fit(
         build,
         sets["train"],
         validation=sets["val"],
-        epochs=epochs,
+        epochs=cfg.epochs,
         cfg=cfg,
         folder=None if cfg.quick else out,  # quick: no TensorBoard logs or backups
         batch_size=cfg.batch_size,

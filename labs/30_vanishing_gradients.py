@@ -23,18 +23,6 @@ from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
 
-
-@dataclass(frozen=True)
-class Config(labkit.TrainConfig):
-    depth: int = arg(10, "hidden layers (deep enough for gradients to vanish)", check="positive")
-    units: int = arg(64, "units per hidden layer", check="positive")
-    epochs: int = arg(15, "training epochs per variant", check="positive")
-    batch_size: int = arg(32, "mini-batch size", check="positive")
-    learning_rate: float = arg(
-        0.01, "SGD(momentum=0.9) learning rate, the same for all", check="positive"
-    )
-
-
 VARIANTS = {  # name -> deep_mlp settings
     "sigmoid, N(0,1)": {
         "activation": "sigmoid",
@@ -45,23 +33,44 @@ VARIANTS = {  # name -> deep_mlp settings
     "sigmoid + BN before": {"activation": "sigmoid", "batch_norm": "before"},
     "ReLU + BN after": {"activation": "relu", "batch_norm": "after"},
 }
-QUICK_VARIANTS = ["sigmoid, N(0,1)", "ReLU, He", "sigmoid + BN before"]
+
+
+@dataclass(frozen=True)
+class Config(labkit.TrainConfig):
+    depth: int = arg(10, "hidden layers (deep enough for gradients to vanish)", check="positive")
+    units: int = arg(64, "units per hidden layer", check="positive")
+    epochs: int = arg(15, "training epochs per variant", check="positive")
+    batch_size: int = arg(32, "mini-batch size", check="positive")
+    learning_rate: float = arg(
+        0.01, "SGD(momentum=0.9) learning rate, the same for all", check="positive"
+    )
+    n_train: int = arg(
+        0, "first training (and validation) examples used; 0 = all", check="non_negative"
+    )
+    variants: tuple[str, ...] = arg(tuple(VARIANTS), "variants trained", choices=tuple(VARIANTS))
+
+    QUICK = labkit.quick(
+        n_train=256, epochs=1, depth=4,
+        variants=("sigmoid, N(0,1)", "ReLU, He", "sigmoid + BN before"),
+    )  # fmt: skip
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     keras.utils.set_random_seed(cfg.seed)
-    n = 256 if cfg.quick else None
+    # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
+    # variant sees the same batches in the same order.
+    n = cfg.n_train or None
     val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
 
-    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+    def train():
         return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
                              seed=cfg.seed)["train"]  # fmt: skip
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
-    epochs = 1 if cfg.quick else cfg.epochs
-    depth = 4 if cfg.quick else cfg.depth
+    depth = cfg.depth
 
+    # One builder per variant: the same deep MLP, only activation, initializer and BN differ.
     def builder(settings):
         def build():
             model = deep_mlp(shape, 10, depth=depth, units=cfg.units, **settings)
@@ -69,13 +78,14 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
         return build
 
-    names = QUICK_VARIANTS if cfg.quick else list(VARIANTS)
-    builds = {name: builder(VARIANTS[name]) for name in names}
+    builds = {name: builder(VARIANTS[name]) for name in cfg.variants}
+    # Gradient norms per layer at initialization, on one fixed batch of 128 training digits;
+    # then every variant is trained with the same optimizer and data.
     norms = {}
     for name, build in builds.items():
         keras.utils.set_random_seed(cfg.seed)
         norms[name] = diag.gradient_norms(build(), *data.arrays(train(), 128))
-    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
+    _, hist = train_variants(builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=out / "train")
 
     plots.save(plots.layer_gradient_norms(norms), out, "gradient_norms")
     plots.save(

@@ -34,7 +34,6 @@ ACTIVATIONS = {  # label -> (deep_mlp activation, initializer row of the notes' 
     "ELU": ("elu", "elu"),
     "SELU": ("selu", "selu"),
 }
-QUICK = ["ReLU", "RReLU", "SELU"]
 
 
 @dataclass(frozen=True)
@@ -44,20 +43,31 @@ class Config(labkit.TrainConfig):
     epochs: int = arg(12, "training epochs per activation", check="positive")
     batch_size: int = arg(32, "mini-batch size", check="positive")
     learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate", check="positive")
+    n_train: int = arg(
+        0, "first training (and validation) examples used; 0 = all", check="non_negative"
+    )
+    activations: tuple[str, ...] = arg(
+        tuple(ACTIVATIONS), "activations compared", choices=tuple(ACTIVATIONS)
+    )
+
+    QUICK = labkit.quick(n_train=256, epochs=1, depth=3, activations=("ReLU", "RReLU", "SELU"))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    n = 256 if cfg.quick else None
+    # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
+    # variant sees the same batches in the same order.
+    n = cfg.n_train or None
     val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
 
-    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+    def train():
         return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
                              seed=cfg.seed)["train"]  # fmt: skip
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
-    epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
+    depth = cfg.depth
 
+    # One builder per activation, each with its initializer from the notes' table.
     def builder(act, init_row):
         def build():
             model = deep_mlp(
@@ -72,9 +82,11 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
         return build
 
-    names = QUICK if cfg.quick else list(ACTIVATIONS)
-    builds = {k: builder(*ACTIVATIONS[k]) for k in names}
-    models, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
+    builds = {k: builder(*ACTIVATIONS[k]) for k in cfg.activations}
+    models, hist = train_variants(
+        builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=out / "train"
+    )
+    # Results: validation curves, dead ReLUs, and the slopes PReLU learned.
     plots.save(
         plots.curves(
             {k: h["val_accuracy"] for k, h in hist.items()},
@@ -89,9 +101,10 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_loss": final(hist, "loss"),
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
-        "dead_relu_fraction": _dead_fraction(models["ReLU"], data.arrays(val)[0], depth),
         "best": max(hist, key=lambda k: hist[k]["val_accuracy"][-1]),
     }
+    if "ReLU" in models:  # units that output 0 for every validation digit
+        metrics["dead_relu_fraction"] = _dead_fraction(models["ReLU"], data.arrays(val)[0], depth)
     if "PReLU" in models:  # the slopes PReLU learned (started at 0)
         alphas = models["PReLU"].get_layer("act1").get_weights()[0]
         metrics["prelu_mean_alpha_layer1"] = round(float(np.mean(alphas)), 4)

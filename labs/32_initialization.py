@@ -38,11 +38,22 @@ class Config(labkit.TrainConfig):
     units: int = arg(64, "units per hidden layer", check="positive")
     epochs: int = arg(10, "training epochs per network", check="positive")
     learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate", check="positive")
+    n_train: int = arg(
+        0, "first training (and validation) examples used; 0 = all", check="non_negative"
+    )
+    activations: tuple[str, ...] = arg(
+        ("sigmoid", "tanh", "relu"), "activations trained, each with N(0,1) and with its "
+        "table initializer", choices=("sigmoid", "tanh", "relu"),
+    )  # fmt: skip
+
+    QUICK = labkit.quick(n_trials=2000, n_train=256, epochs=1, depth=3, activations=("tanh",))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    trials = 2000 if cfg.quick else cfg.n_trials
+    trials = cfg.n_trials
+    # The spread of z = sum w_i x_i for one neuron with n inputs equal to 1, for N(0,1),
+    # Glorot and He weights; and the notes' initializer table against Keras's draws.
     spread = {
         k: round(inits.z_spread(cfg.n_inputs, trials, k, cfg.seed), 3)
         for k in ("standard", "glorot", "he")
@@ -56,16 +67,17 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "table": _table_check(cfg.seed),
     }
 
-    n = 256 if cfg.quick else None
+    # Training: a deep MLP per activation, with N(0,1) and with the table's initializer, on
+    # the loader's digits (a fresh training pipeline per variant: the same batches for all).
+    n = cfg.n_train or None
     val = data.datasets("digits", batch_size=32, splits=("val",), eval_take=n)["val"]
 
-    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+    def train():
         return data.datasets("digits", batch_size=32, splits=("train",), take=n,
                              seed=cfg.seed)["train"]  # fmt: skip
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
-    epochs, depth = (1, 3) if cfg.quick else (cfg.epochs, cfg.depth)
-    acts = ("tanh",) if cfg.quick else ("sigmoid", "tanh", "relu")
+    depth = cfg.depth
 
     def builder(act, init):
         def build():
@@ -82,10 +94,10 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         return build
 
     builds = {}
-    for act in acts:
+    for act in cfg.activations:
         builds[f"{act}, N(0,1)"] = builder(act, keras.initializers.RandomNormal(0.0, 1.0))
         builds[f"{act}, table"] = builder(act, inits.initializer_for(act))
-    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
+    _, hist = train_variants(builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=out / "train")
     metrics["val_accuracy"] = final(hist, "val_accuracy")
     metrics["best_val_accuracy"] = max(metrics["val_accuracy"].values())
     plots.save(

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
+from dlcourse.scratch import notes_examples
 from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
 from dlcourse.training.trainer import time_to
 from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
-QUICK = ["sgd", "momentum", "adam"]
 
 
 @dataclass(frozen=True)
@@ -32,20 +32,31 @@ class Config(labkit.TrainConfig):
     batch_size: int = arg(32, "mini-batch size", check="positive")
     clipnorm: float = arg(1.0, "clip threshold of the 'momentum + clipnorm' run", check="positive")
     target: float = arg(0.9, "validation accuracy of the time-to-accuracy metric", check=(0, 1))
+    n_train: int = arg(
+        0, "first training (and validation) examples used; 0 = all", check="non_negative"
+    )
+    optimizers: tuple[str, ...] = arg(
+        tuple(OPTIMIZERS), "optimizers compared (plus 'momentum + clipnorm')",
+        choices=tuple(OPTIMIZERS),
+    )  # fmt: skip
+
+    QUICK = labkit.quick(n_train=256, epochs=1, optimizers=("sgd", "momentum", "adam"))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    n = 256 if cfg.quick else None
+    # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
+    # variant sees the same batches in the same order.
+    n = cfg.n_train or None
     val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
 
-    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+    def train():
         return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
                              seed=cfg.seed)["train"]  # fmt: skip
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
-    epochs = 1 if cfg.quick else cfg.epochs
 
+    # The same model for every optimizer; only the optimizer differs.
     def builder(name, **kw):
         def build():
             model = deep_mlp(shape, 10, depth=cfg.depth, units=cfg.units)
@@ -53,10 +64,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
         return build
 
-    names = QUICK if cfg.quick else list(OPTIMIZERS)
-    builds = {name: builder(name) for name in names}
+    builds = {name: builder(name) for name in cfg.optimizers}
     builds[f"momentum + clipnorm={cfg.clipnorm}"] = builder("momentum", clipnorm=cfg.clipnorm)
-    _, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
+    _, hist = train_variants(builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=out / "train")
     plots.save(
         plots.curves(
             {k: h["val_loss"] for k, h in hist.items()},
@@ -86,8 +96,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
-    from dlcourse.scratch import notes_examples  # notes 003 EWMA, notes 000 terminal velocity
-
+    # The notes' worked examples: 003's exponentially weighted averages, 000's terminal velocity.
     metrics["notes_examples"] = notes_examples.optimizer_examples(out, cfg.seed)
     labkit.save_metrics(out, metrics)
     return metrics

@@ -18,11 +18,21 @@ import keras
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
+from dlcourse.scratch import notes_examples
 from dlcourse.training import schedules as sch
 from dlcourse.training.callbacks import LearningRateLogger, find_learning_rate
 from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
+SCHEDULES = (
+    "constant",
+    "piecewise",
+    "exponential",
+    "power c=1",
+    "power c=2",
+    "1cycle",
+    "performance",
+)
 
 
 @dataclass(frozen=True)
@@ -32,21 +42,32 @@ class Config(labkit.TrainConfig):
     batch_size: int = arg(32, "mini-batch size", check="positive")
     finder_steps: int = arg(120, "steps of the learning-rate range test", check="positive")
     depth: int = arg(4, "hidden layers", check="positive")
+    n_train: int = arg(
+        0, "first training (and validation) examples used; 0 = all", check="non_negative"
+    )
+    schedules: tuple[str, ...] = arg(SCHEDULES, "schedules compared", choices=SCHEDULES)
+
+    QUICK = labkit.quick(
+        n_train=256, epochs=2, finder_steps=20, schedules=("exponential", "1cycle", "performance")
+    )
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    n = 256 if cfg.quick else None
+    # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
+    # variant sees the same batches in the same order.
+    n = cfg.n_train or None
     val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
 
-    def train():  # a fresh loader pipeline per variant: every variant sees the same batches
+    def train():
         return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
                              seed=cfg.seed)["train"]  # fmt: skip
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
-    epochs = 2 if cfg.quick else cfg.epochs
+    epochs = cfg.epochs
     steps = int(train().cardinality())  # batches per epoch
 
+    # The learning-rate range test: raise the rate every step, watch the loss, pick a rate.
     def model(lr):
         m = deep_mlp(shape, 10, depth=cfg.depth)
         return compile_classifier(m, keras.optimizers.SGD(lr, momentum=0.9))
@@ -57,11 +78,12 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         train(),
         min_lr=1e-4,
         max_lr=3.0,
-        steps=20 if cfg.quick else cfg.finder_steps,
+        steps=cfg.finder_steps,
         batch_size=cfg.batch_size,
     )
     plots.save(plots.lr_finder(rates, losses, suggestion), out, "lr_finder")
 
+    # Each schedule sized to the run, then one model trained per schedule on the same batches.
     def size(name, **kw):
         return sch.create_schedule(name, cfg.eta0, steps_per_epoch=steps, epochs=epochs, **kw)
 
@@ -74,8 +96,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "1cycle": size("1cycle"),
         "performance": cfg.eta0,
     }
-    if cfg.quick:
-        schedules = {k: schedules[k] for k in ("exponential", "1cycle", "performance")}
+    schedules = {k: schedules[k] for k in cfg.schedules}
     loggers = {k: LearningRateLogger() for k in schedules}
 
     def callbacks(name):
@@ -121,8 +142,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "final_learning_rate": {k: lg.rates[-1] for k, lg in loggers.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
-    from dlcourse.scratch import notes_examples  # notes 003 decay rules, notes 000 piecewise
-
+    # The notes' worked examples: 003's decay rules, 000's piecewise constant schedule.
     metrics["notes_examples"] = notes_examples.schedule_examples(out)
     labkit.save_metrics(out, metrics)
     return metrics

@@ -4,11 +4,13 @@ Unit: III
 Notes: 000 (Unit III: avoiding overfitting through regularization), 003 (bias/variance), 004
 Description: Trains a wide MLP on a small slice of the 8x8 digits so that it overfits, then
 the same network with an l2 penalty (the notes' functools.partial helper), dropout, dlcourse's
-max-norm constraint, data augmentation (seeded map stage, training data only) and early
-stopping; plots training vs validation curves of each and diagnoses bias and variance from
-train and dev error. MC dropout: averages many stochastic passes and shows that wrong
-predictions are the uncertain ones. Sparsity: l1 training plus zeroing tiny weights, reporting
-the fraction of zeros and the accuracy it costs.
+max-norm constraint (and its callback form, which must end with the same weights), data
+augmentation (the loader's augment hook: seeded Keras preprocessing layers, training data only)
+and early stopping; plots training vs validation curves of each and diagnoses bias and
+variance from train and dev error. MC dropout: a network whose dropout stays on at inference;
+compares one stochastic pass with the average of many, shows that wrong predictions are the
+uncertain ones, and that scrambled digits spread more than real ones. Sparsity: l1 training
+plus zeroing tiny weights, reporting the fraction of zeros and the accuracy it costs.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from dlcourse.data.augment import keras_augmenter
 from dlcourse.labkit import arg
 from dlcourse.layers import MaxNorm, MaxNormClipper, mc_predict, penalty
 from dlcourse.models.mlp import compile_classifier, deep_mlp
+from dlcourse.scratch import notes_examples
 from dlcourse.training import diagnostics as diag
 from dlcourse.training.variants import final, train_variants
 
 LAB = labkit.lab_name(__file__)
+# Trained besides the baseline and "l1 (sparse)" (which the sparsity comparison needs).
+VARIANTS = ("l2", "dropout", "max-norm", "augmentation", "early stopping", "max-norm (callback)")
 
 
 @dataclass(frozen=True)
@@ -46,19 +51,27 @@ class Config(labkit.TrainConfig):
         1e-2, "weights below this magnitude are set to zero", check="non_negative"
     )
     mc_samples: int = arg(50, "stochastic passes of MC dropout", check="positive")
+    n_val: int = arg(0, "first validation examples used; 0 = all", check="non_negative")
+    variants: tuple[str, ...] = arg(
+        VARIANTS, "regularized variants trained besides the baseline and l1", choices=VARIANTS
+    )
+
+    QUICK = labkit.quick(n_train=128, n_val=128, epochs=2, mc_samples=5, variants=("augmentation",))
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    n_train, n_val = (128, 128) if cfg.quick else (cfg.n_train, None)
+    # The data: a small slice of the loader's 8x8 digits, so that a wide MLP overfits; a fresh
+    # training pipeline per variant, so every variant sees the same batches.
+    n_val = cfg.n_val or None
     val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n_val)
     val = val["val"]
 
-    def train(augment=None):  # a fresh loader pipeline per variant: the same batches for all
+    def train(augment=None):
         return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",),
-                             take=n_train, augment=augment, seed=cfg.seed)["train"]  # fmt: skip
+                             take=cfg.n_train, augment=augment, seed=cfg.seed)["train"]  # fmt: skip
 
-    epochs, mc_samples = (2, 5) if cfg.quick else (cfg.epochs, cfg.mc_samples)
+    epochs = cfg.epochs
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
 
     def builder(**kw):
@@ -68,6 +81,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
 
         return build
 
+    # The same network, regularized one way at a time.
     builds = {
         "baseline": builder(),
         "l2": builder(kernel_regularizer=penalty("l2", cfg.l2)),
@@ -75,21 +89,21 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "max-norm": builder(kernel_constraint=MaxNorm(cfg.max_norm)),
         "l1 (sparse)": builder(kernel_regularizer=penalty("l1", cfg.l1)),
     }
-    if cfg.quick:
-        builds = {k: builds[k] for k in ("baseline", "l1 (sparse)")}
+    builds = {k: b for k, b in builds.items() if k in ("baseline", "l1 (sparse)", *cfg.variants)}
     models, hist = train_variants(
         builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
     )
     # Augmentation: the loader's augment hook (Keras preprocessing layers, seeded) on the
     # training data only; validation is not augmented.
-    aug = train(keras_augmenter(rotate=12, shift=0.1, zoom=0.1, seed=cfg.seed))
-    more, more_hist = train_variants(
-        {"augmentation": builder()}, aug, val, epochs=epochs, cfg=cfg, folder=out / "train"
-    )
-    models.update(more)
-    hist.update(more_hist)
-    diff = None
-    if not cfg.quick:
+    if "augmentation" in cfg.variants:
+        aug = train(keras_augmenter(rotate=12, shift=0.1, zoom=0.1, seed=cfg.seed))
+        more, more_hist = train_variants(
+            {"augmentation": builder()}, aug, val, epochs=epochs, cfg=cfg, folder=out / "train"
+        )
+        models.update(more)
+        hist.update(more_hist)
+    # Early stopping: the baseline, stopped when validation loss stops improving.
+    if "early stopping" in cfg.variants:
         stop = keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)
         es, es_hist = train_variants(
             {"early stopping": builder()},
@@ -102,7 +116,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         )
         models.update(es)
         hist.update(es_hist)
-        # Max-norm's callback form: clip after every training step, same seeds and batches.
+    # Max-norm's callback form: clip after every training step, same seeds and batches.
+    diff = None
+    if {"max-norm", "max-norm (callback)"} <= set(cfg.variants):
         hidden = [f"hidden{i}" for i in range(1, cfg.depth + 1)]
         clip, _ = train_variants(
             {"max-norm (callback)": builder()},
@@ -131,21 +147,24 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             k: diag.bias_variance(1 - h["accuracy"][-1], 1 - h["val_accuracy"][-1])["diagnosis"]
             for k, h in hist.items()
         },
-        "early_stopping_epochs": len(hist["early stopping"]["loss"]) if not cfg.quick else None,
+        "early_stopping_epochs": len(hist["early stopping"]["loss"])
+        if "early stopping" in hist
+        else None,
         # constraint vs callback form of max-norm, trained identically: ~0 (float round-off)
         "max_norm_constraint_vs_callback_max_abs_diff": diff,
     }
-    metrics["mc_dropout"] = _mc_dropout(cfg, shape, train, val, epochs, mc_samples, out)
+    metrics["mc_dropout"] = _mc_dropout(cfg, shape, train, val, epochs, cfg.mc_samples, out)
     metrics["sparsity"] = _sparsity(models["l1 (sparse)"], models["baseline"], val, cfg)
-    from dlcourse.scratch import notes_examples  # notes 004: 2^N sub-networks
-
+    # The notes' worked example (004): dropout samples one of 2^N sub-networks per step.
     metrics["notes_examples"] = notes_examples.dropout_examples(out)
     labkit.save_metrics(out, metrics)
     return metrics
 
 
 def _mc_dropout(cfg, shape, train, val, epochs, n_samples, out) -> dict:
-    """Train with MCDropout layers; compare one pass (dropout off) to the MC average."""
+    """Train with MCDropout layers (dropout stays on at inference); compare one stochastic pass
+    with the average of ``n_samples`` passes, the spread of right vs wrong predictions, and the
+    spread on scrambled digits vs real ones."""
 
     def build():
         model = deep_mlp(

@@ -3,8 +3,8 @@ Title: Unsupervised pretraining with stacked autoencoders, few labels vs none
 Unit: III
 Notes: 000 (Unit III: unsupervised pretraining, reusing layers)
 Description: Pretrains a stack of autoencoders greedily, one hidden layer at a time, on all
-training digits without their labels, then puts a softmax on top and fine-tunes on only a
-few labels per class. Compares it with the same network trained from scratch on those few
+training digits without their labels (the loader's training split, labels dropped), then puts a
+softmax on top and fine-tunes on only a few labels per class. Compares it with the same network trained from scratch on those few
 labels, and with the pretrained encoders kept frozen.
 """
 
@@ -28,25 +28,33 @@ class Config(labkit.TrainConfig):
     pretrain_epochs: int = arg(30, "epochs of each autoencoder stage", check="positive")
     finetune_epochs: int = arg(40, "epochs of supervised training", check="positive")
     batch_size: int = arg(16, "mini-batch size", check="positive")
+    pretrain_batch_size: int = arg(64, "mini-batch size of the autoencoders", check="positive")
+    frozen: bool = arg(True, "also fine-tune only the head over frozen pretrained encoders")
+
+    QUICK = labkit.quick(pretrain_epochs=1, finetune_epochs=1, frozen=False)  # a smoke test
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
+    # The data, all from the loader: every training digit for pretraining (its labels are
+    # never read), the first few per class for fine-tuning, validation and test to score.
     sets = data.datasets("digits", batch_size=cfg.batch_size, seed=cfg.seed)
-    # Greedy pretraining codes the whole training split layer by layer (arrays; no labels).
-    unlabeled, _ = data.arrays(sets["train"])
     val, test = sets["val"], sets["test"]
+    unlabeled = data.datasets(
+        "digits", batch_size=cfg.pretrain_batch_size, splits=("train",), seed=cfg.seed
+    )["train"]
 
     def labeled():  # a fresh pipeline per variant: the first few labelled digits per class
         return data.datasets("digits", batch_size=cfg.batch_size, per_class=cfg.per_class,
                              splits=("train",), seed=cfg.seed)["train"]  # fmt: skip
 
-    pre_epochs, ft_epochs = (1, 1) if cfg.quick else (cfg.pretrain_epochs, cfg.finetune_epochs)
     hidden = tuple(int(h) for h in cfg.hidden)
-    shape = unlabeled.shape[1:]
+    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
 
+    # Greedy layer-wise pretraining: one autoencoder per hidden layer, each on the codes of
+    # the encoders trained before it.
     encoders, ae_losses = pretraining.pretrain_stack(
-        unlabeled, hidden, epochs=pre_epochs, batch_size=64, cfg=cfg, verbose=2
+        unlabeled, hidden, epochs=cfg.pretrain_epochs, cfg=cfg, verbose=2
     )
     plots.save(
         plots.curves(
@@ -58,6 +66,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "autoencoder_loss",
     )
 
+    # Three classifiers fine-tuned on the few labels: from scratch, pretrained and fine-tuned,
+    # pretrained with its encoders frozen (only the softmax head learns).
     def scratch():
         model = deep_mlp(
             shape,
@@ -76,13 +86,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             shape, encoders, 10, freeze_encoders=True
         ),
     }
-    if cfg.quick:
+    if not cfg.frozen:
         builds.pop("pretrained, frozen")
     models, hist = train_variants(
         builds,
         labeled,
         val,
-        epochs=ft_epochs,
+        epochs=cfg.finetune_epochs,
         cfg=cfg,
         folder=out / "train",
         batch_size=cfg.batch_size,
@@ -98,7 +108,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "val_accuracy",
     )
     metrics = {
-        "n_unlabeled": len(unlabeled),
+        "n_unlabeled": len(data.arrays(unlabeled)[1]),
         "n_labeled": len(data.arrays(labeled())[1]),
         "test_accuracy": test_acc,
         "best_test_accuracy": max(test_acc.values()),

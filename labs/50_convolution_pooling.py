@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.scratch import conv as sc
+from dlcourse.scratch import notes_examples
 
 LAB = labkit.lab_name(__file__)
 
@@ -33,6 +35,11 @@ class Config(labkit.LabConfig):
     random_trials: int = arg(
         20, "random (input, filter, stride, padding) cases checked vs tf.nn", check="positive"
     )
+    downsample: int = arg(
+        1, "keep every n-th pixel of the sample images in each direction", check="positive"
+    )
+
+    QUICK = labkit.quick(random_trials=3, downsample=4)  # a quarter of each side: same pictures
 
 
 def worked_examples() -> dict:
@@ -63,8 +70,6 @@ def worked_examples() -> dict:
 
 def compare_with_tf(trials: int, seed: int) -> dict:
     """Max |twin - tf.nn| over random convolutions and poolings (float64)."""
-    import tensorflow as tf
-
     rng = np.random.default_rng(seed)
     worst = {"conv2d": 0.0, "max_pool2d": 0.0, "avg_pool2d": 0.0}
     for _ in range(trials):
@@ -91,15 +96,15 @@ def compare_with_tf(trials: int, seed: int) -> dict:
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    import tensorflow as tf
-
     out = labkit.run_dir(cfg, LAB)
+    # The data: scikit-learn's two sample photos (china, flower), as NumPy arrays for the twins.
     images = ((datasets or {}).get("sample_images") or data.load("sample_images"))["train"].x
-    if cfg.quick:
-        images = images[:, ::4, ::4]  # a quarter of each side: fast, same pictures
+    images = images[:, :: cfg.downsample, :: cfg.downsample]
     x = images.astype(np.float64)
     filters = sc.line_filters(cfg.filter_size, x.shape[-1])
 
+    # The notes' vertical and horizontal line filters, by the twin and by tf.nn.conv2d; a 2x2
+    # max pool; the notes' worked examples and the cost of one convolutional layer.
     maps = sc.conv2d(x, filters, stride=cfg.stride, padding="SAME")  # (2, h/2, w/2, 2)
     ref = tf.nn.conv2d(x, filters.astype(np.float64), cfg.stride, "SAME").numpy()
     pooled = sc.pool2d(x, 2, 2)  # (2, h/2, w/2, 3)
@@ -108,7 +113,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     metrics = {
         "worked_examples": worked_examples(),
         "vs_tf": {
-            **compare_with_tf(3 if cfg.quick else cfg.random_trials, cfg.seed),
+            **compare_with_tf(cfg.random_trials, cfg.seed),
             "max_abs_diff_line_filters": float(np.max(np.abs(maps - ref))),
         },
         "feature_map_shape": list(maps.shape[1:]),
@@ -118,14 +123,14 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             "output_gib_per_batch_of_100": round(cost.batch_output_bytes / 2**30, 2),
         },
     }
+    # Figure: each photo, its two feature maps and its pooled version.
     panels, titles = [], []
     for i, name in enumerate(("china", "flower")):
         panels += [images[i], maps[i, :, :, 0], maps[i, :, :, 1], pooled[i].astype(np.uint8)]
         titles += [name, "vertical-line filter", "horizontal-line filter", "2x2 max pool"]
     plots.save(plots.image_grid(panels, titles, cols=4, suptitle="7x7 line filters, stride 2"),
                out, "feature_maps")  # fmt: skip
-    from dlcourse.scratch import notes_examples  # notes 000: why convolution
-
+    # The notes' argument for convolution (000): weights shared across positions.
     metrics["why_convolution"] = notes_examples.convolution_examples()
     labkit.save_metrics(out, metrics)
     return metrics

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
+
 from dlcourse import data, labkit, plots
+from dlcourse.data.augment import keras_augmenter
 from dlcourse.labkit import arg
 from dlcourse.models import create_model
+from dlcourse.training import fit, time_to
 
 LAB = labkit.lab_name(__file__)
 
@@ -42,24 +46,24 @@ class Config(labkit.TrainConfig):
     target: float = arg(
         0.975, "accuracy target (time-to-accuracy uses validation accuracy)", check=(0, 1)
     )
+    n_train: int = arg(0, "first training examples used; 0 = all", check="non_negative")
+
+    # A smoke test: one model, one epoch on 256 images.
+    QUICK = labkit.quick(models=("lenet5_modern",), epochs=1, n_train=256)
 
 
 def load(cfg: Config) -> dict:
     """The loader's datasets, padded to 32x32; training data augmented through the hook."""
-    from dlcourse.data.augment import keras_augmenter
-
     aug = None
     if cfg.augment:
         aug = keras_augmenter(rotate=cfg.rotate, shift=cfg.shift, zoom=cfg.zoom, seed=cfg.seed)
     return data.datasets(cfg.dataset, batch_size=cfg.batch_size, augment=aug, pad_to=32,
-                         take=256 if cfg.quick else None, seed=cfg.seed,
+                         take=cfg.n_train or None, seed=cfg.seed,
                          download=cfg.download)  # fmt: skip
 
 
-def train_one(cfg: Config, name: str, sets, out, epochs: int) -> tuple[dict, dict]:
-    import keras
-
-    from dlcourse.training import fit, time_to
+def train_one(cfg: Config, name: str, sets, out) -> tuple[dict, dict]:
+    """Train one registered LeNet-5 through dlcourse's fit; its test scores and history."""
 
     def build():
         model = create_model(name, input_shape=(32, 32, 1), classes=10)
@@ -69,7 +73,7 @@ def train_one(cfg: Config, name: str, sets, out, epochs: int) -> tuple[dict, dic
 
     keras.utils.set_random_seed(cfg.seed)
     folder = None if cfg.quick else out / name  # quick: no TensorBoard logs or backups
-    model, hist = fit(build, sets["train"], validation=sets["val"], epochs=epochs, cfg=cfg,
+    model, hist = fit(build, sets["train"], validation=sets["val"], epochs=cfg.epochs, cfg=cfg,
                       folder=folder, verbose=2)  # fmt: skip
     test_loss, test_acc = model.evaluate(sets["test"], verbose=0)
     reached = time_to(hist, "val_accuracy", cfg.target)
@@ -88,14 +92,13 @@ def train_one(cfg: Config, name: str, sets, out, epochs: int) -> tuple[dict, dic
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
+    # The data: the loader's digits padded to 32x32, training images augmented.
     sets = load(cfg)
-    epochs, models = cfg.epochs, cfg.models
-    if cfg.quick:  # one model, one epoch on 256 images: a smoke test
-        epochs, models = 1, cfg.models[:1]
-    metrics: dict = {"seed": cfg.seed, "target": cfg.target, "epochs": epochs}
+    # Each LeNet-5 variant trained on the same data; then the validation curves side by side.
+    metrics: dict = {"seed": cfg.seed, "target": cfg.target, "epochs": cfg.epochs}
     curves = {}
-    for name in models:
-        metrics[name], hist = train_one(cfg, name, sets, out, epochs)
+    for name in cfg.models:
+        metrics[name], hist = train_one(cfg, name, sets, out)
         curves[name] = hist["val_accuracy"]
     plots.save(plots.curves(curves, ylabel="validation accuracy",
                             title=f"LeNet-5 on {cfg.dataset}"), out, "val_accuracy")  # fmt: skip

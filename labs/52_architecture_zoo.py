@@ -22,6 +22,8 @@ import numpy as np
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.models import create_model, model_family
+from dlcourse.models.summary import total_macs
+from dlcourse.training import fit
 from dlcourse.utils import atomic_path
 
 LAB = labkit.lab_name(__file__)
@@ -49,6 +51,9 @@ class Config(labkit.TrainConfig):
         1280, "training digits used (mnist5k has 3,500; keeps the zoo quick)", check="positive"
     )
 
+    # A smoke test: two small families, one epoch on 128 images.
+    QUICK = labkit.quick(models=("small_cnn", "vgg11"), epochs=1, n_train=128)
+
 
 class StepTimer(keras.callbacks.Callback):
     """Records the wall time of every training batch."""
@@ -63,10 +68,9 @@ class StepTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
-def train_one(cfg: Config, name: str, sets, out, epochs: int) -> dict:
-    from dlcourse.models.summary import total_macs
-    from dlcourse.training import fit
-
+def train_one(cfg: Config, name: str, sets, out) -> dict:
+    """Train one registered model through dlcourse's fit; its size, cost, speed and accuracy."""
+    epochs = cfg.epochs
     kw = {} if model_family(name) in FULL_SIZE else {"width": cfg.width}
     if model_family(name) == "resnet":
         kw["bn_momentum"] = cfg.bn_momentum
@@ -110,12 +114,12 @@ def table(rows: dict) -> str:
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    epochs, models = cfg.epochs, cfg.models
-    if cfg.quick:  # two small families, one epoch on 128 images
-        epochs, models = 1, ("small_cnn", "vgg11")
+    epochs = cfg.epochs
+    # The data: the first n_train mnist5k digits from the loader, padded to 32x32.
     sets = data.datasets("mnist5k", batch_size=cfg.batch_size, pad_to=32, seed=cfg.seed,
-                         take=128 if cfg.quick else cfg.n_train)  # fmt: skip
-    rows = {name: train_one(cfg, name, sets, out, epochs) for name in models}
+                         take=cfg.n_train)  # fmt: skip
+    # One model per family on the same data; then a table and a params-vs-accuracy plot.
+    rows = {name: train_one(cfg, name, sets, out) for name in cfg.models}
     with atomic_path(out / "zoo.md") as tmp:
         tmp.write_text(table(rows))
     fig = plots.labelled_scatter(

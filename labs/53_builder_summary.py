@@ -19,6 +19,8 @@ import numpy as np
 from dlcourse import labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.models import create_model, list_models, model_family
+from dlcourse.models.summary import shapes_only, summary_table, total_macs
+from dlcourse.scratch import notes_examples
 from dlcourse.utils import atomic_path
 
 LAB = labkit.lab_name(__file__)
@@ -34,8 +36,8 @@ REFERENCES = {
     "resnet101": (44_707_176, "all", "keras.applications.ResNet101"),
     "resnet152": (60_419_944, "all", "keras.applications.ResNet152"),
 }
-# Quick mode: small versions (width/input knobs) of a few builders.
-QUICK = {
+# --small (quick mode): small versions (width/input knobs) of a few builders.
+SMALL = {
     "lenet5": {},
     "small_cnn": {},
     "vgg16": {"input_shape": (32, 32, 3), "width": 1 / 16},
@@ -49,6 +51,9 @@ class Config(labkit.LabConfig):
     classes: int = arg(
         1000, "classes of the ImageNet-size builders (digit nets keep 10)", check="positive"
     )
+    small: bool = arg(False, "summarize small versions of four builders instead (fast)")
+
+    QUICK = labkit.quick(small=True)
 
 
 def count(model, what: str) -> int:
@@ -59,8 +64,7 @@ def count(model, what: str) -> int:
 
 
 def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
-    from dlcourse.models.summary import shapes_only, summary_table, total_macs
-
+    """One builder's counts (checked against the reference, if any) and its summary table."""
     model = shapes_only(create_model, name, **kwargs)  # RSS stays < 1 GB even for AlexNet
     row = {
         "family": model_family(name),
@@ -79,17 +83,20 @@ def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    if cfg.quick:
-        plan = QUICK
+    # What to build: every registered model at paper size, or a few small ones.
+    if cfg.small:
+        plan = SMALL
     else:
         names = cfg.models or tuple(list_models())
         plan = {n: {} if model_family(n) in ("lenet", "small_cnn", "mlp") else
                 {"classes": cfg.classes} for n in names}  # fmt: skip
+    # Each model built on shapes only (no weights allocated), counted and summarized.
     rows, sections = {}, []
     for name, kwargs in plan.items():
         rows[name], text = summarize_one(name, kwargs)
         sections.append(text)
         print(f"{name}: {rows[name]['params']:,} params, {rows[name]['macs']:,} MACs", flush=True)
+    # The overview table, the per-model summaries and a params-vs-MACs plot.
     overview = ["| model | params | MACs | layers | reference | matches |",
                 "|---|---:|---:|---:|---|---|"]  # fmt: skip
     for n, r in rows.items():
@@ -101,14 +108,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     fig = plots.labelled_scatter(
         {n: (r["params"], r["macs"]) for n, r in rows.items() if r["macs"]}, logx=True,
         logy=True, xlabel="parameters", ylabel="multiply-adds per image",
-        title="Builders at paper size" if not cfg.quick else "Small builders",
+        title="Small builders" if cfg.small else "Builders at paper size",
     )  # fmt: skip
     plots.save(fig, out, "params_vs_macs")
     checked = [r["matches_reference"] for r in rows.values() if "matches_reference" in r]
     metrics = {"models": rows, "references_checked": len(checked),
                "references_matched": sum(checked)}  # fmt: skip
-    from dlcourse.scratch import notes_examples  # notes 000/002: depth by the papers' rule
-
+    # The notes' depth rule (000/002): which layers the papers count.
     metrics["paper_depth"] = notes_examples.depth_examples()
     labkit.save_metrics(out, metrics)
     return metrics

@@ -2,13 +2,14 @@
 Title: Transfer learning between two digit tasks: freeze, then fine-tune
 Unit: IV
 Notes: 000 (Unit III: reusing pretrained layers; Unit IV: CNN architectures), 003 (transfer learning), 004 (data augmentation)
-Description: Trains a CNN (LeNet-5, modern form) on task A, the mnist5k digits 0-4 (real MNIST,
-padded to 32x32 by the loader), then reuses its convolutional layers (C1-C5) for task B, the
-digits 5-9 with only a few labelled images per class: (1) task B from scratch, (2) the reused layers frozen and only a new softmax
-head trained, (3) then the top reused layers unfrozen and fine-tuned with a smaller learning rate.
-Task-B training images are augmented on the fly (Keras RandomRotation, RandomTranslation,
-RandomZoom) through the loader's augment hook; the loader also picks the classes and the first
-images of each class (a fixed subset). reuse/freeze/unfreeze are dlcourse.training.transfer's.
+Description: Trains a CNN (LeNet-5, modern form) on task A, the first 1,000 mnist5k digits 0-4
+(real MNIST, padded to 32x32 by the loader), then reuses its convolutional layers (C1-C5) for
+task B, the digits 5-9 with only a few labelled images per class: (1) task B from scratch,
+(2) the reused layers frozen and only a new softmax head trained, (3) then, continuing from
+(2), the top reused layers unfrozen and fine-tuned with a tenth of the learning rate. Task-B
+training images (not validation or test) are augmented on the fly by the loader's augment hook
+(Keras RandomRotation, RandomTranslation, RandomZoom; no separate augmentation stage); the
+loader also picks the classes and the first images of each class (a fixed subset). reuse/freeze/unfreeze are dlcourse.training.transfer's.
 Everything trains through dlcourse.training.fit. The numbers are in runs/REPORT.md; transfer
 pays when labels are scarce.
 """
@@ -17,9 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
+
 from dlcourse import data, labkit, plots
+from dlcourse.data.augment import keras_augmenter
 from dlcourse.labkit import arg
 from dlcourse.models import create_model
+from dlcourse.training import fit
+from dlcourse.training.transfer import add_head, freeze, reuse_layers, unfreeze_top
 
 LAB = labkit.lab_name(__file__)
 
@@ -43,25 +49,21 @@ class Config(labkit.TrainConfig):
     batch_size: int = arg(32, "mini-batch size", check="positive")
     augment: bool = arg(True, "augment task-B training images (rotation, shift, zoom)")
 
+    QUICK = labkit.quick(epochs_a=1, epochs_b=2, n_train_a=128)  # a smoke test
+
 
 def task_sets(cfg: Config, classes: tuple[int, ...], take=None, per_class=None, augment=False):
     """The loader's train/val/test datasets of ``classes`` (relabelled 0..k-1), 32x32."""
-    from dlcourse.data.augment import keras_augmenter
-
     aug = keras_augmenter(rotate=10, shift=0.1, zoom=0.1, seed=cfg.seed) if augment else None
     return data.datasets("mnist5k", batch_size=cfg.batch_size, classes=classes, take=take,
                          per_class=per_class, augment=aug, pad_to=32, seed=cfg.seed)  # fmt: skip
 
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
-    import keras
-
-    from dlcourse.training import fit
-    from dlcourse.training.transfer import add_head, freeze, reuse_layers, unfreeze_top
-
     out = labkit.run_dir(cfg, LAB)
-    epochs_a, epochs_b = (1, 2) if cfg.quick else (cfg.epochs_a, cfg.epochs_b)
-    a = task_sets(cfg, (0, 1, 2, 3, 4), take=128 if cfg.quick else cfg.n_train_a)
+    epochs_a, epochs_b = cfg.epochs_a, cfg.epochs_b
+    # The data: two tasks from the loader; task B has a few (augmented) images per class.
+    a = task_sets(cfg, (0, 1, 2, 3, 4), take=cfg.n_train_a)
     b = task_sets(cfg, (5, 6, 7, 8, 9), per_class=cfg.per_class_b, augment=cfg.augment)
     n_train_b = sum(int(y.shape[0]) for _, y in b["train"])
     fit_kw = {"cfg": cfg, "verbose": 0}

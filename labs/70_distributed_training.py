@@ -2,11 +2,11 @@
 Title: Distributed training: one device, mirrored replicas, and 1 vs N workers
 Unit: scale
 Notes: 004 (mini-batch training, tf.data shuffle/batch/prefetch); issue 6 (tf.distribute)
-Description: Trains the Unit II MLP on the embedded digits28 images (read by the tf.data loader) through dlcourse's one fit()
-under the strategy chosen with --strategy (default: one device; mirrored: all local GPUs, the CPU
-without one; multi-worker: the cluster in TF_CONFIG), then trains the same model with the same
-global batch on a 1-worker and an N-worker MultiWorkerMirroredStrategy cluster of local
-processes on 127.0.0.1. Reports steps per second and final accuracy of each cluster size,
+Description: Trains the Unit II MLP on the embedded digits28 images (read by the tf.data
+loader) through dlcourse's one fit() under the strategy chosen with --strategy (default: one
+device; mirrored: all local GPUs, the CPU without one; multi-worker: the cluster in TF_CONFIG),
+then trains the same model with the same global batch on a 1-worker and an N-worker
+MultiWorkerMirroredStrategy cluster of local processes on 127.0.0.1. Reports steps per second and final accuracy of each cluster size,
 checks that all workers end with identical weights, and plots the learning curves.
 Data parallelism splits every global batch across the workers and all-reduces (sums) their
 gradients, so N workers take the same steps as one process; on a 2-core laptop they compete for
@@ -47,6 +47,10 @@ class Config(labkit.TrainConfig):
     )
     worker_epochs: int = arg(5, "epochs of each cluster run", check="positive")
     target: float = arg(0.9, "validation accuracy for time-to-accuracy", check=(0, 1))
+    n_train: int = arg(0, "first training examples used; 0 = all", check="non_negative")
+
+    # A smoke test: no clusters (real processes), two short in-process epochs on 256 digits.
+    QUICK = labkit.quick(epochs=2, worker_epochs=1, n_train=256, workers=0)
 
 
 def compare_workers(
@@ -99,14 +103,15 @@ def same_weights(paths: list[Path]) -> bool:
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     set_seed(cfg.seed)
-    epochs = 2 if cfg.quick else cfg.epochs
+    epochs = cfg.epochs
+    # One job description for the in-process run and the clusters: model, data, batch.
     job = dist.Job(
-        epochs=1 if cfg.quick else cfg.worker_epochs,
+        epochs=cfg.worker_epochs,
         batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate,
         hidden=tuple(cfg.hidden),
         seed=cfg.seed,
-        limit=256 if cfg.quick else 0,
+        limit=cfg.n_train,
         out_dir=str(out / "clusters"),
     )
     # digits28 from the loader, the same batches the cluster workers read (tests may pass
@@ -114,6 +119,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     train, val = (datasets["train"], datasets["val"]) if datasets else dist.datasets(job)
     test = make_dataset("digits28", "test", batch_size=cfg.batch_size, shuffle=False, device=None)
 
+    # The in-process run through fit, under --strategy.
     model, history = fit(
         lambda: dist.build_model(job),
         train,
@@ -134,8 +140,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     }
     curves = {f"{cfg.strategy}, in-process": history["val_accuracy"]}
 
-    # 1 vs N worker processes: real clusters, so quick mode (the test suite) skips them.
-    if cfg.workers and not cfg.quick:
+    # 1 vs N worker processes: real clusters (quick mode, what the test suite runs, skips them).
+    if cfg.workers:
         rows = compare_workers(sorted({1, cfg.workers}), job)
         metrics["workers"] = {
             str(r["workers"]): {k: v for k, v in r.items() if k != "val_accuracy_curve"}
@@ -145,7 +151,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             curves[f"{r['workers']} worker(s)"] = r["val_accuracy_curve"]
         shutil.rmtree(out / "clusters", ignore_errors=True)  # weights/logs of the clusters
     else:
-        metrics["workers"] = "skipped (quick mode or --workers 0)"
+        metrics["workers"] = "skipped (--workers 0, or quick mode)"
 
     plots.save(
         plots.curves(curves, title="Validation accuracy", ylabel="val_accuracy"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 
 import numpy as np
 import pytest
@@ -30,6 +32,21 @@ def test_every_lab_has_a_header_and_a_config():
         module = labkit.load_lab(lab.name)
         assert issubclass(module.Config, labkit.LabConfig), lab.name
         assert module.Config.__dataclass_params__.frozen, lab.name
+
+
+def test_quick_mode_is_a_config_override_and_numbers_are_checked():
+    for lab in labkit.list_labs():
+        config = labkit.load_lab(lab.name).Config
+        quick = config(quick=True)
+        assert all(getattr(quick, k) == v for k, v in config.QUICK.items()), lab.name
+        hints = typing.get_type_hints(config)
+        for f in dataclasses.fields(config):
+            hint = hints[f.name]
+            numeric = hint in (int, float, tuple) or typing.get_origin(hint) is tuple
+            declared = f.metadata.get("check") is not None or f.metadata.get("choices")
+            assert not numeric or declared, f"{lab.name}: field {f.name} declares no check"
+    with pytest.raises(ValueError, match="Received: epochs=-1"):  # checked before quick applies
+        labkit.load_lab("13").Config(quick=True, epochs=-1)
 
 
 @pytest.fixture(scope="module")

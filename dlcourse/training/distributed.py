@@ -33,11 +33,11 @@ from dlcourse.launch import Processes, free_ports, guarded, tf_config
 from dlcourse.utils import (
     arg,
     atomic_path,
-    check_choice,
     check_positive,
     config_parser,
     parse_config,
     to_argv,
+    validate_config,
     write_json,
 )
 
@@ -48,26 +48,34 @@ DEFAULT_OUT = "runs/train_distributed"
 class Job:
     """What every worker trains (the same on all of them)."""
 
-    epochs: int = arg(5, "passes over the 1,257 digits28 training images")
-    batch_size: int = arg(64, "GLOBAL batch: each of N workers computes batch_size / N of it")
-    learning_rate: float = arg(0.05, "SGD learning rate (momentum 0.9)")
-    hidden: tuple = arg((128,), "hidden layer sizes of the MLP")
-    seed: int = arg(42, "seed of the weights and of the data order")
-    limit: int = arg(0, "train on the first `limit` images only, in whole batches; 0 = all")
-    pause_after_epoch: float = arg(0.0, "seconds to sleep after each epoch (to try a kill)")
+    epochs: int = arg(5, "passes over the 1,257 digits28 training images", check="positive")
+    batch_size: int = arg(
+        64, "GLOBAL batch: each of N workers computes batch_size / N of it", check="positive"
+    )
+    learning_rate: float = arg(0.05, "SGD learning rate (momentum 0.9)", check="positive")
+    hidden: tuple = arg((128,), "hidden layer sizes of the MLP", check="positive")
+    seed: int = arg(42, "seed of the weights and of the data order", check="non_negative")
+    limit: int = arg(
+        0, "train on the first `limit` images only, in whole batches; 0 = all", check="non_negative"
+    )
+    pause_after_epoch: float = arg(
+        0.0, "seconds to sleep after each epoch (to try a kill)", check="non_negative"
+    )
     loop: str = arg(
         "auto", "fit's loop; custom = the distributed loop even on one worker",
         choices=("auto", "keras", "custom"),
     )  # fmt: skip
+    sharding: str = arg(
+        "file",
+        "file: each worker reads only its own shard files (the loader's AutoShardPolicy.FILE); "
+        "data: every worker reads all files and keeps its slice of each global batch, so the "
+        "workers see exactly the batches of one process",
+        choices=("file", "data"),
+    )
     out_dir: str = arg(DEFAULT_OUT, "results, logs and the backup")
 
     def __post_init__(self):
-        check_positive("epochs", self.epochs)
-        check_positive("batch_size", self.batch_size)
-        check_positive("learning_rate", self.learning_rate)
-        check_positive("limit", self.limit, strict=False)
-        check_positive("pause_after_epoch", self.pause_after_epoch, strict=False)
-        check_choice("loop", self.loop, ("auto", "keras", "custom"))
+        validate_config(self)
 
     def replace(self, **changes: Any) -> Job:
         return Job(**{**asdict(self), "hidden": tuple(self.hidden), **changes})
@@ -79,13 +87,16 @@ class Job:
 def datasets(job: Job):
     """digits28 from the loader: (train, validation) batched with the global batch size.
 
-    Every worker reads the same seeded order; the distributed loop's DATA sharding then gives
-    each worker its slice of every global batch.
+    ``job.sharding="file"`` keeps the loader's policy: with at least as many shard files as
+    workers each worker reads only its own files (``AutoShardPolicy.FILE``). ``"data"`` makes
+    every worker read the same seeded order and keep its slice of every global batch
+    (``AutoShardPolicy.DATA``): the global batches are then exactly one process's, which is
+    how the tests compare N workers with one process weight for weight.
     """
     from dlcourse.data import make_dataset
 
     kw = {"batch_size": job.batch_size, "device": None}
-    train = make_dataset("digits28", "train", seed=job.seed, **kw)
+    train = make_dataset("digits28", "train", seed=job.seed, shard_policy=job.sharding, **kw)
     if job.limit:
         train = train.take(math.ceil(job.limit / job.batch_size))
     return train, make_dataset("digits28", "val", shuffle=False, **kw)

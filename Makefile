@@ -14,6 +14,7 @@ DATA     ?= mnist
 TUNER    ?= coarse-to-fine
 WORKERS  ?= 2
 ARGS     ?=
+TEST_WORKERS ?= 2
 FORCE    ?=
 
 .DEFAULT_GOAL := help
@@ -48,8 +49,8 @@ lab: data  ## Run one lab: make lab L=NN [ARGS='--epochs 5']
 report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 	$(PY) -m dlcourse labs report
 
-test: $(STAMP)  ## Run the test suite (under 10 minutes on 2 cores)
-	$(PY) -m pytest $(ARGS)
+test: $(STAMP)  ## Run the test suite on both cores (pytest-xdist; TEST_WORKERS=0: one process)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 lint: $(STAMP)  ## ruff check + format check (settings in pyproject.toml; under a second)
 	$(PY) -m ruff check dlcourse labs tests

@@ -208,31 +208,43 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
+_ECHO_LOCK = threading.Lock()  # one child's line is never split by another's
+
+
 def _pump(stream: IO[bytes], name: str, log: IO[bytes] | None, echo: bool) -> None:
-    """Copy a child's output to its log and, prefixed line by line, to our stdout."""
-    prefix, at_line_start = f"[{name}] ".encode(), True
+    """Copy a child's output to its log and, prefixed line by line, to our stdout.
+
+    Only whole lines (ended by "\n", or "\r" where a progress bar redraws) reach stdout, each
+    batch in one write under a lock, so the workers' lines never interleave mid-line.
+    """
+    prefix = f"[{name}] ".encode()
     out = sys.stdout.buffer if echo and hasattr(sys.stdout, "buffer") else None
+    pending = b""
     try:
         for chunk in iter(lambda: stream.read1(4096), b""):
             if log is not None:
                 log.write(chunk)
                 log.flush()
-            if out is None:
-                continue
-            text = b""
-            for line in chunk.splitlines(keepends=True):  # "\r" too: progress bars redraw
-                text += (prefix if at_line_start and line.strip(b"\r\n") else b"") + line
-                at_line_start = line.endswith((b"\n", b"\r")) or (
-                    at_line_start and not line.strip(b"\r\n")
-                )
-            out.write(text)
-            out.flush()
+            if out is not None:
+                lines = (pending + chunk).splitlines(keepends=True)
+                pending = b"" if lines[-1].endswith((b"\n", b"\r")) else lines.pop()
+                _echo(out, prefix, lines)
+        if out is not None and pending:
+            _echo(out, prefix, [pending + b"\n"])
     except (OSError, ValueError):  # our stdout closed: nothing left to copy to
         pass
     finally:
         stream.close()
         if log is not None:
             log.close()
+
+
+def _echo(out: IO[bytes], prefix: bytes, lines: list[bytes]) -> None:
+    text = b"".join(prefix + line if line.strip(b"\r\n") else line for line in lines)
+    if text:
+        with _ECHO_LOCK:
+            out.write(text)
+            out.flush()
 
 
 @contextlib.contextmanager

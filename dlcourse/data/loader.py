@@ -331,7 +331,9 @@ def _select(ds, take: int | None, classes, per_class: int | None, n_classes: int
 def _worker_count() -> int:
     """Workers of the cluster this process belongs to: the active strategy or ``TF_CONFIG``."""
     if tf.distribute.has_strategy():
-        return int(getattr(tf.distribute.get_strategy().extended, "_num_workers", 1))
+        from dlcourse.training.strategy import worker_count
+
+        return worker_count(tf.distribute.get_strategy())
     try:
         cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
     except ValueError:

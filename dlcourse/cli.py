@@ -53,7 +53,7 @@ def _main(argv: list[str]) -> int:
         write_all(args.data_dir, force=args.force)
         return 0
 
-    from dlcourse import labkit
+    from dlcourse import labkit, labrun
 
     if args.labs_command == "list":
         for lab in labkit.list_labs():
@@ -63,12 +63,12 @@ def _main(argv: list[str]) -> int:
         print(labkit.describe(_lab(args.lab)))
         return 0
     if args.labs_command == "report":
-        print(labkit.write_report(args.out_dir))
+        print(labrun.write_report(args.out_dir))
         return 0
     if not args.labs and not args.all:
         parser.error("name labs to run, or pass --all")
     keys = [_lab(k) for k in args.labs] or None
-    results = labkit.run_all(keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force)
+    results = labrun.run_all(keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force)
     codes = [r["returncode"] for r in results]
     if len(codes) == 1:
         return codes[0] if codes[0] >= 0 else 1  # one lab: its own exit code (2: a bad flag)

@@ -1,4 +1,4 @@
-"""The lab convention, the lab registry and the report.
+"""The lab convention and the lab registry.
 
 A lab is a file ``labs/NN_topic.py`` (NN: 01-09 Unit I, 10-29 Unit II, 30-49 Unit III,
 50-69 Unit IV, 70-79 scale) with
@@ -15,8 +15,8 @@ A lab is a file ``labs/NN_topic.py`` (NN: 01-09 Unit I, 10-29 Unit II, 30-49 Uni
   ``datasets``; it writes ``metrics.json`` and PNG figures into :func:`run_dir`,
 * ``main(argv=None)``: ``return labkit.cli(run, Config, __doc__, argv)``.
 
-``make labs`` runs every registered lab in its own process (so one failure or one leak does not
-touch the others, and each lab's peak memory is measured) and writes ``runs/REPORT.md``.
+``make labs`` (:mod:`dlcourse.labrun`) runs every registered lab in its own process and writes
+``runs/REPORT.md``.
 """
 
 from __future__ import annotations
@@ -24,15 +24,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +40,6 @@ from dlcourse.training import config as training_config
 from dlcourse.utils import (
     CHECKS,
     arg,
-    atomic_path,
     check_choice,
     config_parser,
     validate_config,
@@ -140,8 +135,8 @@ def cli(
 
 
 def _cli(run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequence[str]):
-    if os.environ.get(_PEAK_RSS_ENV):  # run by run_all: report this process's own peak
-        atexit.register(_write_peak_rss, Path(os.environ[_PEAK_RSS_ENV]))
+    if os.environ.get(PEAK_RSS_ENV):  # run by run_all: report this process's own peak
+        atexit.register(_write_peak_rss, Path(os.environ[PEAK_RSS_ENV]))
     parser = config_parser(cfg_cls, description=doc)
     values = vars(parser.parse_args(argv))
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
@@ -261,78 +256,13 @@ def _read_header(path: Path) -> dict[str, str]:
     return header
 
 
-# --------------------------------------------------------------------------- run all + report
+# --------------------------------------------------------------------------- in the lab's process
+
+# Set by dlcourse.labrun for each lab process: the file that receives the lab's peak RSS.
+PEAK_RSS_ENV = "DLCOURSE_PEAK_RSS_FILE"
 
 
-def run_all(
-    keys: Sequence[str] | None = None,
-    out_dir: str = DEFAULT_OUT,
-    extra_args: Sequence[str] = (),
-    *,
-    force: bool = False,
-) -> list[dict]:
-    """Run labs one process each, record wall time and peak RSS, then write the report.
-
-    A lab whose last run in ``out_dir`` completed with the same code and arguments (see
-    :func:`fingerprint`) is skipped, so rerunning after an interruption carries on where it
-    stopped; ``force`` reruns every lab. A lab killed mid-training resumes from its backup.
-    """
-    labs = [find_lab(k) for k in keys] if keys else list_labs()
-    results = []
-    for i, lab in enumerate(labs, 1):
-        print(f"\n=== [{i}/{len(labs)}] {lab.name}: {lab.title}", flush=True)
-        done = None if force else _completed_run(lab, out_dir, extra_args)
-        if done is not None:
-            print(
-                f"=== {lab.name}: skipped, its last run completed with the same code and "
-                "arguments (--force, or FORCE=1 with make, reruns it)",
-                flush=True,
-            )
-            results.append({**done, "skipped": True})
-            continue
-        result = run_subprocess(lab, out_dir, extra_args)
-        results.append(result)
-        status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
-        rss = result["peak_rss_mb"]
-        rss_text = f", peak RSS {rss:.0f} MB" if rss is not None else ""
-        print(f"=== {lab.name}: {status} in {result['wall_s']:.1f} s{rss_text}", flush=True)
-    # No report where no lab got as far as its run folder (e.g. every one refused a bad flag).
-    report = write_report(out_dir) if Path(out_dir).is_dir() else "none (nothing ran)"
-    failed = [r["lab"] for r in results if r["returncode"] != 0]
-    skipped = sum(1 for r in results if r.get("skipped"))
-    print(
-        f"\n{len(results) - len(failed)} passed ({skipped} skipped as up to date), "
-        f"{len(failed)} failed; report: {report}"
-    )
-    if failed:
-        print("failed labs: " + ", ".join(failed))
-    return results
-
-
-def fingerprint(lab: LabInfo, extra_args: Sequence[str]) -> str:
-    """SHA-256 of the lab file, every dlcourse source file and the lab's arguments."""
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for path in [lab.path, *sorted(package.rglob("*.py"))]:
-        digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    digest.update(json.dumps(list(extra_args)).encode())
-    return digest.hexdigest()
-
-
-def _completed_run(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict | None:
-    """The last run's info if it completed (exit 0, metrics written) with this fingerprint."""
-    folder = Path(out_dir) / lab.name
-    info = _read_json(folder / "run_info.json")
-    if not info or info.get("returncode") != 0 or not (folder / "metrics.json").exists():
-        return None
-    return info if info.get("fingerprint") == fingerprint(lab, extra_args) else None
-
-
-_PEAK_RSS_ENV = "DLCOURSE_PEAK_RSS_FILE"
-
-
-def _peak_rss_mb() -> float | None:
+def peak_rss_mb() -> float | None:
     """This process's peak RSS, from ``VmHWM`` (Linux; None elsewhere).
 
     Not ``ru_maxrss``: Linux carries the parent's high-water mark into a child across fork and
@@ -347,82 +277,9 @@ def _peak_rss_mb() -> float | None:
 
 
 def _write_peak_rss(path: Path) -> None:
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     if peak is not None:
         path.write_text(str(peak))
-
-
-def run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
-    """Run one lab in its own process; record exit code, wall time and peak RSS."""
-    cmd = [sys.executable, str(lab.path), "--out-dir", out_dir, *extra_args]
-    folder = Path(out_dir) / lab.name
-    (folder / "run_info.json").unlink(missing_ok=True)  # a killed rerun must not look complete
-    key = fingerprint(lab, extra_args)
-    fd, rss_file = tempfile.mkstemp(prefix=".peak_rss_mb.")  # not in the lab's own folder
-    os.close(fd)
-    rss_file = Path(rss_file)
-    start = time.perf_counter()
-    env = {**os.environ, _PEAK_RSS_ENV: str(rss_file)}
-    try:
-        proc = subprocess.run(cmd, check=False, env=env)  # a failing lab is recorded, not raised
-        rss_text = rss_file.read_text()
-    finally:
-        rss_file.unlink(missing_ok=True)
-    info = {
-        "lab": lab.name,
-        "command": " ".join(cmd),
-        "returncode": proc.returncode,
-        "wall_s": round(time.perf_counter() - start, 2),
-        # None when the lab died before it could report (e.g. killed by a signal).
-        "peak_rss_mb": float(rss_text) if rss_text else None,
-        "fingerprint": key,
-    }
-    if folder.is_dir():  # a lab that stopped before creating its folder leaves nothing behind
-        write_json(folder / "run_info.json", info)
-    return info
-
-
-def write_report(out_dir: str = DEFAULT_OUT) -> Path:
-    """``runs/REPORT.md``: one section per lab with its metrics, run info and figures."""
-    out = Path(out_dir)
-    lines = ["# dlcourse lab report", ""]
-    summary = ["| lab | title | status | wall (s) | peak RSS (MB) |", "|---|---|---|---|---|"]
-    sections = []
-    for lab in list_labs():
-        folder = out / lab.name
-        metrics = _read_json(folder / "metrics.json")
-        info = _read_json(folder / "run_info.json")
-        if metrics is None and info is None:
-            continue
-        ok = metrics is not None and (info is None or info.get("returncode") == 0)
-        status = "ok" if ok else "failed"
-        wall = info.get("wall_s", "") if info else ""
-        rss = info.get("peak_rss_mb", "") if info else ""
-        summary.append(f"| [{lab.name}](#{lab.name}) | {lab.title} | {status} | {wall} | {rss} |")
-        sections += [f"## {lab.name}", "", f"**{lab.title}**", ""]
-        if lab.header.get("Description"):
-            sections += [lab.header["Description"], ""]
-        if lab.header.get("Notes"):
-            sections += [f"Notes: {lab.header['Notes']}", ""]
-        if metrics:
-            sections += ["| metric | value |", "|---|---|"]
-            sections += [f"| {k} | {_fmt(v)} |" for k, v in flatten_scalars(metrics).items()]
-            sections.append("")
-        for png in sorted(folder.glob("*.png")):
-            sections += [f"![{png.stem}]({lab.name}/{png.name})", ""]
-    lines += summary + [""] + sections
-    path = out / "REPORT.md"
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def flatten_scalars(metrics: dict, prefix: str = "") -> dict[str, Any]:
@@ -435,7 +292,3 @@ def flatten_scalars(metrics: dict, prefix: str = "") -> dict[str, Any]:
         elif isinstance(v, (int, float, str, bool)) or v is None:
             flat[key] = v
     return flat
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -20,7 +20,7 @@ from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.layers.initializers import initializer_for
 from dlcourse.models.mlp import compile_classifier, deep_mlp
-from dlcourse.training.variants import final, train_variants
+from dlcourse.training.variants import final, train_variants, variant_data
 
 LAB = labkit.lab_name(__file__)
 
@@ -58,11 +58,9 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
-    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n)["val"]
-
-    def train():
-        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",), take=n,
-                             seed=cfg.seed)["train"]  # fmt: skip
+    train, val = variant_data(
+        "digits", batch_size=cfg.batch_size, seed=cfg.seed, take=n, eval_take=n
+    )
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     depth = cfg.depth

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from dlcourse import data, labkit, plots
+from dlcourse import labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.layers import initializers as inits
 from dlcourse.models.mlp import compile_classifier, deep_mlp
-from dlcourse.training.variants import final, train_variants
+from dlcourse.training.variants import final, train_variants, variant_data
 
 LAB = labkit.lab_name(__file__)
 
@@ -70,11 +70,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     # Training: a deep MLP per activation, with N(0,1) and with the table's initializer, on
     # the loader's digits (a fresh training pipeline per variant: the same batches for all).
     n = cfg.n_train or None
-    val = data.datasets("digits", batch_size=32, splits=("val",), eval_take=n)["val"]
-
-    def train():
-        return data.datasets("digits", batch_size=32, splits=("train",), take=n,
-                             seed=cfg.seed)["train"]  # fmt: skip
+    train, val = variant_data("digits", batch_size=32, seed=cfg.seed, take=n, eval_take=n)
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
     depth = cfg.depth

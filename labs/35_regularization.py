@@ -27,7 +27,7 @@ from dlcourse.layers import MaxNorm, MaxNormClipper, mc_predict, penalty
 from dlcourse.models.mlp import compile_classifier, deep_mlp
 from dlcourse.scratch import notes_examples
 from dlcourse.training import diagnostics as diag
-from dlcourse.training.variants import final, train_variants
+from dlcourse.training.variants import final, train_variants, variant_data
 
 LAB = labkit.lab_name(__file__)
 # Trained besides the baseline and "l1 (sparse)" (which the sparsity comparison needs).
@@ -63,13 +63,13 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
     out = labkit.run_dir(cfg, LAB)
     # The data: a small slice of the loader's 8x8 digits, so that a wide MLP overfits; a fresh
     # training pipeline per variant, so every variant sees the same batches.
-    n_val = cfg.n_val or None
-    val = data.datasets("digits", batch_size=cfg.batch_size, splits=("val",), eval_take=n_val)
-    val = val["val"]
-
-    def train(augment=None):
-        return data.datasets("digits", batch_size=cfg.batch_size, splits=("train",),
-                             take=cfg.n_train, augment=augment, seed=cfg.seed)["train"]  # fmt: skip
+    train, val = variant_data(
+        "digits",
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        take=cfg.n_train,
+        eval_take=cfg.n_val or None,
+    )
 
     epochs = cfg.epochs
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)

@@ -9,7 +9,7 @@ import typing
 import numpy as np
 import pytest
 
-from dlcourse import labkit
+from dlcourse import labkit, labrun
 
 LABS = [lab.name for lab in labkit.list_labs()]
 
@@ -72,7 +72,7 @@ def test_unknown_lab_lists_known_ones():
 
 def test_report_links_metrics_and_figures(lab01):
     out, _ = lab01
-    report = labkit.write_report(str(out)).read_text()
+    report = labrun.write_report(str(out)).read_text()
     assert "01_linear_regression/gd_paths.png" in report
     assert "normal_equation_numpy.test_rmse" in report
 
@@ -86,11 +86,11 @@ def test_run_all_isolates_a_failing_lab_and_reports_it(tmp_path, capfd):
     # Make this process big first: the child's peak RSS must be its own, not inherited from us
     # (Linux's ru_maxrss carries the parent's high-water mark across fork and exec).
     ballast = np.ones(256 * 2**20 * 6 // 8)  # 1.5 GiB, touched
-    parent_peak = labkit._peak_rss_mb()
+    parent_peak = labkit.peak_rss_mb()
     # A bad flag value stops the lab before any work: exit 2, one error line, and in a new
     # output folder nothing at all is left behind (no run folder, no report).
     out = tmp_path / "runs"
-    results = labkit.run_all(["01"], out_dir=str(out), extra_args=["--quick", "--eta", "-1"])
+    results = labrun.run_all(["01"], out_dir=str(out), extra_args=["--quick", "--eta", "-1"])
     del ballast
     assert results[0]["returncode"] == 2
     assert 50 < results[0]["peak_rss_mb"] < parent_peak - 1000

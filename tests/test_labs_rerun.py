@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dlcourse import labkit
+from dlcourse import labkit, labrun
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST, SECOND = "04_representations", "11_activations"  # two quick labs without training
@@ -64,17 +64,17 @@ def test_skip_needs_the_same_arguments_and_code(tmp_path, monkeypatch):
     folder = tmp_path / lab.name
     folder.mkdir()
     (folder / "metrics.json").write_text("{}")
-    info = {"lab": lab.name, "returncode": 0, "fingerprint": labkit.fingerprint(lab, ["--quick"])}
+    info = {"lab": lab.name, "returncode": 0, "fingerprint": labrun.fingerprint(lab, ["--quick"])}
     (folder / "run_info.json").write_text(json.dumps(info))
-    assert labkit._completed_run(lab, str(tmp_path), ["--quick"]) is not None
-    assert labkit._completed_run(lab, str(tmp_path), []) is None  # other arguments
+    assert labrun.completed_run(lab, str(tmp_path), ["--quick"]) is not None
+    assert labrun.completed_run(lab, str(tmp_path), []) is None  # other arguments
     (folder / "run_info.json").write_text(json.dumps({**info, "returncode": 1}))
-    assert labkit._completed_run(lab, str(tmp_path), ["--quick"]) is None  # it failed
+    assert labrun.completed_run(lab, str(tmp_path), ["--quick"]) is None  # it failed
     (folder / "run_info.json").write_text(json.dumps(info))
     changed = tmp_path / "04_representations.py"  # the same lab with its code edited
     changed.write_text(lab.path.read_text() + "\n# edited\n")
     edited = labkit.LabInfo(lab.number, lab.name, changed, lab.header)
-    assert labkit._completed_run(edited, str(tmp_path), ["--quick"]) is None
+    assert labrun.completed_run(edited, str(tmp_path), ["--quick"]) is None
 
 
 def _measured(metrics: dict) -> dict:
@@ -96,11 +96,11 @@ def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
     folder.mkdir()
     (folder / "metrics.json").write_text("{}")
     info = {"lab": lab.name, "returncode": 0, "wall_s": 1.0, "peak_rss_mb": None,
-            "fingerprint": labkit.fingerprint(lab, ["--quick"])}  # fmt: skip
+            "fingerprint": labrun.fingerprint(lab, ["--quick"])}  # fmt: skip
     (folder / "run_info.json").write_text(json.dumps(info))
     ran = []
-    monkeypatch.setattr(labkit, "run_subprocess", lambda lab, *a: ran.append(lab.name) or info)
-    labkit.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"])
+    monkeypatch.setattr(labrun, "run_subprocess", lambda lab, *a: ran.append(lab.name) or info)
+    labrun.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"])
     assert ran == [] and "04_representations: skipped" in capsys.readouterr().out
-    labkit.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"], force=True)
+    labrun.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"], force=True)
     assert ran == ["04_representations"]

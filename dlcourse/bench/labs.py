@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dlcourse import labkit
+from dlcourse import labkit, labrun
 from dlcourse.bench import Table
 
 BUDGET_S = 720.0
@@ -36,7 +36,7 @@ def run(quick: bool = False) -> list[Table]:
             if time.perf_counter() - start > budget:
                 rows.append(_from_make_labs(lab))
                 continue
-            info = labkit.run_subprocess(lab, tmp, extra)
+            info = labrun.run_subprocess(lab, tmp, extra)
             metrics = _read(Path(tmp) / lab.name / "metrics.json")
             mode = "quick" if quick else "default"
             rows.append(_row(lab.name, mode, info, metrics))

@@ -14,6 +14,34 @@ import keras
 from dlcourse.training.trainer import fit
 
 
+def variant_data(
+    name: str,
+    *,
+    batch_size: int,
+    seed: int,
+    take: int | None = None,
+    eval_take: int | None = None,
+) -> tuple[Callable[..., object], object]:
+    """``(train, val)`` from the loader for :func:`train_variants`.
+
+    ``train(augment=None)`` builds a fresh training pipeline on each call, so every variant
+    sees the same batches in the same order (a reshuffling dataset iterated again would move
+    on to new orders); ``val`` is the validation split. ``take``/``eval_take`` keep the first
+    examples of each (:func:`dlcourse.data.datasets`).
+    """
+    from dlcourse import data
+
+    val = data.datasets(name, batch_size=batch_size, splits=("val",), eval_take=eval_take)["val"]
+
+    def train(augment=None):
+        sets = data.datasets(
+            name, batch_size=batch_size, splits=("train",), take=take, augment=augment, seed=seed
+        )
+        return sets["train"]
+
+    return train, val
+
+
 def train_variants(
     builds: dict[str, Callable[[], keras.Model]],
     train,

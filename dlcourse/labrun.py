@@ -1,0 +1,173 @@
+"""``make labs``: every lab in its own process, up-to-date labs skipped, then ``runs/REPORT.md``.
+
+Each lab runs in its own process (so one failure or one leak does not touch the others, and
+its peak memory is its own: the lab writes it through :data:`dlcourse.labkit.PEAK_RSS_ENV`).
+``run_info.json`` in the lab's run folder records the exit code, wall time, peak RSS and a
+:func:`fingerprint` of the code and arguments; a rerun skips the labs whose last run completed
+with the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlcourse.labkit import (
+    DEFAULT_OUT,
+    PEAK_RSS_ENV,
+    LabInfo,
+    find_lab,
+    flatten_scalars,
+    list_labs,
+)
+from dlcourse.utils import atomic_path, write_json
+
+
+def run_all(
+    keys: Sequence[str] | None = None,
+    out_dir: str = DEFAULT_OUT,
+    extra_args: Sequence[str] = (),
+    *,
+    force: bool = False,
+) -> list[dict]:
+    """Run labs one process each, record wall time and peak RSS, then write the report.
+
+    A lab whose last run in ``out_dir`` completed with the same code and arguments (see
+    :func:`fingerprint`) is skipped, so rerunning after an interruption carries on where it
+    stopped; ``force`` reruns every lab. A lab killed mid-training resumes from its backup.
+    """
+    labs = [find_lab(k) for k in keys] if keys else list_labs()
+    results = []
+    for i, lab in enumerate(labs, 1):
+        print(f"\n=== [{i}/{len(labs)}] {lab.name}: {lab.title}", flush=True)
+        done = None if force else completed_run(lab, out_dir, extra_args)
+        if done is not None:
+            print(
+                f"=== {lab.name}: skipped, its last run completed with the same code and "
+                "arguments (--force, or FORCE=1 with make, reruns it)",
+                flush=True,
+            )
+            results.append({**done, "skipped": True})
+            continue
+        result = run_subprocess(lab, out_dir, extra_args)
+        results.append(result)
+        status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
+        rss = result["peak_rss_mb"]
+        rss_text = f", peak RSS {rss:.0f} MB" if rss is not None else ""
+        print(f"=== {lab.name}: {status} in {result['wall_s']:.1f} s{rss_text}", flush=True)
+    # No report where no lab got as far as its run folder (e.g. every one refused a bad flag).
+    report = write_report(out_dir) if Path(out_dir).is_dir() else "none (nothing ran)"
+    failed = [r["lab"] for r in results if r["returncode"] != 0]
+    skipped = sum(1 for r in results if r.get("skipped"))
+    print(
+        f"\n{len(results) - len(failed)} passed ({skipped} skipped as up to date), "
+        f"{len(failed)} failed; report: {report}"
+    )
+    if failed:
+        print("failed labs: " + ", ".join(failed))
+    return results
+
+
+def fingerprint(lab: LabInfo, extra_args: Sequence[str]) -> str:
+    """SHA-256 of the lab file, every dlcourse source file and the lab's arguments."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in [lab.path, *sorted(package.rglob("*.py"))]:
+        digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    digest.update(json.dumps(list(extra_args)).encode())
+    return digest.hexdigest()
+
+
+def completed_run(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict | None:
+    """The last run's info if it completed (exit 0, metrics written) with this fingerprint."""
+    folder = Path(out_dir) / lab.name
+    info = _read_json(folder / "run_info.json")
+    if not info or info.get("returncode") != 0 or not (folder / "metrics.json").exists():
+        return None
+    return info if info.get("fingerprint") == fingerprint(lab, extra_args) else None
+
+
+def run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
+    """Run one lab in its own process; record exit code, wall time and peak RSS."""
+    cmd = [sys.executable, str(lab.path), "--out-dir", out_dir, *extra_args]
+    folder = Path(out_dir) / lab.name
+    (folder / "run_info.json").unlink(missing_ok=True)  # a killed rerun must not look complete
+    key = fingerprint(lab, extra_args)
+    fd, rss_file = tempfile.mkstemp(prefix=".peak_rss_mb.")  # not in the lab's own folder
+    os.close(fd)
+    rss_file = Path(rss_file)
+    start = time.perf_counter()
+    env = {**os.environ, PEAK_RSS_ENV: str(rss_file)}
+    try:
+        proc = subprocess.run(cmd, check=False, env=env)  # a failing lab is recorded, not raised
+        rss_text = rss_file.read_text()
+    finally:
+        rss_file.unlink(missing_ok=True)
+    info = {
+        "lab": lab.name,
+        "command": " ".join(cmd),
+        "returncode": proc.returncode,
+        "wall_s": round(time.perf_counter() - start, 2),
+        # None when the lab died before it could report (e.g. killed by a signal).
+        "peak_rss_mb": float(rss_text) if rss_text else None,
+        "fingerprint": key,
+    }
+    if folder.is_dir():  # a lab that stopped before creating its folder leaves nothing behind
+        write_json(folder / "run_info.json", info)
+    return info
+
+
+def write_report(out_dir: str = DEFAULT_OUT) -> Path:
+    """``runs/REPORT.md``: one section per lab with its metrics, run info and figures."""
+    out = Path(out_dir)
+    lines = ["# dlcourse lab report", ""]
+    summary = ["| lab | title | status | wall (s) | peak RSS (MB) |", "|---|---|---|---|---|"]
+    sections = []
+    for lab in list_labs():
+        folder = out / lab.name
+        metrics = _read_json(folder / "metrics.json")
+        info = _read_json(folder / "run_info.json")
+        if metrics is None and info is None:
+            continue
+        ok = metrics is not None and (info is None or info.get("returncode") == 0)
+        status = "ok" if ok else "failed"
+        wall = info.get("wall_s", "") if info else ""
+        rss = info.get("peak_rss_mb", "") if info else ""
+        summary.append(f"| [{lab.name}](#{lab.name}) | {lab.title} | {status} | {wall} | {rss} |")
+        sections += [f"## {lab.name}", "", f"**{lab.title}**", ""]
+        if lab.header.get("Description"):
+            sections += [lab.header["Description"], ""]
+        if lab.header.get("Notes"):
+            sections += [f"Notes: {lab.header['Notes']}", ""]
+        if metrics:
+            sections += ["| metric | value |", "|---|---|"]
+            sections += [f"| {k} | {_fmt(v)} |" for k, v in flatten_scalars(metrics).items()]
+            sections.append("")
+        for png in sorted(folder.glob("*.png")):
+            sections += [f"![{png.stem}]({lab.name}/{png.name})", ""]
+    lines += summary + [""] + sections
+    path = out / "REPORT.md"
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

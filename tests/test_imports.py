@@ -116,6 +116,6 @@ def test_readme_package_map_matches_the_tree():
 
 def test_the_library_never_imports_the_lab_harness():
     graph = import_graph(_modules())
-    harness = ("dlcourse.labkit", "dlcourse.labrun", "dlcourse.cli", "dlcourse.bench")  # bench runs labs
+    harness = ("dlcourse.labkit", "dlcourse.labrun", "dlcourse.cli", "dlcourse.bench")  # run labs
     users = [m for m, edges in graph.items() if "dlcourse.labkit" in edges]
     assert users and not [m for m in users if not m.startswith(harness)], users

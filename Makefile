@@ -18,7 +18,7 @@ TEST_WORKERS ?= 2
 FORCE    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab report test lint format fetch tune tune-distributed train-distributed bench clean
+.PHONY: help install data labs lab check report test lint format fetch tune tune-distributed train-distributed bench clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -45,6 +45,9 @@ labs: data  ## Every lab at its defaults, then runs/REPORT.md; skips up-to-date 
 
 lab: data  ## Run one lab: make lab L=NN [ARGS='--epochs 5']
 	$(PY) -m dlcourse labs run --force $(L) -- $(ARGS)
+
+check: data  ## Run every lab at its defaults (reusing up-to-date runs); fail if a claim fails
+	$(PY) -m dlcourse labs check $(if $(FORCE),--force) -- $(ARGS)
 
 report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 	$(PY) -m dlcourse labs report

@@ -40,6 +40,14 @@ def _main(argv: list[str]) -> int:
     p_run.add_argument(
         "--force", action="store_true", help="rerun labs whose last run is complete and current"
     )
+    p_check = labs_sub.add_parser(
+        "check",
+        help="run labs at their defaults (reusing up-to-date runs); exit 1 if a claim fails",
+        epilog="Arguments after a bare -- are passed to every lab, e.g. -- --seed 3",
+    )
+    p_check.add_argument("labs", nargs="*", help="lab numbers or names (default: every lab)")
+    p_check.add_argument("--out-dir", default="runs", help="where run folders go")
+    p_check.add_argument("--force", action="store_true", help="rerun up-to-date labs too")
     p_rep = labs_sub.add_parser("report", help="rewrite runs/REPORT.md")
     p_rep.add_argument("--out-dir", default="runs")
 
@@ -65,6 +73,13 @@ def _main(argv: list[str]) -> int:
     if args.labs_command == "report":
         print(labrun.write_report(args.out_dir))
         return 0
+    if args.labs_command == "check":
+        keys = [_lab(k) for k in args.labs] or None
+        problems = labrun.check(keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force)
+        for line in problems:
+            print(f"claims: {line}", file=sys.stderr)
+        print("every claim holds" if not problems else f"{len(problems)} problem(s), above")
+        return 1 if problems else 0
     if not args.labs and not args.all:
         parser.error("name labs to run, or pass --all")
     keys = [_lab(k) for k in args.labs] or None

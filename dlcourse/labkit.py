@@ -11,8 +11,9 @@ A lab is a file ``labs/NN_topic.py`` (NN: 01-09 Unit I, 10-29 Unit II, 30-49 Uni
   what the tests run) replaces those fields with these values, whatever was passed, so
   ``run()`` reads ``cfg.epochs`` and never branches on ``cfg.quick`` for a size; it checks
   ``cfg.quick`` only for what is not a setting (e.g. no TensorBoard logs in a smoke test),
-* ``run(cfg, datasets=None) -> dict``: the whole lab; tests pass tiny data through
-  ``datasets``; it writes ``metrics.json`` and PNG figures into :func:`run_dir`,
+* ``run(cfg) -> dict``: the whole lab. It opens with ``out = labkit.start(cfg, LAB)`` (fresh
+  Keras state, every seed set, the run folder) and ends by writing ``metrics.json`` with its
+  ``claims`` (:func:`claim`) and PNG figures into that folder,
 * ``main(argv=None)``: ``return labkit.cli(run, Config, __doc__, argv)``.
 
 ``make labs`` (:mod:`dlcourse.labrun`) runs every registered lab in its own process and writes
@@ -100,7 +101,88 @@ class TrainConfig(LabConfig, training_config.TrainConfig):
     switches of :class:`dlcourse.training.TrainConfig` (what ``fit`` takes)."""
 
 
+# --------------------------------------------------------------------------- claims
+#
+# A lab's lesson, stated as claims checked on its own results. Each claim is a JSON-safe dict
+# ``{"claim": "<one sentence>", "holds": bool, <the numbers it rests on>}`` in the lab's
+# ``metrics["claims"]``; ``python -m dlcourse labs check`` fails on any that does not hold.
+# ``needs_defaults=True`` marks a claim that needs the lab's default settings: at quick settings
+# it is still computed and reported, but the quick tests do not assert it.
+
+
+def claim(text: str, holds: bool, *, needs_defaults: bool = False, **evidence: Any) -> dict:
+    """One claim of a lab's lesson: ``text``, whether it ``holds`` and the numbers behind it."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"`text` must be a non-empty sentence. Received: text={text!r}")
+    record = {"claim": text, "holds": bool(holds)}
+    if needs_defaults:
+        record["needs_defaults"] = True
+    return record | {k: _json_safe(v) for k, v in evidence.items()}
+
+
+def at_least(text: str, value: float, bound: float, **kw: Any) -> dict:
+    """A target: ``value >= bound`` (e.g. test accuracy >= 0.955)."""
+    return claim(text, value >= bound, value=value, bound=bound, **kw)
+
+
+def beats(text: str, better: float, worse: float, margin: float = 0.0, **kw: Any) -> dict:
+    """A comparison with a margin: ``better - worse >= margin`` (higher is better)."""
+    return claim(text, better - worse >= margin, better=better, worse=worse, margin=margin, **kw)
+
+
+def within(text: str, error: float, tolerance: float, **kw: Any) -> dict:
+    """A match with a reference: ``error <= tolerance`` (e.g. max |numpy - keras|)."""
+    return claim(text, error <= tolerance, error=error, tolerance=tolerance, **kw)
+
+
+def failed_claims(metrics: Mapping[str, Any], *, quick: bool = False) -> list[dict]:
+    """The claims of ``metrics`` that do not hold (at ``quick``: only those asserted there)."""
+    return [
+        c
+        for c in metrics.get("claims", [])
+        if not c["holds"] and not (quick and c.get("needs_defaults"))
+    ]
+
+
+def format_claims(metrics: Mapping[str, Any], *, quick: bool = False) -> str:
+    """The claims, one line each, ✔ or ✗ (``quick``: claims that need the defaults say so)."""
+    lines = []
+    for c in metrics.get("claims", []):
+        mark = "\u2714" if c["holds"] else "\u2718"
+        note = " (needs the default settings)" if quick and c.get("needs_defaults") else ""
+        lines.append(f"{mark} {c['claim']}{note}")
+    return "\n".join(lines) or "(this lab states no claims)"
+
+
+def _json_safe(value: Any) -> Any:
+    """NumPy scalars and arrays as plain Python numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 # --------------------------------------------------------------------------- running one lab
+
+
+def start(cfg: LabConfig, lab: str) -> Path:
+    """The first line of every lab's ``run``: a fresh start, then the run folder.
+
+    Clears Keras's global state and seeds Python, NumPy, TensorFlow and Keras with
+    ``cfg.seed``, so a lab gives the same results whatever ran before it in the same process
+    (a notebook kernel, a test session); prints where it trains; returns :func:`run_dir`.
+    """
+    import keras
+
+    from dlcourse.training import strategy
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    print(f"{lab}: {strategy.describe_devices(cfg)}", flush=True)
+    return run_dir(cfg, lab)
 
 
 def run_dir(cfg: LabConfig, lab: str) -> Path:
@@ -116,7 +198,7 @@ def lab_name(module_file: str) -> str:
 
 
 def save_metrics(folder: Path, metrics: dict) -> Path:
-    """Write ``metrics.json`` atomically and return its path."""
+    """Write ``metrics.json`` (with the lab's ``claims``) atomically; return its path."""
     return write_json(Path(folder) / "metrics.json", metrics)
 
 
@@ -151,6 +233,7 @@ def _cli(run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequenc
     with _no_empty_folder(Path(cfg.out_dir) / lab if lab else None):
         metrics = run(cfg)
     print(json.dumps(flatten_scalars(metrics), indent=2, default=str))
+    print(format_claims(metrics, quick=cfg.quick))
     return metrics
 
 
@@ -224,12 +307,12 @@ def load_lab(key: str) -> ModuleType:
     return module
 
 
-def run_lab(key: str, datasets: Any = None, **overrides: Any) -> dict:
+def run_lab(key: str, **overrides: Any) -> dict:
     """Run a lab in this process: ``run_lab("01", quick=True, out_dir="/tmp/runs")``."""
     module = load_lab(key)
     cfg = module.Config(**overrides)
     with _no_empty_folder(Path(cfg.out_dir) / find_lab(key).name):
-        return module.run(cfg, datasets=datasets)
+        return module.run(cfg)
 
 
 def describe(key: str) -> str:

@@ -24,6 +24,7 @@ from dlcourse.labkit import (
     DEFAULT_OUT,
     PEAK_RSS_ENV,
     LabInfo,
+    failed_claims,
     find_lab,
     flatten_scalars,
     list_labs,
@@ -74,6 +75,29 @@ def run_all(
     if failed:
         print("failed labs: " + ", ".join(failed))
     return results
+
+
+def check(
+    keys: Sequence[str] | None = None,
+    out_dir: str = DEFAULT_OUT,
+    extra_args: Sequence[str] = (),
+    *,
+    force: bool = False,
+) -> list[str]:
+    """``labs check``: run labs (up-to-date runs are reused, as in :func:`run_all`), then
+    return one line per problem: a lab that failed or states no claims, a claim that fails."""
+    problems = []
+    for result in run_all(keys, out_dir, extra_args, force=force):
+        metrics = _read_json(Path(out_dir) / result["lab"] / "metrics.json")
+        if result["returncode"] != 0 or metrics is None:
+            problems.append(f"{result['lab']}: the lab failed (exit {result['returncode']})")
+        elif not metrics.get("claims"):
+            problems.append(f"{result['lab']}: states no claims")
+        else:
+            quick = "--quick" in extra_args
+            problems += [f"{result['lab']}: claim fails: {c['claim']}"
+                         for c in failed_claims(metrics, quick=quick)]  # fmt: skip
+    return problems
 
 
 def fingerprint(lab: LabInfo, extra_args: Sequence[str]) -> str:
@@ -130,6 +154,7 @@ def write_report(out_dir: str = DEFAULT_OUT) -> Path:
     """``runs/REPORT.md``: one section per lab with its metrics, run info and figures."""
     out = Path(out_dir)
     lines = ["# dlcourse lab report", ""]
+    claims = ["## Claims", "", "| lab | claim | evidence | holds |", "|---|---|---|---|"]
     summary = ["| lab | title | status | wall (s) | peak RSS (MB) |", "|---|---|---|---|---|"]
     sections = []
     for lab in list_labs():
@@ -148,13 +173,18 @@ def write_report(out_dir: str = DEFAULT_OUT) -> Path:
             sections += [lab.header["Description"], ""]
         if lab.header.get("Notes"):
             sections += [f"Notes: {lab.header['Notes']}", ""]
+        for c in (metrics or {}).get("claims", []):
+            evidence = ", ".join(f"{k} {_fmt(v)}" for k, v in flatten_scalars(c).items()
+                                 if k not in ("claim", "holds", "needs_defaults"))  # fmt: skip
+            mark = "\u2714" if c["holds"] else "\u2718 fails"
+            claims.append(f"| {lab.number} | {c['claim']} | {evidence} | {mark} |")
         if metrics:
             sections += ["| metric | value |", "|---|---|"]
             sections += [f"| {k} | {_fmt(v)} |" for k, v in flatten_scalars(metrics).items()]
             sections.append("")
         for png in sorted(folder.glob("*.png")):
             sections += [f"![{png.stem}]({lab.name}/{png.name})", ""]
-    lines += summary + [""] + sections
+    lines += claims + ["", "## Runs", ""] + summary + [""] + sections
     path = out / "REPORT.md"
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:

@@ -49,10 +49,10 @@ def normal_equation_tf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return tf.squeeze(tf.linalg.inv(xt @ xb) @ xt @ yt, axis=1).numpy()
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: y = 4 + 3x + noise, as NumPy arrays (every fit here is NumPy, TF ops or sklearn).
-    splits = (datasets or {}).get("linear") or data.load("linear")
+    splits = data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
 
     # The closed form three ways: the notes' NumPy, TensorFlow matrix ops, scikit-learn.
@@ -84,7 +84,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         k: float(np.max(np.abs(v - fits["sklearn"]))) for k, v in fits.items()
     }
     metrics["updates"] = {name: len(path) - 1 for name, path in paths.items()}
-    metrics["diabetes"] = _diabetes((datasets or {}).get("diabetes") or data.load("diabetes"))
+    metrics["diabetes"] = _diabetes(data.load("diabetes"))
 
     # Figures: the paths in (theta0, theta1), the fitted lines, the training MSE per update.
     plots.save(plots.gd_paths({_LABELS[k]: v for k, v in paths.items()}, best), out, "gd_paths")

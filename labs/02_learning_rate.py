@@ -42,9 +42,9 @@ class Config(labkit.LabConfig):
     QUICK = labkit.quick(n_iterations=100)  # enough for the verdicts
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
-    splits = (datasets or {}).get("linear") or data.load("linear")
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
+    splits = data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
 
     # The target every run is judged against: the normal-equation optimum (lab 01).

@@ -65,14 +65,11 @@ class Config(labkit.TrainConfig):
             )
 
 
-def digit_sets(datasets: dict | None = None) -> dict:
+def digit_sets() -> dict:
     """The digits' splits from the loader, unbatched and in file order: ``{split: (x, y)}``.
 
-    x is float32 (8, 8, 1) in [0, 1] (the loader scales it), y the int64 digit. Tests may pass
-    their own such datasets as ``datasets["digits"]``.
+    x is float32 (8, 8, 1) in [0, 1] (the loader scales it), y the int64 digit.
     """
-    if (datasets or {}).get("digits"):
-        return datasets["digits"]
     return {
         split: data.make_dataset("digits", split, batch_size=None, shuffle=False, cycle_length=1)
         for split in data.SPLITS
@@ -129,14 +126,14 @@ class _WeightSnapshots(keras.callbacks.Callback):
         self.snapshots.append((kernel[:, 0].astype(np.float64), float(bias[0])))
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
+def run(cfg: Config) -> dict:
     set_seed(cfg.seed)
-    out = labkit.run_dir(cfg, LAB)
+    out = labkit.start(cfg, LAB)
     steps = max(1, cfg.n_iterations // cfg.keras_epochs)  # updates per Keras epoch
     n_iterations = steps * cfg.keras_epochs
 
     # The data: the loader's digits, two of them kept and flattened to 64 pixels.
-    sets = binary_task(digit_sets(datasets), cfg.positive, cfg.negative)
+    sets = binary_task(digit_sets(), cfg.positive, cfg.negative)
     if cfg.normalize:  # notes 003: subtract the training mean, divide by the training spread
         scaler = StandardScaler().fit(as_arrays(sets["train"])[0])
         mean, scale = scaler.mean_.astype(np.float32), scaler.scale_.astype(np.float32)

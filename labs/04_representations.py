@@ -66,12 +66,10 @@ def to_polar(xy: np.ndarray) -> np.ndarray:
     return np.c_[np.hypot(xy[:, 0], xy[:, 1]), np.arctan2(xy[:, 1], xy[:, 0])]
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: a disc inside a ring, no straight line between them in (x, y).
-    splits = (datasets or {}).get("circle_and_ring") or circle_and_ring(
-        cfg.n_points, cfg.inner_radius, tuple(cfg.ring), cfg.seed
-    )
+    splits = circle_and_ring(cfg.n_points, cfg.inner_radius, tuple(cfg.ring), cfg.seed)
     train, test = splits["train"], splits["test"]
     representations = {"cartesian": lambda xy: xy, "polar": to_polar}
     metrics: dict = {

@@ -62,12 +62,12 @@ def safe_learning_rate(x: np.ndarray, l2: float) -> float:
     return 1.0 / (np.linalg.eigvalsh(xb.T @ xb / m).max() / 4 + l2 / m)
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: lab 03's task from the loader (two digits, 64 pixels in [0, 1]), as NumPy
     # arrays: everything here is NumPy gradient descent or scikit-learn.
     lab03 = labkit.load_lab("03")
-    sets = lab03.binary_task(lab03.digit_sets(datasets), cfg.positive, cfg.negative)
+    sets = lab03.binary_task(lab03.digit_sets(), cfg.positive, cfg.negative)
     splits = {k: lab03.as_arrays(ds) for k, ds in sets.items()}
     scaler = StandardScaler().fit(splits["train"][0])  # training statistics only
     inputs = {

@@ -111,8 +111,8 @@ def train_epoch(ds, seed: int, repeats: int = 2) -> float:
     return min(times)
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # Throughput: the same shards through each stage of the pipeline, one after another.
     rates, first, later = {}, {}, {}
     for n, name in enumerate(STAGES):

@@ -143,8 +143,8 @@ def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, pc.Perceptron, np.ndar
     return metrics, me, x, y
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     x4 = pc.TRUTH_INPUTS
     epochs = cfg.epochs
 
@@ -155,11 +155,11 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         p = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[gate])
         learned[gate] = {"w": p.w.tolist(), "b": p.b, "epochs_to_converge": len(p.mistakes)}
         max_diff[gate] = twin_vs_sklearn(*fit_both(cfg, x4, pc.GATES[gate]))
-    splits = (datasets or {}).get("digits") or data.load("digits")
+    splits = data.load("digits")
     xd = splits["train"].x.reshape(len(splits["train"].x), -1) / 255.0
     max_diff["digits_is_3"] = twin_vs_sklearn(*fit_both(cfg, xd, (splits["train"].y == 3) * 1))
 
-    iris_splits = (datasets or {}).get("iris") or data.load("iris")
+    iris_splits = data.load("iris")
     iris, p_iris, x_iris, y_iris = iris_setosa(cfg, iris_splits)
     max_diff["iris_setosa"] = iris["max_abs_diff_vs_sklearn"]
 

@@ -49,8 +49,8 @@ def tf_reference(name: str):
     }[name]
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # Each NumPy activation and its hand-written derivative against TensorFlow's function and
     # its autodiff gradient, on a grid of z.
     z = np.linspace(-cfg.z_max, cfg.z_max, cfg.points)

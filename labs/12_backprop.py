@@ -43,12 +43,9 @@ class Config(labkit.LabConfig):
     QUICK = labkit.quick(epochs=3, lockstep_examples=64)  # a smoke test
 
 
-def digit_sets(datasets: dict | None = None) -> dict:
+def digit_sets() -> dict:
     """The loader's digits, unshuffled (file order): ``{"train", "test"}`` batched datasets of
-    x (batch, 8, 8, 1) float32 in [0, 1] and y int64. Tests may pass their own as
-    ``datasets["digits"]``."""
-    if (datasets or {}).get("digits"):
-        return datasets["digits"]
+    x (batch, 8, 8, 1) float32 in [0, 1] and y int64."""
     return {
         split: data.make_dataset("digits", split, batch_size=256, shuffle=False, cycle_length=1)
         for split in ("train", "test")
@@ -82,10 +79,10 @@ def tape_gradients(model, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.
     return float(loss), [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: the loader's digits as the twin's (64, m) arrays, one example per column.
-    sets = digit_sets(datasets)
+    sets = digit_sets()
     (x, labels), (xt, lt) = twin_inputs(sets["train"]), twin_inputs(sets["test"])
     y = bp.one_hot(labels, 10)
     dims = [x.shape[0], *cfg.hidden, 10]

@@ -62,8 +62,8 @@ def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list
     return losses
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The loader, unshuffled: the loop and fit must see the same batches in the same order.
     train = data.make_dataset(
         cfg.dataset, "train", batch_size=cfg.batch_size, shuffle=False, cache=True,

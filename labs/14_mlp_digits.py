@@ -74,8 +74,8 @@ class TestAccuracy(keras.callbacks.Callback):
         self.accuracy.append(float(scores["accuracy"]))
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     sets = load(cfg)  # x (batch, 28, 28, 1) in [0, 1]; the MLP flattens it to 784
     set_seed(cfg.seed)
 
@@ -101,7 +101,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         epochs=cfg.epochs,
         cfg=cfg,
         folder=None if cfg.quick else out,  # quick: no TensorBoard logs or backups
-        batch_size=cfg.batch_size,
         callbacks=[test_cb],
         verbose=0 if cfg.quick else 2,
     )

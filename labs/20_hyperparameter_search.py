@@ -117,8 +117,8 @@ def _regret(oracle, fn, tmp: str, name: str) -> np.ndarray:
     return np.minimum.accumulate(values) - fn.optimum
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     metrics = {"synthetic": synthetic_study(cfg, out)}
     directory = out / "tuning"
     shutil.rmtree(directory, ignore_errors=True)  # a lab run starts afresh

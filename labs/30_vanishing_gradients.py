@@ -55,8 +55,8 @@ class Config(labkit.TrainConfig):
     )  # fmt: skip
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     keras.utils.set_random_seed(cfg.seed)
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.

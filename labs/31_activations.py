@@ -53,8 +53,8 @@ class Config(labkit.TrainConfig):
     QUICK = labkit.quick(n_train=256, epochs=1, depth=3, activations=("ReLU", "RReLU", "SELU"))
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None

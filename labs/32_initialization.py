@@ -49,8 +49,8 @@ class Config(labkit.TrainConfig):
     QUICK = labkit.quick(n_trials=2000, n_train=256, epochs=1, depth=3, activations=("tanh",))
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     trials = cfg.n_trials
     # The spread of z = sum w_i x_i for one neuron with n inputs equal to 1, for N(0,1),
     # Glorot and He weights; and the notes' initializer table against Keras's draws.

@@ -52,8 +52,8 @@ class Config(labkit.TrainConfig):
     )
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
@@ -109,7 +109,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         epochs=epochs,
         cfg=cfg,
         folder=out / "train",
-        batch_size=cfg.batch_size,
         callbacks=callbacks,
     )
     plots.save(

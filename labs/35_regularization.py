@@ -59,8 +59,8 @@ class Config(labkit.TrainConfig):
     QUICK = labkit.quick(n_train=128, n_val=128, epochs=2, mc_samples=5, variants=("augmentation",))
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: a small slice of the loader's 8x8 digits, so that a wide MLP overfits; a fresh
     # training pipeline per variant, so every variant sees the same batches.
     train, val = variant_data(
@@ -90,9 +90,7 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         "l1 (sparse)": builder(kernel_regularizer=penalty("l1", cfg.l1)),
     }
     builds = {k: b for k, b in builds.items() if k in ("baseline", "l1 (sparse)", *cfg.variants)}
-    models, hist = train_variants(
-        builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train", batch_size=cfg.batch_size
-    )
+    models, hist = train_variants(builds, train, val, epochs=epochs, cfg=cfg, folder=out / "train")
     # Augmentation: the loader's augment hook (Keras preprocessing layers, seeded) on the
     # training data only; validation is not augmented.
     if "augmentation" in cfg.variants:
@@ -127,7 +125,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
             epochs=epochs,
             cfg=cfg,
             folder=out / "train",
-            batch_size=cfg.batch_size,
             callbacks=lambda _: [MaxNormClipper(cfg.max_norm, layers=hidden)],
         )
         diff = max(
@@ -179,7 +176,6 @@ def _mc_dropout(cfg, shape, train, val, epochs, n_samples, out) -> dict:
         epochs=epochs,
         cfg=cfg,
         folder=out / "train",
-        batch_size=cfg.batch_size,
     )
     model = models["mc dropout"]
     xv, yv = data.arrays(val)  # fixed validation examples for the MC passes

@@ -46,8 +46,8 @@ class Config(labkit.TrainConfig):
     QUICK = labkit.quick(epochs_a=1, epochs_b=1, from_scratch=False)  # a smoke test
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The loader picks the tasks' classes (relabelled 0..4) and, for B, the first few per class.
     task = {"batch_size": cfg.batch_size, "seed": cfg.seed}
     a = data.datasets("digits", classes=(0, 1, 2, 3, 4), **task)
@@ -72,7 +72,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         epochs=cfg.epochs_a,
         cfg=cfg,
         folder=out / "train",
-        batch_size=cfg.batch_size,
     )
     model_a = models["model A (0-4)"]
     a_weights = [w.copy() for w in model_a.get_weights()]
@@ -105,7 +104,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         epochs=cfg.epochs_b,
         cfg=cfg,
         folder=out / "train",
-        batch_size=cfg.batch_size,
     )
     test_acc = {
         k: round(float(m.evaluate(b["test"], verbose=0)[1]), 4) for k, m in models_b.items()

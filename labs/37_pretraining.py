@@ -34,8 +34,8 @@ class Config(labkit.TrainConfig):
     QUICK = labkit.quick(pretrain_epochs=1, finetune_epochs=1, frozen=False)  # a smoke test
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data, all from the loader: every training digit for pretraining (its labels are
     # never read), the first few per class for fine-tuning, validation and test to score.
     sets = data.datasets("digits", batch_size=cfg.batch_size, seed=cfg.seed)
@@ -95,7 +95,6 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         epochs=cfg.finetune_epochs,
         cfg=cfg,
         folder=out / "train",
-        batch_size=cfg.batch_size,
     )
     test_acc = {k: round(float(m.evaluate(test, verbose=0)[1]), 4) for k, m in models.items()}
     plots.save(

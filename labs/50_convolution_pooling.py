@@ -95,10 +95,10 @@ def compare_with_tf(trials: int, seed: int) -> dict:
     return {f"max_abs_diff_{op}": v for op, v in worst.items()}
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: scikit-learn's two sample photos (china, flower), as NumPy arrays for the twins.
-    images = ((datasets or {}).get("sample_images") or data.load("sample_images"))["train"].x
+    images = (data.load("sample_images"))["train"].x
     images = images[:, :: cfg.downsample, :: cfg.downsample]
     x = images.astype(np.float64)
     filters = sc.line_filters(cfg.filter_size, x.shape[-1])

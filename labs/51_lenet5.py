@@ -90,8 +90,8 @@ def train_one(cfg: Config, name: str, sets, out) -> tuple[dict, dict]:
     }, hist
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # The data: the loader's digits padded to 32x32, training images augmented.
     sets = load(cfg)
     # Each LeNet-5 variant trained on the same data; then the validation curves side by side.

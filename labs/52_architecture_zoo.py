@@ -112,8 +112,8 @@ def table(rows: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     epochs = cfg.epochs
     # The data: the first n_train mnist5k digits from the loader, padded to 32x32.
     sets = data.datasets("mnist5k", batch_size=cfg.batch_size, pad_to=32, seed=cfg.seed,

@@ -81,8 +81,8 @@ def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
     return row, f"### {name}\n\n{summary_table(model)}\n"
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     # What to build: every registered model at paper size, or a few small ones.
     if cfg.small:
         plan = SMALL

@@ -59,8 +59,8 @@ def task_sets(cfg: Config, classes: tuple[int, ...], take=None, per_class=None, 
                          per_class=per_class, augment=aug, pad_to=32, seed=cfg.seed)  # fmt: skip
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     epochs_a, epochs_b = cfg.epochs_a, cfg.epochs_b
     # The data: two tasks from the loader; task B has a few (augmented) images per class.
     a = task_sets(cfg, (0, 1, 2, 3, 4), take=cfg.n_train_a)

@@ -100,8 +100,8 @@ def same_weights(paths: list[Path]) -> bool:
     )
 
 
-def run(cfg: Config, datasets: dict | None = None) -> dict:
-    out = labkit.run_dir(cfg, LAB)
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
     set_seed(cfg.seed)
     epochs = cfg.epochs
     # One job description for the in-process run and the clusters: model, data, batch.
@@ -114,9 +114,8 @@ def run(cfg: Config, datasets: dict | None = None) -> dict:
         limit=cfg.n_train,
         out_dir=str(out / "clusters"),
     )
-    # digits28 from the loader, the same batches the cluster workers read (tests may pass
-    # {"train": ..., "val": ...} batched datasets instead).
-    train, val = (datasets["train"], datasets["val"]) if datasets else dist.datasets(job)
+    # digits28 from the loader, the same batches the cluster workers read.
+    train, val = dist.datasets(job)
     test = make_dataset("digits28", "test", batch_size=cfg.batch_size, shuffle=False, device=None)
 
     # The in-process run through fit, under --strategy.

@@ -24,6 +24,9 @@ def test_lab_runs_in_quick_mode(name, tmp_path):
         labkit.flatten_scalars(json.loads(json.dumps(metrics)))
     )
     assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
+    # Every lab states its lesson as claims; those that do not need the defaults hold here.
+    assert saved["claims"], f"{name} states no claims"
+    assert not labkit.failed_claims(saved, quick=True), labkit.format_claims(saved, quick=True)
 
 
 def test_every_lab_has_a_header_and_a_config():

@@ -75,7 +75,6 @@ def pretrain_stack(
             codes.map(lambda c: (c, c)),
             epochs=epochs,
             cfg=cfg,
-            batch_size=batch_size,
             verbose=verbose,
         )
         encoders.append(model.get_layer("encoder"))

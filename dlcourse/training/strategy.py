@@ -158,3 +158,22 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 def task_index(strategy: tf.distribute.Strategy) -> int:
     resolver = getattr(strategy, "cluster_resolver", None)
     return int(resolver.task_id or 0) if resolver is not None else 0
+
+
+def describe_devices(cfg: Any = None) -> str:
+    """One line on where this process trains: the GPUs by name, or the CPU cores; with a
+    :class:`~dlcourse.training.TrainConfig`, its strategy and precision too.
+
+    Lists physical devices only, so it starts no TensorFlow runtime (a multi-worker strategy
+    can still be created after it).
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                 for g in gpus]  # fmt: skip
+        where = f"training on {len(gpus)} GPU(s): {', '.join(names)}"
+    else:
+        where = f"training on the CPU ({os.cpu_count()} cores, no GPU found)"
+    if cfg is not None and hasattr(cfg, "precision"):
+        where += f"; strategy {cfg.strategy}, precision {cfg.precision}"
+    return where

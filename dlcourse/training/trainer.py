@@ -69,7 +69,7 @@ def fit(
     cfg: TrainConfig | None = None,
     folder: str | Path | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    batch_size: int = 32,
+    batch_size: int | None = None,
     verbose: str | int = "auto",
     loop: str = "auto",
     prefetch_to_device: str | bool = "auto",
@@ -77,6 +77,9 @@ def fit(
     """Build under the configured strategy and precision, then train; see module docstring.
 
     Args:
+        batch_size: the mini-batch size for NumPy ``(x, y)`` inputs (default 32). A
+            ``tf.data.Dataset`` is batched already (the loader's ``batch_size``), so passing
+            one with it is refused rather than ignored.
         loop: ``"auto"`` (``model.fit`` unless several workers), ``"keras"`` or ``"custom"``
             (the distributed loop, under any strategy: the tests compare the two).
         prefetch_to_device: ``"auto"`` (on with a GPU), ``"on"``/``"off"`` or a bool: copy
@@ -84,7 +87,7 @@ def fit(
     """
     cfg = cfg or TrainConfig()
     check_positive("epochs", epochs)
-    check_positive("batch_size", batch_size)
+    batch_size = _batch_size(train, batch_size)
     check_choice("loop", loop, LOOPS)
     callbacks = check_fit_inputs(train, validation, callbacks)  # bad data: one clear error
     dtype = prec.resolve_precision(cfg.precision)
@@ -191,6 +194,20 @@ def _keras_fit(model, train, validation, epochs, folder, callbacks, verbose) -> 
             shuffle=False,
         )
     return recorder.history
+
+
+def _batch_size(train, batch_size: int | None) -> int:
+    """The batch size for NumPy inputs; refused next to an already batched dataset."""
+    if batch_size is None:
+        return 32
+    if isinstance(train, tf.data.Dataset):
+        raise ValueError(  # noqa: TRY004 (a bad argument value, as everywhere)
+            "`batch_size` applies to NumPy (x, y) inputs only: a tf.data.Dataset is batched "
+            f"already (set the loader's batch_size). Received: batch_size={batch_size!r} "
+            "with a dataset"
+        )
+    check_positive("batch_size", batch_size)
+    return batch_size
 
 
 def _as_dataset(data, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:

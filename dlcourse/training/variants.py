@@ -50,7 +50,6 @@ def train_variants(
     epochs: int,
     cfg,
     folder,
-    batch_size: int = 32,
     callbacks: Callable[[str], list] | None = None,
 ) -> tuple[dict[str, keras.Model], dict[str, dict[str, list[float]]]]:
     """Train each compiled model of ``builds`` through :func:`dlcourse.training.fit`, each with
@@ -70,7 +69,6 @@ def train_variants(
             epochs=epochs,
             cfg=cfg,
             folder=Path(folder) / _slug(name),
-            batch_size=batch_size,
             callbacks=callbacks(name) if callbacks else (),
             verbose=2,
         )

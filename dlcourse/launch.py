@@ -3,7 +3,9 @@
 Both local clusters use it: ``make train-distributed`` (``MultiWorkerMirroredStrategy``
 workers, one ``TF_CONFIG`` each) and ``make tune-distributed`` (a keras-tuner chief and its
 workers, one ``KERASTUNER_*`` environment each). It also answers, in one function
-(:func:`role`), whether *this* process is the chief, a worker, or a process on its own.
+(:func:`role`), whether *this* process is the chief, a worker, or a process on its own, and
+how many workers its cluster has (:func:`num_workers`, :func:`worker_count`): the data loader
+and the training loop both stand on this module, neither on the other.
 
 Every process starts in its own session (process group), so Ctrl-C in the terminal reaches only
 the launcher, which then stops every group it started: SIGTERM, then SIGKILL after a grace
@@ -29,13 +31,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Self, TypeVar
+from typing import IO, Any, Self, TypeVar
 
 from dlcourse.utils import check_choice, check_positive
 
 T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
-ROLES = ("chief", "worker", "single")
+#: the ``TF_CONFIG`` task types that train (a ``chief`` is a worker that also writes outputs)
+TASK_TYPES = ("worker", "chief")
 #: what the tuning launcher tells its chief: where to report its port, how many workers come
 ORACLE_PORT_FILE_ENV = "DLCOURSE_ORACLE_PORT_FILE"
 TUNING_WORKERS_ENV = "DLCOURSE_TUNING_WORKERS"
@@ -62,7 +65,7 @@ def role(env: Mapping[str, str] | None = None, of: str = "any") -> str:
         return "single"
     config = json.loads(text)
     cluster, task = config.get("cluster", {}), config.get("task", {})
-    if sum(len(v) for v in cluster.values()) <= 1:
+    if num_workers(config) <= 1:
         return "single"
     if task.get("type") == "chief":
         return "chief"
@@ -98,6 +101,22 @@ def tuner_env(tuner_id: str, port: int, host: str = LOOPBACK) -> dict[str, str]:
         "KERASTUNER_ORACLE_IP": host,
         "KERASTUNER_ORACLE_PORT": str(port),
     }
+
+
+def num_workers(config: Mapping[str, Any] | None) -> int:
+    """Workers in a parsed ``TF_CONFIG`` (the chief counts; None, no cluster: 1)."""
+    if config is None:
+        return 1
+    return sum(len(config.get("cluster", {}).get(kind, [])) for kind in TASK_TYPES)
+
+
+def worker_count(strategy: Any) -> int:
+    """How many worker processes take part in a ``tf.distribute`` strategy (1 unless
+    multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    return max(1, num_workers({"cluster": resolver.cluster_spec().as_dict()}))
 
 
 # --------------------------------------------------------------------------- the process group

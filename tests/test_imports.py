@@ -1,6 +1,7 @@
-"""Every dlcourse module imports on its own, and no two modules import each other in a cycle.
+"""Every dlcourse module imports on its own, no two modules import each other in a cycle, and
+no module imports a higher layer (:data:`LAYERS`).
 
-The cycle check reads the source (``ast``), so imports inside functions count too.
+The checks read the source (``ast``), so imports inside functions count too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,21 @@ from pathlib import Path
 import dlcourse
 
 ROOT = Path(dlcourse.__file__).parent
+
+#: The house, lowest layer first. A module may import its own layer and the layers below it,
+#: never one above. The lab harness (labkit, labrun, cli, bench) stands on the whole library.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("dlcourse", "dlcourse.errors", "dlcourse.utils", "dlcourse.upstream", "dlcourse.launch"),
+    ("dlcourse.data", "dlcourse.plots", "dlcourse.scratch"),
+    ("dlcourse.layers",),
+    ("dlcourse.models",),
+    ("dlcourse.training",),
+    ("dlcourse.tuning",),
+    ("dlcourse.notes_examples",),
+    ("dlcourse.labkit", "dlcourse.labrun", "dlcourse.cli", "dlcourse.bench", "dlcourse.__main__"),
+)
+#: What a NumPy teaching twin may import from dlcourse (its reference checks live in tests/).
+SCRATCH_MAY_IMPORT = ("dlcourse.scratch", "dlcourse.utils")
 
 
 def _modules() -> dict[str, Path]:
@@ -119,3 +135,65 @@ def test_the_library_never_imports_the_lab_harness():
     harness = ("dlcourse.labkit", "dlcourse.labrun", "dlcourse.cli", "dlcourse.bench")  # run labs
     users = [m for m, edges in graph.items() if "dlcourse.labkit" in edges]
     assert users and not [m for m in users if not m.startswith(harness)], users
+
+
+def layer_of(module: str) -> int:
+    """Index in :data:`LAYERS` of the longest entry that is ``module`` or a package above it."""
+    best, index = "", None
+    for i, layer in enumerate(LAYERS):
+        for entry in layer:
+            if (module == entry or module.startswith(entry + ".")) and len(entry) > len(best):
+                best, index = entry, i
+    if index is None:
+        raise ValueError(f"{module} is in no layer: add it to LAYERS in tests/test_imports.py")
+    return index
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every ``a -> b`` where ``b`` sits in a higher layer than ``a``."""
+    return sorted(f"{a} -> {b}" for a, edges in graph.items() for b in edges
+                  if layer_of(b) > layer_of(a))  # fmt: skip
+
+
+def test_the_layer_check_sees_an_upward_import_and_places_every_module():
+    graph = {"dlcourse.data.loader": {"dlcourse.training.strategy", "dlcourse.utils"}}
+    assert upward_imports(graph) == ["dlcourse.data.loader -> dlcourse.training.strategy"]
+    assert upward_imports({"dlcourse.training.fit": {"dlcourse.data.loader"}}) == []
+    assert layer_of("dlcourse.plots.output") == layer_of("dlcourse.data") < layer_of("dlcourse") + 2
+    for name in _modules():
+        layer_of(name)  # raises for a module no layer holds
+
+
+def test_no_module_imports_a_higher_layer():
+    assert upward_imports(import_graph(_modules())) == []
+
+
+def test_scratch_stays_numpy_only():
+    """The teaching twins import NumPy (and SciPy), never TensorFlow/Keras or the library."""
+    bad = []
+    for name, path in _modules().items():
+        if not name.startswith("dlcourse.scratch"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                targets = [node.module or ""]
+            else:
+                continue
+            for target in targets:
+                root = target.split(".")[0]
+                own = target.startswith(SCRATCH_MAY_IMPORT)
+                if root in ("tensorflow", "keras", "keras_tuner") or (
+                    root == "dlcourse" and not own
+                ):
+                    bad.append(f"{name} imports {target}")
+    assert bad == []
+
+
+def test_bench_and_labs_never_import_a_lab():
+    """bench reuses library code, and a lab imports the library, not another lab."""
+    sources = [*ROOT.joinpath("bench").glob("*.py"), *ROOT.parent.joinpath("labs").glob("*.py")]
+    users = [p.relative_to(ROOT.parent).as_posix() for p in sources
+             if "load_lab(" in p.read_text()]  # fmt: skip
+    assert users == []

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
+from dlcourse import notes_examples as ne
 from dlcourse.models import create_model
 from dlcourse.models.summary import dense_vs_conv_weights, paper_depth, shapes_only
 from dlcourse.scratch import dropout as sd
 from dlcourse.scratch import ewma as se
-from dlcourse.scratch import notes_examples as ne
 from dlcourse.scratch import optimizers as so
 from dlcourse.training import diagnostics as diag
 from dlcourse.training import schedules as sch

@@ -259,6 +259,7 @@ def test_good_tf_config_and_generated_ones_parse():
     config = strategy.parse_tf_config(launch.tf_config(ports, 2))
     assert config["task"] == {"type": "worker", "index": 2}
     assert strategy.own_address(config) == f"127.0.0.1:{ports[2]}"
+    assert launch.num_workers(config) == 3 and launch.num_workers(None) == 1
     assert strategy.parse_tf_config("") is None
 
 
@@ -301,7 +302,7 @@ def test_shard_policy_is_data_unless_set():
 def test_default_strategy_is_one_device():
     assert strategy.get_strategy("default") is tf.distribute.get_strategy()
     assert strategy.is_chief(tf.distribute.get_strategy())
-    assert strategy.worker_count(tf.distribute.get_strategy()) == 1
+    assert launch.worker_count(tf.distribute.get_strategy()) == 1
 
 
 # Builders put the last activation in float32 (keras.applications' classifier_activation with

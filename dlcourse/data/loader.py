@@ -331,7 +331,7 @@ def _select(ds, take: int | None, classes, per_class: int | None, n_classes: int
 def _worker_count() -> int:
     """Workers of the cluster this process belongs to: the active strategy or ``TF_CONFIG``."""
     if tf.distribute.has_strategy():
-        from dlcourse.training.strategy import worker_count
+        from dlcourse.launch import worker_count
 
         return worker_count(tf.distribute.get_strategy())
     try:

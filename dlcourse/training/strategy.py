@@ -29,10 +29,10 @@ from typing import Any
 import tensorflow as tf
 
 from dlcourse import launch
+from dlcourse.launch import worker_count  # the count lives below data and training
 from dlcourse.training.config import STRATEGIES
 from dlcourse.utils import check_choice
 
-TASK_TYPES = ("worker", "chief")
 _CACHE: dict[str, tf.distribute.Strategy] = {}
 
 
@@ -71,7 +71,7 @@ def parse_tf_config(text: str | None = None) -> dict[str, Any] | None:
         for address in addresses:
             split_address(address)
     kind, index = task["type"], task["index"]
-    check_choice("task type", kind, TASK_TYPES)
+    check_choice("task type", kind, launch.TASK_TYPES)
     members = config["cluster"].get(kind)
     if members is None:
         raise ValueError(
@@ -129,25 +129,10 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
             _CACHE[name] = tf.distribute.MirroredStrategy()
         else:
             config = parse_tf_config()
-            if config is not None and num_workers(config) > 1:
+            if config is not None and launch.num_workers(config) > 1:
                 check_port_free(own_address(config))
             _CACHE[name] = tf.distribute.MultiWorkerMirroredStrategy()
     return _CACHE[name]
-
-
-def num_workers(config: dict[str, Any] | None) -> int:
-    if config is None:
-        return 1
-    return sum(len(config["cluster"].get(kind, [])) for kind in TASK_TYPES)
-
-
-def worker_count(strategy: tf.distribute.Strategy) -> int:
-    """How many worker processes take part in ``strategy`` (1 unless multi-worker)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None:
-        return 1
-    spec = resolver.cluster_spec().as_dict()
-    return max(1, sum(len(spec.get(kind, [])) for kind in TASK_TYPES))
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -47,7 +47,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from dlcourse import upstream
+from dlcourse import launch, upstream
 from dlcourse.data import loader
 from dlcourse.training import history as history_mod
 from dlcourse.training import precision as prec
@@ -96,7 +96,7 @@ def fit(
     device = loader.prefetch_device(prefetch_to_device)
     # The strategy comes first: a multi-worker strategy must exist before TF starts its runtime.
     strategy = strat.get_strategy(cfg.strategy)
-    workers = strat.worker_count(strategy)
+    workers = launch.worker_count(strategy)
     custom = loop == "custom" or (loop == "auto" and not upstream.keras_fit_supports(workers))
 
     train = _as_dataset(train, batch_size, shuffle_seed=cfg.seed)

@@ -1,7 +1,8 @@
 """The notes' small numeric examples, one function per lab: metrics (and figures) in one call.
 
-Each function computes its examples with the library code that teaches them and returns a
-JSON-safe dict; with ``folder`` it also saves the example's figure there. The tests
+It sits above the library and the NumPy teaching twins (``scratch/`` stays NumPy-only): each
+function computes its examples with the code that teaches them and returns a JSON-safe dict;
+with ``folder`` it also saves the example's figure there. The tests
 (``tests/test_notes_examples.py``) assert every number against the notes, or against the paper
 where the notes are wrong (see ``docs/notes-errata.md``).
 """

@@ -1,4 +1,4 @@
-"""Small shared helpers: atomic file writes, argument checks, seeding, dataclass configs."""
+"""Small shared helpers: atomic file writes, argument checks, dataclass configs."""
 
 from __future__ import annotations
 
@@ -90,13 +90,6 @@ def check_choice(name: str, value: Any, choices) -> None:
     if value not in choices:
         known = ", ".join(repr(c) for c in choices)
         raise ValueError(f"Unknown `{name}`. Received: {name}={value!r}; expected one of {known}")
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow (through Keras) in one call."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
 
 
 # --------------------------------------------------------------------------- dataclass configs

@@ -158,9 +158,9 @@ CASES = [
      ["train-0.csv", "line 3", "'abc'"]),
     ("loader-short-row", lambda t: _from_files(_csv_files(t, ["1,2,0", "1,2"])),
      ["train-0.csv", "line 3", "found 2"]),
-    ("augment-rotate", lambda t: __import__("dlcourse.data.augment").data.augment.augmenter(
+    ("augment-rotate", lambda t: __import__("dlcourse.data.augment").data.augment.keras_augmenter(
         rotate=-5.0), ["rotate", "-5.0"]),
-    ("augment-zoom", lambda t: __import__("dlcourse.data.augment").data.augment.augmenter(
+    ("augment-zoom", lambda t: __import__("dlcourse.data.augment").data.augment.keras_augmenter(
         zoom=1.5), ["zoom", "1.5"]),
     ("real-unknown", lambda t: __import__("dlcourse.data.real").data.real.load_real("cifar1000"),
      ["cifar1000"]),

@@ -104,7 +104,7 @@ def test_augment_hook_per_example_and_preprocess_per_batch(data_dir):
 
 
 def test_augmenter_plugs_into_the_hook(data_dir):
-    from dlcourse.data.augment import augmenter
+    from dlcourse.data.augment import keras_augmenter
 
     plain = make_dataset("digits", data_dir=data_dir, batch_size=32, seed=3)
     augmented = make_dataset(
@@ -112,7 +112,7 @@ def test_augmenter_plugs_into_the_hook(data_dir):
         data_dir=data_dir,
         batch_size=32,
         seed=3,
-        augment=augmenter(rotate=20, shift=0.2, seed=1),
+        augment=keras_augmenter(rotate=20, shift=0.2, seed=1),
     )
     (x0, y0), (x1, y1) = next(iter(plain)), next(iter(augmented))
     np.testing.assert_array_equal(y0.numpy(), y1.numpy())  # same examples, same order

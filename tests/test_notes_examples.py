@@ -101,6 +101,14 @@ def test_ewma_matches_pandas_with_and_without_bias_correction():
     np.testing.assert_allclose(diag.ewma(x, 0.9, bias_correction=False), plain)
 
 
+@pytest.mark.parametrize("beta", [0.5, 0.9, 0.98])
+def test_the_unrolled_ewma_twin_equals_the_library_recursion(beta, rng):
+    x = rng.normal(size=40)
+    np.testing.assert_allclose(se.ewma_unrolled(x, beta), diag.ewma(x, beta), rtol=1e-10)
+    plain = se.ewma_unrolled(x, beta, bias_correction=False)
+    np.testing.assert_allclose(plain, diag.ewma(x, beta, bias_correction=False), rtol=1e-10)
+
+
 def test_ewma_formula_as_printed_overshoots():
     printed = se.ewma_as_printed(np.ones(5), 0.9)  # a constant series should average to 1
     assert printed[0] == pytest.approx(1.0) and printed[1] > 5  # (0.9 + 0.1) / 0.19 = 5.26

@@ -26,9 +26,7 @@ import importlib
 import os
 
 from dlcourse.data.embedded import SPLITS, Split, Splits, build
-from dlcourse.data.files import DATASETS, ENV_VAR, data_root, write_all, write_dataset
-
-DATA_DIR = data_root()
+from dlcourse.data.files import DATASETS, ENV_VAR, write_all, write_dataset
 
 _LAZY = {
     "make_dataset": "loader",
@@ -167,7 +165,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "DATASETS",
-    "DATA_DIR",
     "ENV_VAR",
     "SPLITS",
     "DataFileError",

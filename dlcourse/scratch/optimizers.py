@@ -110,18 +110,6 @@ def nadam_step(theta, g, state, lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
     return theta - lr * m_hat / (np.sqrt(s_hat) + eps)
 
 
-STEPS = {
-    "sgd": sgd_step,
-    "momentum": momentum_step,
-    "adagrad": adagrad_step,
-    "rmsprop": rmsprop_step,
-    "adam": adam_step,
-    "adamw": adamw_step,
-    "adamax": adamax_step,
-    "nadam": nadam_step,
-}
-
-
 def terminal_velocity(beta: float = 0.9, lr: float = 0.01, g: float = 1.0, steps: int = 100):
     """Notes 000: with a constant gradient ``g`` the momentum step ``m`` grows to the terminal
     velocity ``lr g / (1 - beta)`` (beta = 0.9: 10 times plain gradient descent's ``lr g``).

@@ -12,7 +12,8 @@ import math
 import keras
 import numpy as np
 
-from dlcourse.utils import check_positive
+from dlcourse.training.diagnostics import ewma
+from dlcourse.utils import check_in_range, check_positive
 
 
 def _current_lr(optimizer) -> float:
@@ -53,6 +54,8 @@ class LearningRateFinder(keras.callbacks.Callback):
         super().__init__()
         check_positive("min_lr", min_lr)
         check_positive("steps", steps)
+        check_positive("stop_factor", stop_factor)
+        check_in_range("smoothing", smoothing, 0.0, 1.0, closed="[)")
         if max_lr <= min_lr:
             raise ValueError(f"`max_lr` must be > min_lr={min_lr}. Received: max_lr={max_lr!r}")
         self.min_lr, self.max_lr, self.steps = min_lr, max_lr, steps
@@ -60,18 +63,18 @@ class LearningRateFinder(keras.callbacks.Callback):
         self.factor = (max_lr / min_lr) ** (1.0 / max(1, steps - 1))
 
     def on_train_begin(self, logs=None):
-        self.rates, self.losses, self._avg, self._best = [], [], 0.0, math.inf
+        self.rates, self.losses, self._raw, self._best = [], [], [], math.inf
         self.model.optimizer.learning_rate = self.min_lr
 
     def on_train_batch_end(self, batch, logs=None):
         lr = _current_lr(self.model.optimizer)
         loss = float(logs["loss"])
-        n = len(self.losses) + 1
-        self._avg = self.smoothing * self._avg + (1 - self.smoothing) * loss
-        smooth = self._avg / (1 - self.smoothing**n)  # EWMA with bias correction
+        self._raw.append(loss)
+        smooth = float(ewma(self._raw, self.smoothing)[-1])  # bias-corrected (<= steps values)
         self.rates.append(lr)
         self.losses.append(smooth)
         self._best = min(self._best, smooth)
+        n = len(self.losses)
         if not math.isfinite(loss) or smooth > self.stop_factor * self._best or n >= self.steps:
             self.model.stop_training = True
             return

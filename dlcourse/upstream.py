@@ -11,6 +11,11 @@ that fails when upstream changes or fixes it, so the workaround can then go.
 * keras-tuner's chief (``oracle_chief.start_server``) checks every 20 s whether the search is
   over and may exit before a slow worker has connected; :func:`serve` is the same server,
   polling every 0.2 s and waiting for every worker (private ``keras_tuner.src`` API).
+* Keras has no public accessor for its home folder, where ``keras.datasets`` caches its files:
+  :func:`keras_home` reads the private ``keras.src.backend.config.keras_home``.
+* A functional model's graph by depth is the private ``Functional._nodes_by_depth``; the
+  papers' depth rule (:func:`dlcourse.models.summary.paper_depth`) walks it through
+  :func:`nodes_by_depth`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,20 @@ def keras_backup_epoch(backup_dir: str | os.PathLike) -> int:
     if not (Path(backup_dir) / "latest.weights.h5").exists() or not path.exists():
         return 0
     return int(json.loads(path.read_text())["epoch"])
+
+
+def keras_home() -> str:
+    """Keras' folder: ``$KERAS_HOME``, else ``~/.keras`` (``/tmp/.keras`` when not writable);
+    ``keras.utils.get_file`` caches ``keras.datasets`` files in its ``datasets/``."""
+    from keras.src.backend.config import keras_home as private_keras_home
+
+    return private_keras_home()
+
+
+def nodes_by_depth(model) -> dict:
+    """A functional model's nodes by depth, ``{depth: [node, ...]}`` (0: the output nodes);
+    each node has ``.operation`` (its layer) and ``.parent_nodes``."""
+    return model._nodes_by_depth
 
 
 def serve(oracle, expected_workers: int, on_listen=None, poll_s: float = 0.2) -> None:

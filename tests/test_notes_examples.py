@@ -44,7 +44,8 @@ def test_notes_decay_schedules_round_trip_through_keras_files(name, tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
     model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras").optimizer._learning_rate
+    optimizer = keras.saving.load_model(tmp_path / "m.keras").optimizer
+    loaded = keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])
     assert type(loaded) is type(schedule) and loaded.get_config() == schedule.get_config()
     assert sch.schedule_values(loaded, 20) == pytest.approx(sch.schedule_values(schedule, 20))
     steps = sch.schedule_values(schedule, 10)

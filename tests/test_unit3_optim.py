@@ -223,7 +223,7 @@ def test_schedules_round_trip_inside_an_optimizer(schedule, tmp_path, rng):
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    lr = loaded.optimizer._learning_rate
+    lr = keras.optimizers.schedules.deserialize(loaded.optimizer.get_config()["learning_rate"])
     assert type(lr) is type(schedule) and lr.get_config() == schedule.get_config()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)

@@ -69,3 +69,29 @@ def test_keras_tuner_chief_still_polls_every_20_s_through_private_api():
     source = inspect.getsource(oracle_chief.start_server)
     assert "time.sleep(20)" in source
     assert list(inspect.signature(oracle_chief.start_server).parameters) == ["oracle"]
+
+
+# ---------------------------------------------------------------------------- Keras internals
+
+
+def test_keras_home_is_still_private_and_still_where_get_file_caches():
+    """keras.datasets caches in keras_home()/datasets; Keras gives no public accessor for it."""
+    from keras.src.backend import config
+
+    assert not hasattr(keras.config, "keras_home")  # a public one would let the canary go
+    assert upstream.keras_home() == config.keras_home()
+    source = inspect.getsource(keras.utils.get_file)
+    assert "config.keras_home()" in source and 'cache_subdir="datasets"' in source
+
+
+def test_functional_models_still_keep_their_nodes_by_depth():
+    """paper_depth walks ``_nodes_by_depth``: depth 0 holds the outputs, nodes know parents."""
+    inputs = keras.Input((4,))
+    a = keras.layers.Dense(3, name="a")(inputs)
+    b = keras.layers.Dense(3, name="b")(keras.layers.Dense(3, name="c")(inputs))
+    model = keras.Model(inputs, keras.layers.Add(name="out")([a, b]))
+    nodes = upstream.nodes_by_depth(model)
+    assert sorted(nodes) == [0, 1, 2, 3]
+    assert [n.operation.name for n in nodes[0]] == ["out"]
+    parents = {p.operation.name for p in nodes[0][0].parent_nodes}
+    assert parents == {"a", "b"}

@@ -213,9 +213,9 @@ def _to_numpy(ds) -> tuple[np.ndarray, np.ndarray]:
 
 def keras_datasets_dir() -> Path:
     """Where ``keras.datasets`` caches its files (``$KERAS_HOME/datasets``)."""
-    from keras.src.backend.config import keras_home
+    from dlcourse import upstream
 
-    return Path(keras_home()).expanduser() / "datasets"
+    return Path(upstream.keras_home()).expanduser() / "datasets"
 
 
 def _from_keras(name: str):

@@ -4,8 +4,13 @@ Every case goes through the public API (or the command line) as a student would 
 check: the error is a ``ValueError``/``TypeError``/``OSError`` (not a framework traceback from
 deep inside TensorFlow), its message is one line, and it contains the given pieces, which
 are the argument's name and the received value. The command-line cases also check the exit
-code (2 usage, 1 runtime), that stderr is one ``error: ...`` line without "Traceback", and
-that no run folder is left behind. Most run in this process; a few start a real subprocess.
+code (2 usage, 1 runtime) and that stderr is one ``error: ...`` line without "Traceback".
+
+Nothing half-written is left: every case that can write points its outputs (``out_dir``,
+``data_dir``, a tuner's ``directory``, ``fit``'s ``folder`` ...) at ``tmp_path / "out"``, and
+writes the files it reads through :func:`_given`; after the error, the temporary folder must
+hold exactly those inputs, unchanged, and nothing else (:func:`_left_behind`). Most cases run
+in this process; a few start a real subprocess.
 """
 
 from __future__ import annotations
@@ -45,10 +50,10 @@ def _xy(n=32, features=4, classes=3):
     return rng.random((n, features), dtype=np.float32), rng.integers(0, classes, n)
 
 
-def _fit(train, build=None, **kw):
+def _fit(t, train, build=None, **kw):
     from dlcourse.training import fit
 
-    return fit(build or _model(), train, verbose=0, **kw)
+    return fit(build or _model(), train, verbose=0, folder=t / "out", **kw)
 
 
 def _ds(x, y, batch=8):
@@ -67,14 +72,42 @@ def _hypermodel(**kw):
 def _tuner(name, tmp, **kw):
     from dlcourse.tuning import make_tuner
 
-    return make_tuner(name, _hypermodel(), directory=tmp, **kw)
+    return make_tuner(name, _hypermodel(), directory=tmp / "out", **kw)
+
+
+#: the files the current case was given to read, with their bytes (see _left_behind)
+_INPUTS: dict[Path, bytes] = {}
+
+
+def _given(path: Path, text: str) -> Path:
+    """Write a file the case reads; the case must leave it exactly as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    _INPUTS[path] = path.read_bytes()
+    return path
+
+
+def _left_behind(root: Path) -> list[str]:
+    """What a failed call left under ``root`` besides its :func:`_given` inputs, unchanged."""
+    inputs = {p: b for p, b in _INPUTS.items() if root in p.parents}
+    folders = {q for p in inputs for q in p.parents if root in q.parents}
+    found = sorted(root.rglob("*"))
+    bad = [f"{p} (new folder)" for p in found if p.is_dir() and p not in folders]
+    bad += [f"{p} (new file)" for p in found if not p.is_dir() and p not in inputs]
+    bad += [f"{p} (changed)" for p, b in inputs.items() if not p.is_file() or p.read_bytes() != b]
+    return bad
+
+
+@pytest.fixture(autouse=True)
+def _fresh_inputs():
+    _INPUTS.clear()
+    yield
+    _INPUTS.clear()
 
 
 def _csv_files(tmp: Path, rows: list[str]) -> str:
-    folder = tmp / "csv"
-    folder.mkdir(exist_ok=True)
-    (folder / "train-0.csv").write_text("\n".join(["x0,x1,y", *rows]) + "\n")
-    return str(folder / "*.csv")
+    _given(tmp / "csv" / "train-0.csv", "\n".join(["x0,x1,y", *rows]) + "\n")
+    return str(tmp / "csv" / "*.csv")
 
 
 def _from_files(pattern, **kw):
@@ -122,7 +155,7 @@ def _search(tmp, **kw):
     x, y = _xy(24, 8, 3)
     splits = {"train": (x, y), "val": (x[:8], y[:8]), "test": (x[:8], y[:8])}
     kw.setdefault("splits", splits)
-    return run_search(directory=tmp, report=False, verbose=0, **kw)
+    return run_search(directory=tmp / "out", report=False, verbose=0, **kw)
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -131,13 +164,13 @@ def _search(tmp, **kw):
 # fmt: off
 CASES = [
     # data
-    ("data-load-unknown", lambda t: __import__("dlcourse.data").data.load("nope", data_dir=t),
+    ("data-load-unknown", lambda t: __import__("dlcourse.data").data.load("nope", data_dir=t / "out"),
      ["name", "'nope'"]),
     ("data-build-unknown", lambda t: __import__("dlcourse.data").data.build("cifar"),
      ["name", "'cifar'"]),
-    ("data-write-unknown", lambda t: __import__("dlcourse.data").data.write_dataset("x", t),
+    ("data-write-unknown", lambda t: __import__("dlcourse.data").data.write_dataset("x", t / "out"),
      ["name", "'x'"]),
-    ("data-dir-uncreatable", lambda t: (t / "f").write_text("") or __import__(
+    ("data-dir-uncreatable", lambda t: _given(t / "f", "") and __import__(
         "dlcourse.data").data.write_all(t / "f" / "sub"), ["data_dir", "file, not a folder"]),
     ("loader-no-files", lambda t: _from_files(str(t / "none-*.csv")), ["pattern", "none-*.csv"]),
     ("loader-format", lambda t: _from_files(_csv_files(t, ["1,2,0"]), format="xml"),
@@ -162,7 +195,8 @@ CASES = [
         rotate=-5.0), ["rotate", "-5.0"]),
     ("augment-zoom", lambda t: __import__("dlcourse.data.augment").data.augment.keras_augmenter(
         zoom=1.5), ["zoom", "1.5"]),
-    ("real-unknown", lambda t: __import__("dlcourse.data.real").data.real.load_real("cifar1000"),
+    ("real-unknown", lambda t: __import__("dlcourse.data.real").data.real.load_real(
+        "cifar1000", t / "out"),
      ["cifar1000"]),
     # models
     ("model-unknown", lambda t: _create("vgg17"), ["name", "'vgg17'"]),
@@ -227,25 +261,25 @@ CASES = [
     ("lr-finder-range", lambda t: __import__("dlcourse.training.callbacks").training.callbacks
      .LearningRateFinder(min_lr=1.0, max_lr=0.1), ["max_lr", "0.1"]),
     # training: fit and its switches
-    ("fit-length-mismatch", lambda t: _fit((_xy()[0], _xy()[1][:31])),
+    ("fit-length-mismatch", lambda t: _fit(t, (_xy()[0], _xy()[1][:31])),
      ["len(x)=32", "len(y)=31"]),
-    ("fit-label-range", lambda t: _fit((_xy()[0], _xy()[1] + 5)),
+    ("fit-label-range", lambda t: _fit(t, (_xy()[0], _xy()[1] + 5)),
      ["[0, 3)", "3 outputs", "to 7"]),
-    ("fit-label-negative", lambda t: _fit((_xy()[0], _xy()[1] - 3)), ["[0, 3)", "from -3"]),
-    ("fit-input-shape", lambda t: _fit(_xy(features=5)), ["(5,)", "(4,)", "x.shape=(32, 5)"]),
-    ("fit-dataset-shape", lambda t: _fit(_ds(*_xy(features=6))), ["(6,)", "(4,)"]),
-    ("fit-dataset-labels", lambda t: _fit(_ds(_xy()[0], _xy()[1] + 9)), ["[0, 3)", "to 11"]),
-    ("fit-dataset-unbatched", lambda t: _fit(_ds(*_xy(), batch=None)),
+    ("fit-label-negative", lambda t: _fit(t, (_xy()[0], _xy()[1] - 3)), ["[0, 3)", "from -3"]),
+    ("fit-input-shape", lambda t: _fit(t, _xy(features=5)), ["(5,)", "(4,)", "x.shape=(32, 5)"]),
+    ("fit-dataset-shape", lambda t: _fit(t, _ds(*_xy(features=6))), ["(6,)", "(4,)"]),
+    ("fit-dataset-labels", lambda t: _fit(t, _ds(_xy()[0], _xy()[1] + 9)), ["[0, 3)", "to 11"]),
+    ("fit-dataset-unbatched", lambda t: _fit(t, _ds(*_xy(), batch=None)),
      ["batched", "shape=(4,)"]),
-    ("fit-validation-mismatch", lambda t: _fit(_xy(), validation=(_xy()[0][:5], _xy()[1])),
+    ("fit-validation-mismatch", lambda t: _fit(t, _xy(), validation=(_xy()[0][:5], _xy()[1])),
      ["validation", "len(x)=5", "len(y)=32"]),
-    ("fit-one-hot-width", lambda t: _fit((_xy()[0], np.eye(4)[_xy()[1]]),
+    ("fit-one-hot-width", lambda t: _fit(t, (_xy()[0], np.eye(4)[_xy()[1]]),
                                          build=_model(loss="categorical_crossentropy")),
      ["width 3", "y.shape=(32, 4)"]),
-    ("fit-bare-array", lambda t: _fit(_xy()[0]), ["train", "ndarray"]),
-    ("fit-epochs-zero", lambda t: _fit(_xy(), epochs=0), ["epochs", "epochs=0"]),
-    ("fit-batch-size-str", lambda t: _fit(_xy(), batch_size="64"), ["batch_size", "'64'"]),
-    ("fit-loop", lambda t: _fit(_xy(), loop="fast"), ["loop", "'fast'"]),
+    ("fit-bare-array", lambda t: _fit(t, _xy()[0]), ["train", "ndarray"]),
+    ("fit-epochs-zero", lambda t: _fit(t, _xy(), epochs=0), ["epochs", "epochs=0"]),
+    ("fit-batch-size-str", lambda t: _fit(t, _xy(), batch_size="64"), ["batch_size", "'64'"]),
+    ("fit-loop", lambda t: _fit(t, _xy(), loop="fast"), ["loop", "'fast'"]),
     ("config-strategy", lambda t: _train_config(strategy="tpu"), ["strategy", "'tpu'"]),
     ("config-precision", lambda t: _train_config(precision="fp8"), ["precision", "'fp8'"]),
     ("config-steps-per-execution", lambda t: _train_config(steps_per_execution=0),
@@ -267,7 +301,7 @@ CASES = [
     ("search-max-trials", lambda t: _search(t, tuner="random", max_trials=0),
      ["max_trials", "0"]),
     # labs (through the API: the same validation as their flags)
-    ("lab-unknown", lambda t: labkit.run_lab("99", out_dir=str(t)), ["lab", "'99'"]),
+    ("lab-unknown", lambda t: labkit.run_lab("99", out_dir=str(t / "out")), ["lab", "'99'"]),
     ("lab-batch-size-str", lambda t: _lab_cfg("14", batch_size="64"), ["batch_size", "'64'"]),
     ("lab-learning-rate", lambda t: _lab_cfg("14", learning_rate=-0.1),
      ["learning_rate", "-0.1"]),
@@ -284,7 +318,7 @@ CASES = [
     ("lab-seed", lambda t: _lab_cfg("01", seed=-1), ["seed", "-1"]),
     ("lab-quick-str", lambda t: _lab_cfg("01", quick="yes"), ["quick", "'yes'"]),
     ("lab-unknown-field", lambda t: _lab_cfg("01", epochz=3), ["epochz"]),
-    ("lab-run-bad-value", lambda t: labkit.run_lab("13", out_dir=str(t), epochs=-1),
+    ("lab-run-bad-value", lambda t: labkit.run_lab("13", out_dir=str(t / "out"), epochs=-1),
      ["epochs", "-1"]),
 ]
 # fmt: on
@@ -305,7 +339,21 @@ def test_bad_input_is_one_clear_line(case, tmp_path):
     assert len(message) < 600, f"{name}: too long ({len(message)} chars)"
     for piece in pieces:
         assert piece in message, f"{name}: {piece!r} not in {message!r}"
-    assert not (tmp_path / "runs").exists()
+    assert _left_behind(tmp_path) == [], f"{name}: left behind"
+
+
+def test_the_leftover_check_sees_half_written_outputs_and_changed_inputs(tmp_path):
+    _csv_files(tmp_path, ["1,2,0"])
+    assert _left_behind(tmp_path) == []
+    (tmp_path / "out" / "project").mkdir(parents=True)
+    (tmp_path / "out" / "project" / "trial.json.tmp").write_text("{")
+    (tmp_path / "csv" / "train-0.csv").write_text("x0,x1,y\n")
+    assert [Path(p.split(" ")[0]).name for p in _left_behind(tmp_path)] == [
+        "out",
+        "project",
+        "trial.json.tmp",
+        "train-0.csv",
+    ]
 
 
 def test_the_catalogue_is_large_and_distinct():
@@ -365,7 +413,7 @@ CLI_CASES = [
      ["max_trials", "0"]),
     ("cli-tuning-rounds", _tuning_main, ["--rounds", "0"], 2, ["rounds", "0"]),
     ("cli-tuning-folds", _tuning_main, ["--tuner", "cv-grid", "--folds", "1"], 2, ["folds"]),
-    ("cli-bench-topic", _bench_main, ["--only", "nope", "--output", "{tmp}/B.md"], 2,
+    ("cli-bench-topic", _bench_main, ["--only", "nope", "--output", "{tmp}/out/B.md"], 2,
      ["only=['nope']"]),
 ]
 # fmt: on
@@ -375,7 +423,7 @@ CLI_CASES = [
 def test_command_line_error_is_one_line(case, tmp_path, capsys, monkeypatch):
     name, main, argv, code, pieces = case
     monkeypatch.delenv(errors.DEBUG_ENV, raising=False)
-    (tmp_path / "file").write_text("")
+    _given(tmp_path / "file", "")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     if main in (_tuning_main,) or name.startswith("cli-lab"):
         argv += ["--directory" if main is _tuning_main else "--out-dir", str(tmp_path / "out")]
@@ -386,7 +434,7 @@ def test_command_line_error_is_one_line(case, tmp_path, capsys, monkeypatch):
     assert "Traceback" not in err
     for piece in pieces:
         assert piece in lines[0], f"{name}: {piece!r} not in {lines[0]!r}"
-    assert not (tmp_path / "out").exists(), "a folder was left behind"
+    assert _left_behind(tmp_path) == [], f"{name}: left behind"
 
 
 def test_debug_shows_the_traceback(capsys, monkeypatch):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dlcourse.data import build, files, load, write_all
+from dlcourse.utils import atomic_path
 
 SMALL = ("linear", "digits")  # every format and both dtypes, quick to write
 
@@ -119,6 +120,19 @@ def test_failure_midway_leaves_no_complete_looking_dataset(reference, tmp_path, 
     monkeypatch.undo()
     write_all(tmp_path, names=("digits",))
     assert _snapshot(tmp_path / "digits") == _snapshot(reference / "digits")
+
+
+def test_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "out" / "manifest.json"
+    with pytest.raises(RuntimeError, match="midway"), atomic_path(path) as tmp:
+        tmp.write_text("{half")
+        raise RuntimeError("midway")
+    assert list(tmp_path.rglob("*")) == [tmp_path / "out"]  # no file, no temporary
+    path.write_text("old")
+    with pytest.raises(RuntimeError, match="midway"), atomic_path(path) as tmp:
+        tmp.write_text("new")
+        raise RuntimeError("midway")
+    assert path.read_text() == "old" and [p.name for p in path.parent.iterdir()] == [path.name]
 
 
 def test_sigkill_during_make_data_then_rerun_completes(reference, tmp_path):

@@ -67,6 +67,20 @@ def test_role_of_one_system_ignores_the_other():
         launch.role({}, of="mpi")
 
 
+def test_num_workers_and_worker_count_count_the_chief_too():
+    chief_and_two = {"cluster": {"chief": ["h:1"], "worker": ["h:2", "h:3"], "ps": ["h:4"]}}
+    assert launch.num_workers(chief_and_two) == 3  # a parameter server does not train
+    assert launch.num_workers(json.loads(launch.tf_config([1, 2], 1))) == 2
+    assert launch.num_workers(None) == 1
+
+    class Resolver:
+        def cluster_spec(self):
+            return type("Spec", (), {"as_dict": lambda _: chief_and_two["cluster"]})()
+
+    assert launch.worker_count(type("Multi", (), {"cluster_resolver": Resolver()})()) == 3
+    assert launch.worker_count(object()) == 1  # a strategy without a cluster: one worker
+
+
 def test_free_ports_are_distinct_and_tf_config_names_them():
     ports = launch.free_ports(3)
     assert len(set(ports)) == 3

@@ -74,6 +74,18 @@ def test_shuffle_is_seeded_and_scaling_gives_unit_floats(data_dir):
     assert sorted(e1) == sorted(e2) and not np.array_equal(e1, e2)
 
 
+def test_shuffle_mixes_the_examples_within_a_shard(data_dir):
+    """Not only the shard order: with shards read one at a time, neighbours are mixed too."""
+    ds = make_dataset("linear", "train", format="csv", data_dir=data_dir, batch_size=16,
+                      cycle_length=1, seed=1)  # fmt: skip
+    x, _ = _arrays(ds)
+    want = build("linear")["train"].x.astype(np.float32)
+    index = {row.tobytes(): i for i, row in enumerate(want)}
+    order = np.array([index[row.astype(np.float32).tobytes()] for row in x])
+    assert sorted(order) == list(range(len(want)))
+    assert np.mean(np.diff(order) == 1) < 0.2  # file order would make nearly every pair adjacent
+
+
 def test_augment_hook_per_example_and_preprocess_per_batch(data_dir):
     seen = {}
 

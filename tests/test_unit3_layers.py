@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dlcourse.layers import (
+    LocalResponseNormalization,
     MaxNorm,
     MaxNormClipper,
     MCAlphaDropout,
@@ -229,3 +230,18 @@ def test_partial_regularized_dense_shares_settings_and_adds_loss():
         penalty("l3")
     with pytest.raises(ValueError, match="factor=-1"):
         penalty("l1", -1)
+
+
+# ---------------------------------------------------------------- LRN
+
+
+def test_lrn_defaults_are_tf_local_response_normalization_defaults(rng):
+    """depth_radius=5, bias=1, alpha=1, beta=0.5, as tf.nn.local_response_normalization."""
+    import tensorflow as tf
+
+    x = rng.normal(size=(2, 4, 4, 12)).astype("float32")
+    layer = LocalResponseNormalization()
+    np.testing.assert_allclose(layer(x), tf.nn.local_response_normalization(x), rtol=1e-6)
+    config = layer.get_config()
+    got = {k: config[k] for k in ("depth_radius", "bias", "alpha", "beta")}
+    assert got == {"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5}

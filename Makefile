@@ -18,7 +18,7 @@ TEST_WORKERS ?= 2
 FORCE    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab check report test lint format fetch tune tune-distributed train-distributed bench clean
+.PHONY: help install data labs lab check report test mutants lint format fetch tune tune-distributed train-distributed bench clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -54,6 +54,9 @@ report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 
 test: $(STAMP)  ## Run the test suite on both cores (pytest-xdist; TEST_WORKERS=0: one process)
 	$(PY) -m pytest -n $(TEST_WORKERS) $(ARGS)
+
+mutants: $(STAMP)  ## Mutation check: break tested functions one at a time (a temp copy); fail if a test misses one
+	$(PY) tests/mutants.py $(ARGS)
 
 lint: $(STAMP)  ## ruff check + format check (settings in pyproject.toml; under a second)
 	$(PY) -m ruff check dlcourse labs tests

@@ -138,7 +138,7 @@ def _pytest(copy: Path, tests: tuple[str, ...], timeout: int) -> tuple[int, str]
     """Run ``tests`` on ``copy``; returns (pytest exit code, last output line)."""
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
-           "-o", "addopts=", *tests]  # fmt: skip
+           "-o", "addopts=", "-m", "not slow", *tests]  # fmt: skip
     try:
         proc = subprocess.run(
             cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout, check=False

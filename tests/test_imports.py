@@ -197,3 +197,10 @@ def test_bench_and_labs_never_import_a_lab():
     users = [p.relative_to(ROOT.parent).as_posix() for p in sources
              if "load_lab(" in p.read_text()]  # fmt: skip
     assert users == []
+
+
+def test_no_module_exceeds_400_lines():
+    """Split by subject instead (as plots/ was): a newcomer reads one topic per file."""
+    long = {name: n for name, path in _modules().items()
+            if (n := len(path.read_text().splitlines())) > 400}  # fmt: skip
+    assert long == {}

@@ -126,7 +126,7 @@ def run(quick: bool = False) -> list[Table]:
                     f"{rounds} rounds of {epochs} timed epochs of model.fit each, the feeds' order "
                     "reversed every other round. examples/s: the median over rounds; ratio: the "
                     "median of the per-round ratios fed / in memory (each round's feeds ran "
-                    "back to back, so a slow spell of the shared machine hits both)."
+                    "back to back, so a slow spell of the machine hits both)."
                 ),
                 (
                     "in memory: the loader's own output, materialized once, then from_tensor_slices "
@@ -140,8 +140,7 @@ def run(quick: bool = False) -> list[Table]:
                     + ", ".join(f"{k} {v:.1f}" for k, v in lenet_cpu.items())
                     + " CPU microseconds per LeNet-5 example, on the same cores that train. In the "
                     "second workload the loader also resizes every epoch, which the in-memory "
-                    "feed did once. Measured while other jobs shared the 2 cores; rerun on a quiet "
-                    "machine with `make bench ARGS='--only loader'`."
+                    "feed did once."
                 ),
             ],
         ),

@@ -194,7 +194,11 @@ def write_report(out_dir: str = DEFAULT_OUT) -> Path:
     return path
 
 
-LAB_TABLE = ("<!-- lab table: written by dlcourse.labrun.write_lab_table -->", "<!-- /lab table -->")
+README = Path(__file__).resolve().parents[1] / "README.md"
+LAB_TABLE = (
+    "<!-- lab table: written by dlcourse.labrun.write_lab_table -->",
+    "<!-- /lab table -->",
+)
 
 
 def takes_fit_flags(lab: LabInfo) -> bool:
@@ -217,8 +221,9 @@ def lab_table() -> str:
     return "\n".join(lines)
 
 
-def write_lab_table(readme: Path = Path(__file__).resolve().parents[1] / "README.md") -> Path:
+def write_lab_table(readme: Path | None = None) -> Path:
     """Rewrite the lab table between README's lab-table markers (after labs change)."""
+    readme = readme or README
     text = readme.read_text()
     start, end = (text.index(m) for m in LAB_TABLE)
     new = text[: start + len(LAB_TABLE[0])] + "\n" + lab_table() + "\n" + text[end:]

@@ -123,15 +123,17 @@ def test_the_full_run_estimate_sums_the_sections_own_times():
     def section(name, c):
         return runner.render_section(runner.Result(name, [], c["seconds"], None, c), c["quick"])
 
+    copied = runner.Result("e", [Table("t", ["a"], [[1]], source="0 of 1 rows measured")], 0.0)
     sections = {
+        "e": runner.render_section(copied, False),
         "a": section("a", _conditions(0.0)),
         "b": "<!-- topic: b -->\n_Measured in 30 s, full mode._\n<!-- /topic -->\n",
         "c": section("c", _conditions(0.0, quick=True)),
     }
-    text = runner.full_run_estimate(sections, ["a", "b", "c", "d"])
-    assert "runs 4 topics" in text and "add up to 42 s" in text
+    text = runner.full_run_estimate(sections, ["a", "b", "c", "d", "e"])
+    assert "runs 5 topics" in text and "add up to 42 s" in text
     assert "measured before conditions were recorded: b" in text
-    assert "not counted: c, d" in text
+    assert "not counted (no full-mode run of all its rows yet): c, d, e" in text
 
 
 def test_the_meter_measures_real_time_and_load():

@@ -255,10 +255,11 @@ def render(
         "",
         (
             "Written by `make bench` (`python -m dlcourse.bench`); every ratio is measured within one "
-            "run, every absolute figure on the machine below."
+            "run. Each section says when it was measured, on which cores, CPU, GPU and library "
+            "versions, and under what load; the machine of the last bench run:"
         ),
         "",
-        "## Machine",
+        "## Machine of the last bench run",
         "",
         *machine_lines,
         "",
@@ -278,7 +279,9 @@ def full_run_estimate(sections: dict[str, str], known: list[str]) -> str:
     for name in known:
         text = sections.get(name, "")
         record, old = RECORD.search(text), OLD_TIMING.search(text)
-        if record and not json.loads(record[1])["quick"]:
+        if "\n_Rows: " in text:  # some rows were not measured by that run: its time is short
+            missing.append(name)
+        elif record and not json.loads(record[1])["quick"]:
             full[name] = json.loads(record[1])["seconds"]
         elif old:
             full[name] = float(old[1])
@@ -293,7 +296,7 @@ def full_run_estimate(sections: dict[str, str], known: list[str]) -> str:
     if undated:
         text += f"; measured before conditions were recorded: {', '.join(undated)}"
     if missing:
-        text += f"; no full-mode time yet, not counted: {', '.join(missing)}"
+        text += f"; not counted (no full-mode run of all its rows yet): {', '.join(missing)}"
     return text + "._"
 
 

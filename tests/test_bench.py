@@ -37,6 +37,7 @@ def test_quick_run_writes_sections_and_keeps_the_manual_block(tmp_path):
     text = out.read_text()
     assert MANUAL in text and kept in text  # untouched: hand-written block, topic not re-run
     assert "## Machine" in text and "- CPU: " in text and "TensorFlow 2." in text
+    assert re.search(r"- calibration: 200 training steps .* in [\d.]+ s", text)
     assert text.index("## gpu") < text.index("## labs")  # topics in name order
     gpu = re.search(r"## gpu.*?<!-- /topic -->", text, re.DOTALL)[0]
     assert "no GPU on this machine" in gpu or "images/s" in gpu

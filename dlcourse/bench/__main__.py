@@ -145,11 +145,17 @@ def _reset_keras() -> None:
         keras.backend.clear_session()
 
 
-def machine() -> list[str]:
-    """The machine of this run: CPU, cores, RAM, OS, Python, TF/Keras, GPU, date."""
+def machine(calibration_s: float | None = None) -> list[str]:
+    """The machine of this run: CPU, cores, RAM, OS, Python, TF/Keras, GPU, date, and the
+    seconds of the :func:`calibrate` workload."""
     import psutil
 
     now = datetime.datetime.now(datetime.UTC)
+    calibration = (
+        [f"- calibration: {CALIBRATION} in {calibration_s:.1f} s, at the start of the run"]
+        if calibration_s is not None
+        else []
+    )
     return [
         f"- CPU: {_cpu_model()}",
         f"- cores: {os.cpu_count()} logical, {psutil.cpu_count(logical=False)} physical",
@@ -158,7 +164,33 @@ def machine() -> list[str]:
         f"- Python {platform.python_version()}, {_versions()}",
         f"- GPU: {_gpu_names()}",
         f"- date: {now:%Y-%m-%d %H:%M} UTC",
+        *calibration,
     ]
+
+
+CALIBRATION = "200 training steps of the 784-300-100-10 MLP (batch 64, Adam, float32)"
+
+
+def calibrate() -> float:
+    """Seconds of a fixed workload (:data:`CALIBRATION`, on random data, after one untimed
+    epoch that traces it): a time measured on two machines compares through its ratio to this."""
+    import keras
+    import numpy as np
+
+    from dlcourse.models import create_model
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64 * 20, 28, 28, 1), dtype=np.float32)  # 20 batches per epoch
+    y = rng.integers(0, 10, len(x))
+    keras.utils.set_random_seed(0)
+    model = create_model("mlp_mnist", input_shape=(28, 28, 1), classes=10)
+    model.compile(keras.optimizers.Adam(), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=64, epochs=10, verbose=0)
+    seconds = time.perf_counter() - start
+    _reset_keras()
+    return seconds
 
 
 def _versions() -> str:
@@ -318,6 +350,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
     )
     p.add_argument("--list", action="store_true", help="list the topics and exit")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help=f"time the calibration workload ({CALIBRATION}) and exit",
+    )
     return p.parse_args(argv)
 
 
@@ -329,6 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         print("\n".join(known))
         return 0
+    if args.calibrate:
+        print(f"calibration: {CALIBRATION} in {calibrate():.2f} s")
+        return 0
     chosen = args.only or known
     unknown = [t for t in chosen if t not in known]
     if unknown:
@@ -339,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.output.parent.mkdir(parents=True, exist_ok=True)
     manual, sections = read_existing(args.output)
+    calibration_s = calibrate()
     start = time.perf_counter()
     failed = []
     for i, name in enumerate(chosen, 1):
@@ -361,7 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.quick:
         footer += " " + full_run_estimate(sections, known)
-    text = render(machine(), manual, sections, known + sorted(set(sections) - set(known)), footer)
+    text = render(
+        machine(calibration_s), manual, sections, known + sorted(set(sections) - set(known)), footer
+    )
     with atomic_path(args.output) as tmp:
         tmp.write_text(text)
     print(f"wrote {args.output}" + (f"; failed topics: {', '.join(failed)}" if failed else ""))

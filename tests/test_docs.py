@@ -1,7 +1,8 @@
 """The docs are true: README.md and docs/*.md name only paths, commands and figures that hold.
 
 * every ``labs/NN_*.py`` path exists, and every test a link names is in its file;
-* every ``make`` target exists in the Makefile (and ``make -n`` accepts the command);
+* every ``make`` target exists in the Makefile (and ``make -n`` accepts the command), and every
+  flag a doc passes to a lab (``make lab L=NN ARGS='--x 1'``) is one of that lab's flags;
 * every ``python -m dlcourse...`` command parses (``--help`` exits 0), and so does every lab
   script the docs run with ``--help``;
 * README's Python blocks run as written, in order, in one fresh interpreter;
@@ -96,6 +97,21 @@ def test_every_make_command_names_a_target(command):
             ["make", "-n", *words], cwd=ROOT, capture_output=True, text=True, check=False
         )
         assert dry.returncode == 0, dry.stderr
+
+
+def _lab_flags_named() -> list[tuple[str, str]]:
+    """(lab, flag) for each flag a doc passes to one lab: ``make lab L=NN ARGS='--x 1'``."""
+    pairs = set()
+    for command in MAKE_COMMANDS:
+        words = dict(w.split("=", 1) for w in shlex.split(command) if "=" in w)
+        if "lab" in shlex.split(command) and "L" in words and "NN" not in words["L"]:
+            pairs |= {(words["L"], f) for f in re.findall(r"--[\w-]+", words.get("ARGS", ""))}
+    return sorted(pairs)
+
+
+@pytest.mark.parametrize("lab, flag", _lab_flags_named())
+def test_every_flag_passed_to_a_lab_exists(lab, flag):
+    assert flag in labkit.describe(lab), f"lab {lab} has no flag {flag}"
 
 
 def _module_commands(text: str) -> set[tuple[str, ...]]:

@@ -18,7 +18,7 @@ TEST_WORKERS ?= 2
 FORCE    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab check report test mutants lint format fetch tune tune-distributed train-distributed bench clean
+.PHONY: help install data labs lab check report test mutants lint format fetch tune tune-distributed train-distributed bench bench-quick clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -75,8 +75,11 @@ tune-distributed: data  ## keras-tuner chief + WORKERS workers on 127.0.0.1
 train-distributed: data  ## MultiWorkerMirroredStrategy with WORKERS processes on 127.0.0.1
 	$(PY) -m dlcourse.training.distributed --workers $(WORKERS) $(ARGS)
 
-bench: data  ## Run every benchmark and rewrite BENCHMARKS.md (--quick via ARGS)
+bench: data  ## Every benchmark at full size; rewrites BENCHMARKS.md (its footer: how long it took)
 	$(PY) -m dlcourse.bench $(ARGS)
+
+bench-quick: data  ## Every benchmark at smoke-test sizes into runs/BENCHMARKS-quick.md (minutes)
+	$(PY) -m dlcourse.bench --quick $(ARGS)
 
 clean:  ## Remove runs/, generated data and caches (keeps .venv)
 	rm -rf runs .pytest_cache .ruff_cache

@@ -24,10 +24,12 @@ from dlcourse.labkit import (
     DEFAULT_OUT,
     PEAK_RSS_ENV,
     LabInfo,
+    TrainConfig,
     failed_claims,
     find_lab,
     flatten_scalars,
     list_labs,
+    load_lab,
 )
 from dlcourse.utils import atomic_path, write_json
 
@@ -190,6 +192,44 @@ def write_report(out_dir: str = DEFAULT_OUT) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return path
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+LAB_TABLE = (
+    "<!-- lab table: written by dlcourse.labrun.write_lab_table -->",
+    "<!-- /lab table -->",
+)
+
+
+def takes_fit_flags(lab: LabInfo) -> bool:
+    """Whether the lab takes ``fit``'s execution flags (``--strategy``, ``--precision``,
+    ``--jit-compile``, ``--steps-per-execution``): its Config derives from TrainConfig."""
+    return issubclass(load_lab(lab.name).Config, TrainConfig)
+
+
+def lab_table() -> str:
+    """README's table of labs, from each lab's header (Title, Lesson) and Config."""
+    lines = ["| lab | title | lesson | `fit` flags |", "|---|---|---|---|"]
+    for lab in list_labs():
+        cells = [
+            f"[{lab.number}](labs/{lab.path.name})",
+            lab.title,
+            lab.header.get("Lesson", ""),
+            "yes" if takes_fit_flags(lab) else "",
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_lab_table(readme: Path | None = None) -> Path:
+    """Rewrite the lab table between README's lab-table markers (after labs change)."""
+    readme = readme or README
+    text = readme.read_text()
+    start, end = (text.index(m) for m in LAB_TABLE)
+    new = text[: start + len(LAB_TABLE[0])] + "\n" + lab_table() + "\n" + text[end:]
+    with atomic_path(readme) as tmp:
+        tmp.write_text(new)
+    return readme
 
 
 def _read_json(path: Path) -> dict | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import dlcourse  # noqa: F401 (first: sets TensorFlow's environment before it loads)
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import numpy as np

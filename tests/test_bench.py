@@ -37,6 +37,7 @@ def test_quick_run_writes_sections_and_keeps_the_manual_block(tmp_path):
     text = out.read_text()
     assert MANUAL in text and kept in text  # untouched: hand-written block, topic not re-run
     assert "## Machine" in text and "- CPU: " in text and "TensorFlow 2." in text
+    assert re.search(r"- calibration: 200 training steps .* in [\d.]+ s", text)
     assert text.index("## gpu") < text.index("## labs")  # topics in name order
     gpu = re.search(r"## gpu.*?<!-- /topic -->", text, re.DOTALL)[0]
     assert "no GPU on this machine" in gpu or "images/s" in gpu
@@ -93,3 +94,60 @@ def test_lab_headlines(metrics, accuracy):
 def test_lab_time_to_accuracy():
     text = labs_bench.time_to_accuracy({"time_to_val_accuracy_s": 2.5, "a": {"time_to_x": None}})
     assert text == "time_to_val_accuracy_s: 2.5 s; a.time_to_x: not reached"
+
+
+def _conditions(share: float, quick: bool = False) -> dict:
+    return {
+        "date": "2026-12-04 08:00 UTC",
+        "seconds": 12.0,
+        "quick": quick,
+        "cores": 2,
+        "cpu": "Some CPU",
+        "gpu": "none",
+        "versions": "TensorFlow 2.21.0, Keras 3.15.1",
+        "load_before": 0.1,
+        "load_after": 1.9,
+        "others_share": share,
+    }
+
+
+def test_a_section_states_its_conditions_and_a_caveat_only_under_load():
+    quiet = "\n".join(runner.conditions_lines(_conditions(0.02)))
+    assert "2026-12-04 08:00 UTC" in quiet and "in 12 s, full mode" in quiet
+    assert "load average 0.10 before, 1.90 after" in quiet and "used 2 %" in quiet
+    assert "Caveat" not in quiet
+    busy = "\n".join(runner.conditions_lines(_conditions(0.4)))
+    assert "**Caveat**: other processes used 40 % of the 2 cores' time" in busy
+
+
+def test_the_full_run_estimate_sums_the_sections_own_times():
+    def section(name, c):
+        return runner.render_section(runner.Result(name, [], c["seconds"], None, c), c["quick"])
+
+    copied = runner.Result("e", [Table("t", ["a"], [[1]], source="0 of 1 rows measured")], 0.0)
+    sections = {
+        "e": runner.render_section(copied, False),
+        "a": section("a", _conditions(0.0)),
+        "b": "<!-- topic: b -->\n_Measured in 30 s, full mode._\n<!-- /topic -->\n",
+        "c": section("c", _conditions(0.0, quick=True)),
+    }
+    text = runner.full_run_estimate(sections, ["a", "b", "c", "d", "e"])
+    assert "runs 5 topics" in text and "add up to 42 s" in text
+    assert "measured before conditions were recorded: b" in text
+    assert "not counted (no full-mode run of all its rows yet): c, d, e" in text
+
+
+def test_the_meter_measures_real_time_and_load():
+    meter = runner.Meter(quick=True)
+    c = meter.stop()
+    assert c["seconds"] >= 0 and 0 <= c["others_share"] <= 1 and c["cores"] >= 1
+    assert c["load_before"] >= 0 and c["versions"].startswith("TensorFlow ")
+
+
+def test_copied_lab_rows_say_where_they_come_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCOURSE_BENCH_LABS_BUDGET_S", "-1")  # every row past the budget
+    monkeypatch.setattr(labs_bench.labkit, "DEFAULT_OUT", str(tmp_path))
+    (table,) = labs_bench.run()
+    assert table.source.startswith(f"0 of {len(table.rows)} rows measured by this bench run")
+    assert "none found" in table.source
+    assert {row[1] for row in table.rows} == {"not run (budget)"}

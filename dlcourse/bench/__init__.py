@@ -21,6 +21,7 @@ class Table:
     columns: list[str]
     rows: list[list[object]]
     notes: list[str] = field(default_factory=list)
+    source: str = ""  # where the rows come from, when not (all) from this run's measurement
 
     def to_markdown(self) -> str:
         head = [f"### {self.title}", ""]

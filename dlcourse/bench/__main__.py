@@ -1,7 +1,7 @@
 """``python -m dlcourse.bench`` (``make bench``): run every benchmark topic, rewrite BENCHMARKS.md.
 
-    python -m dlcourse.bench                      # every topic, full size (< 30 min on 2 cores)
-    python -m dlcourse.bench --quick              # tiny sizes: a smoke test, not a measurement
+    python -m dlcourse.bench                      # every topic, full size (time: see the footer)
+    python -m dlcourse.bench --quick              # tiny sizes into runs/BENCHMARKS-quick.md
     python -m dlcourse.bench --only gpu labs      # some topics; the other sections are kept
     python -m dlcourse.bench --list
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import json
 import os
 import pkgutil
 import platform
@@ -34,9 +35,12 @@ from dlcourse.utils import atomic_path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
+QUICK_OUTPUT = ROOT / "runs" / "BENCHMARKS-quick.md"  # make bench-quick
 MANUAL = ("<!-- manual -->", "<!-- /manual -->")
 _SECTION = re.compile(r"<!-- topic: (?P<name>[\w]+) -->\n.*?<!-- /topic -->\n", re.DOTALL)
-MEASURED = re.compile(r"_Measured in (\d+) s, full mode\._")  # a section's own timing line
+RECORD = re.compile(r"<!-- measured: (\{.*?\}) -->")  # a section's measured conditions
+OLD_TIMING = re.compile(r"_Measured in (\d+) s, full mode\._")  # before conditions were recorded
+BUSY_SHARE = 0.10  # other processes' share of the cores' time above which a section says so
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Result:
     tables: list[Table]
     seconds: float
     error: str | None = None
+    conditions: dict | None = None  # what the machine was doing meanwhile: see Meter
 
 
 def topics() -> list[str]:
@@ -56,17 +61,68 @@ def topics() -> list[str]:
 
 def run_topic(name: str, quick: bool) -> Result:
     """Import and run one topic; an exception becomes the result's ``error``."""
-    start = time.perf_counter()
+    meter = Meter(quick)
     try:
         module = importlib.import_module(f"dlcourse.bench.{name}")
         tables = list(module.run(quick=quick))
         for t in tables:
             _check_table(t)
-        return Result(name, tables, time.perf_counter() - start)
+        error = None
     except Exception:  # noqa: BLE001 (reported in BENCHMARKS.md and by the exit code)
-        return Result(name, [], time.perf_counter() - start, traceback.format_exc(limit=6))
+        tables, error = [], traceback.format_exc(limit=6)
     finally:
         _reset_keras()
+    conditions = meter.stop()
+    return Result(name, tables, conditions["seconds"], error, conditions)
+
+
+class Meter:
+    """Measures the conditions a section ran in, from its start to :meth:`stop`.
+
+    Wall time; the 1-minute load average before and after; the share of all cores' time that
+    other processes used meanwhile (busy CPU time of the machine minus this process's and its
+    finished children's); the date, cores, CPU, GPU and library versions.
+    """
+
+    def __init__(self, quick: bool):
+        import psutil
+
+        self.quick = quick
+        self.date = datetime.datetime.now(datetime.UTC)
+        self.load_before = os.getloadavg()[0]
+        self.busy, self.own = _busy_cpu_s(psutil), _own_cpu_s(psutil)
+        self.start = time.perf_counter()
+
+    def stop(self) -> dict:
+        import psutil
+
+        seconds = time.perf_counter() - self.start
+        cores = os.cpu_count() or 1
+        others = (_busy_cpu_s(psutil) - self.busy) - (_own_cpu_s(psutil) - self.own)
+        return {
+            "date": f"{self.date:%Y-%m-%d %H:%M} UTC",
+            "seconds": round(seconds, 1),
+            "quick": self.quick,
+            "cores": cores,
+            "cpu": _cpu_model(),
+            "gpu": _gpu_names(),
+            "versions": _versions(),
+            "load_before": round(self.load_before, 2),
+            "load_after": round(os.getloadavg()[0], 2),
+            "others_share": round(max(0.0, others) / max(seconds * cores, 1e-9), 3),
+        }
+
+
+def _busy_cpu_s(psutil) -> float:
+    """Seconds of CPU time the whole machine has spent busy since boot (all cores)."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+def _own_cpu_s(psutil) -> float:
+    """CPU seconds of this process and its finished children (lab and worker processes)."""
+    t = psutil.Process().cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _check_table(t: Table) -> None:
@@ -89,27 +145,68 @@ def _reset_keras() -> None:
         keras.backend.clear_session()
 
 
-def machine() -> list[str]:
-    """Where the figures were measured: CPU, cores, RAM, OS, Python, TF/Keras, GPU, date."""
-    import keras
+def machine(calibration_s: float | None = None) -> list[str]:
+    """The machine of this run: CPU, cores, RAM, OS, Python, TF/Keras, GPU, date, and the
+    seconds of the :func:`calibrate` workload."""
     import psutil
-    import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
     now = datetime.datetime.now(datetime.UTC)
+    calibration = (
+        [f"- calibration: {CALIBRATION} in {calibration_s:.1f} s, at the start of the run"]
+        if calibration_s is not None
+        else []
+    )
     return [
         f"- CPU: {_cpu_model()}",
         f"- cores: {os.cpu_count()} logical, {psutil.cpu_count(logical=False)} physical",
         f"- RAM: {psutil.virtual_memory().total / 2**30:.1f} GiB",
         f"- OS: {platform.platform()}",
-        (
-            f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-            f"Keras {keras.__version__}"
-        ),
-        f"- GPU: {', '.join(names) if names else 'none'}",
+        f"- Python {platform.python_version()}, {_versions()}",
+        f"- GPU: {_gpu_names()}",
         f"- date: {now:%Y-%m-%d %H:%M} UTC",
+        *calibration,
     ]
+
+
+CALIBRATION = "200 training steps of the 784-300-100-10 MLP (batch 64, Adam, float32)"
+
+
+def calibrate() -> float:
+    """Seconds of a fixed workload (:data:`CALIBRATION`, on random data, after one untimed
+    epoch that traces it): a time measured on two machines compares through its ratio to this."""
+    import keras
+    import numpy as np
+
+    from dlcourse.models import create_model
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64 * 20, 28, 28, 1), dtype=np.float32)  # 20 batches per epoch
+    y = rng.integers(0, 10, len(x))
+    keras.utils.set_random_seed(0)
+    model = create_model("mlp_mnist", input_shape=(28, 28, 1), classes=10)
+    model.compile(keras.optimizers.Adam(), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=64, epochs=10, verbose=0)
+    seconds = time.perf_counter() - start
+    _reset_keras()
+    return seconds
+
+
+def _versions() -> str:
+    import keras
+    import tensorflow as tf
+
+    return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+
+
+def _gpu_names() -> str:
+    """The GPUs TensorFlow sees, by name, or ``none``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    return ", ".join(names) if names else "none"
 
 
 def _cpu_model() -> str:
@@ -138,12 +235,37 @@ def render_section(result: Result, quick: bool) -> str:
     lines = [f"<!-- topic: {result.topic} -->", f"## {result.topic}", ""]
     if doc:
         lines += [doc, ""]
-    mode = "quick (smoke-test sizes, not representative)" if quick else "full"
-    lines += [f"_Measured in {result.seconds:.0f} s, {mode} mode._", ""]
+    lines += [*conditions_lines(result.conditions or {"seconds": result.seconds, "quick": quick})]
+    lines += [f"_Rows: {t.source}_" for t in result.tables if t.source] + [""]
     if result.error:
         lines += ["**FAILED**:", "", "```", result.error.rstrip(), "```", ""]
     lines += [t.to_markdown() for t in result.tables]
     return "\n".join(lines).rstrip() + "\n<!-- /topic -->\n"
+
+
+def conditions_lines(c: dict) -> list[str]:
+    """The measured-conditions line of a section, its record and, only where the measured
+    load calls for it, a caveat."""
+    mode = "quick mode (smoke-test sizes, not a measurement)" if c["quick"] else "full mode"
+    if "date" not in c:  # a section rendered without a Meter (tests)
+        return [f"_Measured in {c['seconds']:.0f} s, {mode}._"]
+    lines = [
+        (
+            f"_Measured {c['date']} in {c['seconds']:.0f} s, {mode}, on {c['cores']} cores "
+            f"({c['cpu']}; GPU: {c['gpu']}), {c['versions']}. 1-minute load average "
+            f"{c['load_before']:.2f} before, {c['load_after']:.2f} after; other processes used "
+            f"{100 * c['others_share']:.0f} % of the cores' time meanwhile._"
+        ),
+        f"<!-- measured: {json.dumps(c, sort_keys=True)} -->",
+    ]
+    if c["others_share"] >= BUSY_SHARE:
+        lines.append(
+            f"**Caveat**: other processes used {100 * c['others_share']:.0f} % of the "
+            f"{c['cores']} cores' time while this section ran, so its absolute figures (seconds, "
+            "examples/s) are slower and noisier than on an idle machine; figures measured side "
+            "by side in it (ratios) are less affected."
+        )
+    return lines
 
 
 def _topic_doc(name: str) -> str:
@@ -165,10 +287,11 @@ def render(
         "",
         (
             "Written by `make bench` (`python -m dlcourse.bench`); every ratio is measured within one "
-            "run, every absolute figure on the machine below."
+            "run. Each section says when it was measured, on which cores, CPU, GPU and library "
+            "versions, and under what load; the machine of the last bench run:"
         ),
         "",
-        "## Machine",
+        "## Machine of the last bench run",
         "",
         *machine_lines,
         "",
@@ -182,6 +305,33 @@ def render(
     return "\n".join(parts)
 
 
+def full_run_estimate(sections: dict[str, str], known: list[str]) -> str:
+    """What one full ``make bench`` takes, from each section's own measured time."""
+    full, undated, missing = {}, [], []
+    for name in known:
+        text = sections.get(name, "")
+        record, old = RECORD.search(text), OLD_TIMING.search(text)
+        if "\n_Rows: " in text:  # some rows were not measured by that run: its time is short
+            missing.append(name)
+        elif record and not json.loads(record[1])["quick"]:
+            full[name] = json.loads(record[1])["seconds"]
+        elif old:
+            full[name] = float(old[1])
+            undated.append(name)
+        else:
+            missing.append(name)
+    total = sum(full.values())
+    text = (
+        f"_A full `make bench` runs {len(known)} topics; their sections' last full-mode times "
+        f"add up to {total:.0f} s ({total / 60:.0f} min)"
+    )
+    if undated:
+        text += f"; measured before conditions were recorded: {', '.join(undated)}"
+    if missing:
+        text += f"; not counted (no full-mode run of all its rows yet): {', '.join(missing)}"
+    return text + "._"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m dlcourse.bench",
@@ -193,18 +343,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--output",
         type=Path,
-        default=DEFAULT_OUTPUT,
-        help="file to rewrite (default: BENCHMARKS.md at the repository root)",
+        default=None,
+        help=(
+            "file to rewrite (default: BENCHMARKS.md at the repository root; with --quick, "
+            f"{QUICK_OUTPUT.relative_to(ROOT)}, so a smoke run never replaces measurements)"
+        ),
     )
     p.add_argument("--list", action="store_true", help="list the topics and exit")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help=f"time the calibration workload ({CALIBRATION}) and exit",
+    )
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.output is None:
+        args.output = QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT
     known = topics()
     if args.list:
         print("\n".join(known))
+        return 0
+    if args.calibrate:
+        print(f"calibration: {CALIBRATION} in {calibrate():.2f} s")
         return 0
     chosen = args.only or known
     unknown = [t for t in chosen if t not in known]
@@ -214,7 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     manual, sections = read_existing(args.output)
+    calibration_s = calibrate()
     start = time.perf_counter()
     failed = []
     for i, name in enumerate(chosen, 1):
@@ -230,14 +395,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections[name] = render_section(result, args.quick)
     total = time.perf_counter() - start
     scope = "every topic" if not args.only else "topics " + ", ".join(chosen)
+    now = datetime.datetime.now(datetime.UTC)
     footer = (
-        f"_Last bench run ({scope}{', quick mode' if args.quick else ''}) took "
-        f"{total:.0f} s of wall time._"
+        f"_Last bench run ({scope}{', quick mode' if args.quick else ''}), ended "
+        f"{now:%Y-%m-%d %H:%M} UTC, took {total:.0f} s of wall time._"
     )
-    if args.only:  # what one full `make bench` would take, from the sections' own timings
-        timed = [int(m) for text in sections.values() for m in MEASURED.findall(text)]
-        footer += f" _The sections' measured times add up to {sum(timed)} s._"
-    text = render(machine(), manual, sections, known + sorted(set(sections) - set(known)), footer)
+    if not args.quick:
+        footer += " " + full_run_estimate(sections, known)
+    text = render(
+        machine(calibration_s), manual, sections, known + sorted(set(sections) - set(known)), footer
+    )
     with atomic_path(args.output) as tmp:
         tmp.write_text(text)
     print(f"wrote {args.output}" + (f"; failed topics: {', '.join(failed)}" if failed else ""))

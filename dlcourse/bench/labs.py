@@ -40,7 +40,17 @@ def run(quick: bool = False) -> list[Table]:
             metrics = _read(Path(tmp) / lab.name / "metrics.json")
             mode = "quick" if quick else "default"
             rows.append(_row(lab.name, mode, info, metrics))
-    over = sum(1 for r in rows if r[1] != "default" and r[1] != "quick")
+    measured = sum(1 for r in rows if r[1] in ("default", "quick"))
+    copied = sorted(r[1].removeprefix("make labs ") for r in rows if r[1].startswith("make labs"))
+    source = ""
+    if measured < len(rows):
+        when = f"dated {copied[0]} to {copied[-1]} UTC" if copied else "none found"
+        source = (
+            f"{measured} of {len(rows)} rows measured by this bench run; past its {budget:.0f} s "
+            f"budget, {len(copied)} copied from the runs/<lab>/run_info.json of `make labs` "
+            f"({when}): wall time and peak RSS as that run measured them, under a load it did "
+            "not record."
+        )
     return [
         Table(
             "Per lab: wall time, peak RSS, headline accuracy and time-to-accuracy",
@@ -57,10 +67,11 @@ def run(quick: bool = False) -> list[Table]:
             rows,
             notes=[
                 (
-                    f"{len(rows) - over} lab(s) run by this bench, {over} past the "
-                    f"{budget:.0f} s budget (taken from runs/ of make labs, or not run)."
+                    "run: default (or quick) = run by this bench at those settings; "
+                    "make labs DATE = copied from that run's runs/<lab>/run_info.json, its date."
                 )
             ],
+            source=source,
         )
     ]
 
@@ -86,7 +97,7 @@ def _from_make_labs(lab) -> list:
     info = _read(folder / "run_info.json")
     if info is None:
         return [lab.name, "not run (budget)", "", "", "", "", "", ""]
-    when = time.strftime("%Y-%m-%d", time.gmtime((folder / "run_info.json").stat().st_mtime))
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime((folder / "run_info.json").stat().st_mtime))
     return _row(lab.name, f"make labs {when}", info, _read(folder / "metrics.json"))
 
 

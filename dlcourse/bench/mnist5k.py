@@ -259,10 +259,9 @@ def run(quick: bool = False) -> list[Table]:
                     f"lowest {min(lenet_seeds, default=0.0):.3f})."
                 ),
                 (
-                    "Times are wall seconds on the 2 CPU cores of the machine named at the top "
-                    "(shared and loaded: other jobs ran on the same cores), so they are noisy and "
-                    "training is not bit-reproducible run to run: compare within this table only; "
-                    "the lead may rerun on a quiet machine with `make bench ARGS='--only mnist5k'`."
+                    "Times are wall seconds on the cores named in this section's measured line; "
+                    "training on a CPU is not bit-reproducible run to run, so compare them within "
+                    "this table."
                 ),
             ],
         ),

@@ -34,7 +34,13 @@ def run(quick: bool = False) -> list[Table]:
         return [_table([measure(labs[0], SEEDS[:2], ["--quick"])])]
     for lab in labs:
         write_json(RECORDS / f"{lab.name}.json", measure(lab, SEEDS))
-    return [_table([json.loads(p.read_text()) for p in sorted(RECORDS.glob("*.json"))])]
+    table = _table([json.loads(p.read_text()) for p in sorted(RECORDS.glob("*.json"))])
+    if len(table.rows) > len(labs):
+        table.source = (
+            f"{len(labs)} of {len(table.rows)} labs measured by this run; the other rows are "
+            "those labs' last records in docs/bench/seeds/, at the commit and date in their row."
+        )
+    return [table]
 
 
 def measure(lab: labkit.LabInfo, seeds, extra: list[str] | None = None) -> dict:

@@ -323,8 +323,16 @@ def _select(ds, take: int | None, classes, per_class: int | None, n_classes: int
             keep = seen[y] < per_class
             return seen + tf.one_hot(y, n_classes, dtype=tf.int32), (*example, keep)
 
+        def kept(x, y, keep):
+            return keep
+
+        def drop_flag(x, y, keep):
+            return x, y
+
+        # Named functions, not two lambdas on one line: AutoGraph finds a lambda by its source
+        # line and cannot tell two with the same arguments apart (it warns and skips them).
         ds = ds.scan(tf.zeros([n_classes], tf.int32), count)
-        ds = ds.filter(lambda x, y, keep: keep).map(lambda x, y, keep: (x, y))
+        ds = ds.filter(kept).map(drop_flag)
     return ds if take is None else ds.take(take)
 
 

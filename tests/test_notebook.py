@@ -1,47 +1,150 @@
-"""Jupyter: a real ipykernel runs `import dlcourse` and lab 01; figures come back inline."""
+"""Every lab as a notebook: generated from its file, executed top to bottom in a real ipykernel
+at quick settings (``DLCOURSE_QUICK=1``), figures inline. This is the quick run of every lab in
+the test suite: one test per lab, so pytest-xdist spreads the kernels over the cores."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from dlcourse import cli, labkit, notebook
+
+LABS = [lab.name for lab in labkit.list_labs()]
+SAME_AS_SCRIPT = ("01_linear_regression", "04_representations")  # cheap, no wall times in them
+_MARK = "metrics as JSON: "
+
 
 @pytest.fixture
-def kernel_name(tmp_path, monkeypatch) -> str:
-    """A kernelspec that runs this venv's Python, found through JUPYTER_PATH."""
+def kernel(tmp_path, monkeypatch) -> dict:
+    """A kernelspec that runs this venv's Python, and the environment of a kernel at quick
+    settings with the inline figure backend, as in real Jupyter."""
     spec = tmp_path / "jupyter" / "kernels" / "dlcourse-test" / "kernel.json"
     spec.parent.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec.write_text(json.dumps({"argv": argv, "display_name": "dlcourse", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.delenv("MPLBACKEND", raising=False)  # as in real Jupyter: the inline backend
-    monkeypatch.setenv("DLCOURSE_DATA_DIR", str(tmp_path / "data"))
-    return "dlcourse-test"
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    return {"kernel_name": "dlcourse-test", "env": env | {notebook.QUICK_ENV: "1"}}
 
 
-def test_lab_runs_in_a_notebook_with_inline_figures(kernel_name, tmp_path):
-    cells = [
-        "import json\nimport dlcourse",
-        f"metrics = dlcourse.labkit.run_lab('01', quick=True, out_dir={str(tmp_path / 'runs')!r})",
-        (
-            "import matplotlib\n"
-            "rmse = metrics['normal_equation_numpy']['test_rmse']\n"
-            "print(json.dumps({'rmse': rmse, 'backend': matplotlib.get_backend()}))"
-        ),
+def execute(path, kernel: dict, cwd) -> nbformat.NotebookNode:
+    """Run every cell of the notebook at ``path`` in a fresh kernel started in ``cwd``."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(f"import json\nprint({_MARK!r} + json.dumps(metrics))")
+    )
+    client = NotebookClient(
+        nb, kernel_name=kernel["kernel_name"], timeout=600, resources={"metadata": {"path": cwd}}
+    )
+    client.execute(env=kernel["env"])
+    return nb
+
+
+def inline_images(nb: nbformat.NotebookNode) -> list[int]:
+    """The index of the cell under each inline PNG."""
+    return [
+        i
+        for i, cell in enumerate(nb.cells)
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
     ]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(nb, kernel_name=kernel_name, timeout=180).execute()
 
-    lab_outputs = nb.cells[1].outputs
-    images = [o for o in lab_outputs if o.output_type == "display_data" and "image/png" in o.data]
-    pngs = list((tmp_path / "runs" / "01_linear_regression").glob("*.png"))
-    assert images and len(images) == len(pngs), [o.output_type for o in lab_outputs]
-    printed = json.loads(nb.cells[2].outputs[0].text)
-    assert 0.7 < printed["rmse"] < 1.3
-    assert "inline" in printed["backend"]
-    assert (pngs[0].parent / "metrics.json").exists()
-    assert (tmp_path / "data" / "linear" / "manifest.json").exists()  # data/ -> loader -> lab
+
+@pytest.mark.parametrize("name", LABS)
+def test_lab_notebook_runs_at_quick_settings(name, kernel, tmp_path):
+    path = notebook.write(labkit.find_lab(name), tmp_path)
+    assert not any(cell.get("outputs") for cell in nbformat.read(path, as_version=4).cells)
+    nb = execute(path, kernel, tmp_path)
+
+    folder = tmp_path / "runs" / name
+    saved = json.loads((folder / "metrics.json").read_text())
+    printed = nb.cells[-1].outputs[-1].text.split(_MARK, 1)[1]
+    assert saved and labkit.flatten_scalars(saved) == pytest.approx(
+        labkit.flatten_scalars(json.loads(printed))
+    )
+    assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
+    # Every figure the lab saves shows inline too, under the cell that drew it (a step's cell).
+    pngs, images = sorted(folder.glob("*.png")), inline_images(nb)
+    assert len(images) >= len(pngs), f"{len(pngs)} PNGs in {folder}, {len(images)} inline"
+    assert all(nb.cells[i].source != nb.cells[-1].source for i in images)
+    if name in SAME_AS_SCRIPT:  # the script at the same settings writes the same metrics.json
+        script = tmp_path / "script"
+        lab_file = labkit.find_lab(name).path
+        cmd = [sys.executable, str(lab_file), "--quick", "--out-dir", str(script)]
+        subprocess.run(
+            cmd, check=True, capture_output=True, env=kernel["env"] | {"MPLBACKEND": "Agg"}
+        )
+        assert json.loads((script / name / "metrics.json").read_text()) == saved
+    # Every lab states its lesson as claims; those that do not need the defaults hold here.
+    assert saved["claims"], f"{name} states no claims"
+    assert not labkit.failed_claims(saved, quick=True), labkit.format_claims(saved, quick=True)
+    assert labkit.format_claims(saved, quick=True) in nb.cells[-2].outputs[0].text
+
+
+def test_every_lab_has_a_notebook(tmp_path, capsys):
+    assert cli.main(["labs", "notebook", "--out", str(tmp_path)]) == 0
+    written = sorted(p.stem for p in tmp_path.glob("*.ipynb"))
+    assert written == LABS
+    assert capsys.readouterr().out.split() == [str(tmp_path / f"{n}.ipynb") for n in LABS]
+
+
+def test_a_notebook_has_the_labs_steps_and_settings(tmp_path):
+    nb = notebook.build(labkit.find_lab("14"))
+    kinds = "".join(cell.cell_type[0] for cell in nb.cells)
+    assert kinds.startswith("mcc") and kinds.endswith("c") and "mc" in kinds[3:]
+    title, definitions, config = (cell.source for cell in nb.cells[:3])
+    assert title.startswith("# The MNIST MLP") and "**Notes:** 000" in title
+    assert 'LAB = "14_mlp_digits"' in definitions and "__file__" not in definitions.split("#")[0]
+    assert "def run(" not in definitions and "__main__" not in definitions
+    assert "    epochs=15,  # training epochs\n" in config
+    assert 'quick=os.environ.get("DLCOURSE_QUICK") == "1"' in config
+    steps = "\n".join(cell.source for cell in nb.cells[3:])
+    assert steps.startswith("out = labkit.start(cfg, LAB)") and "return metrics" not in steps
+    assert "\n    " not in nb.cells[3].source  # dedented: the step's variables are the kernel's
+    assert nb.cells[-1].source == "print(labkit.format_claims(metrics, quick=cfg.quick))"
+
+
+def test_an_edited_lab_shows_in_its_regenerated_notebook(tmp_path):
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    lab_file = Path(shutil.copy(labkit.find_lab("01").path, labs))
+    out = tmp_path / "notebooks"
+    notebook.write_all(out_dir=out, labs_dir=labs)
+    before = (out / "01_linear_regression.ipynb").read_text()
+    notebook.write_all(out_dir=out, labs_dir=labs)  # regenerating an unchanged lab changes nothing
+    assert (out / "01_linear_regression.ipynb").read_text() == before
+
+    text = lab_file.read_text()
+    text = text.replace('eta: float = arg(0.1, "batch', 'eta: float = arg(0.05, "batch')
+    text = text.replace("    # Figures: the paths", "    # Figures, redrawn: the paths")
+    lab_file.write_text(text)
+    files = sorted(tmp_path.rglob("*"))
+    notebook.write_all(out_dir=out, labs_dir=labs)
+    assert sorted(tmp_path.rglob("*")) == files  # no other file written
+    after = nbformat.read(out / "01_linear_regression.ipynb", as_version=4)
+    sources = [cell.source for cell in after.cells]
+    assert any("    eta=0.05,  # batch GD learning rate" in s for s in sources)
+    assert any("Figures, redrawn: the paths in (theta0, theta1)" in s for s in sources)
+
+
+def test_a_lab_that_cannot_be_split_is_refused_naming_the_line(tmp_path):
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    lab_file = Path(shutil.copy(labkit.find_lab("01").path, labs))
+    text = lab_file.read_text()
+    lab_file.write_text(
+        text.replace("    test = splits", "    if cfg.quick:\n        return {}\n    test = splits")
+    )
+    line = text[: text.index("    test = splits")].count("\n") + 2
+    with pytest.raises(
+        notebook.NotebookError, match=rf"01_linear_regression.py:{line}: .*early `return`"
+    ):
+        notebook.build(labkit.list_labs(labs)[0])

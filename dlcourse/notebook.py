@@ -237,9 +237,26 @@ def _steps(
     end = spans[-1][1]
     inside = {n for first, last in spans for n in range(first, last + 1)}  # 1-based, code lines
     verbatim = _string_lines(body)  # continuation lines of multi-line strings: never dedented
+    ends = {node.end_lineno: node for node in body}  # the line where each statement ends
     prefix = " " * indent
     cells: list[nbformat.NotebookNode] = []
-    code: list[str] = []
+    code: list[int] = []  # 1-based numbers of the lines of the next code cell
+
+    def flush() -> None:
+        # A cell that ends on an expression (`plots.save(...)`) ends with `;`: Jupyter would
+        # echo the value (a path) that the script drops.
+        text = {n: lines[n - 1] for n in code}
+        last = ends.get(max((n for n in code if n in ends), default=0))
+        if isinstance(last, ast.Expr):
+            line, col = text[last.end_lineno].encode(), last.end_col_offset  # col: in bytes
+            text[last.end_lineno] = (line[:col] + b";" + line[col:]).decode()
+        source = _tidy(
+            [text[n] if n in verbatim else _dedent(text[n], prefix, path, n) for n in code]
+        )
+        if source:
+            cells.append(nbformat.v4.new_code_cell(source))
+        code.clear()
+
     n = start
     while n <= end:
         line = lines[n - 1]
@@ -249,16 +266,16 @@ def _steps(
             and (n == start or not lines[n - 2].strip())
         )
         if not narrative:
-            code.append(line if n in verbatim else _dedent(line, prefix, path, n))
+            code.append(n)
             n += 1
             continue
         comment = []
         while n <= end and n not in inside and lines[n - 1].startswith(prefix + "#"):
             comment.append(re.sub(r"^# ?", "", lines[n - 1][indent:]))
             n += 1
-        _flush(cells, code)
+        flush()
         cells.append(nbformat.v4.new_markdown_cell("\n".join(comment).strip()))
-    _flush(cells, code)
+    flush()
     return cells, last.value.id
 
 
@@ -281,13 +298,6 @@ def _check_flat(body: list[ast.stmt], path: Path) -> None:
         if problem:
             raise NotebookError(path, node.lineno, problem)
         todo.extend(ast.iter_child_nodes(node))
-
-
-def _flush(cells: list, code: list[str]) -> None:
-    text = _tidy(code)
-    if text:
-        cells.append(nbformat.v4.new_code_cell(text))
-    code.clear()
 
 
 def _dedent(line: str, prefix: str, path: Path, n: int) -> str:

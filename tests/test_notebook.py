@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from nbclient import NotebookClient
 from dlcourse import cli, labkit, notebook
 
 LABS = [lab.name for lab in labkit.list_labs()]
-SAME_AS_SCRIPT = ("01_linear_regression", "04_representations")  # cheap, no wall times in them
+SAME_AS_SCRIPT = ("01_linear_regression", "04_representations")  # cheap, and no wall times
 _MARK = "metrics as JSON: "
 
 
@@ -80,6 +79,7 @@ def test_lab_notebook_runs_at_quick_settings(name, kernel, tmp_path):
     path = notebook.write(labkit.find_lab(name), tmp_path)
     assert not any(cell.get("outputs") for cell in nbformat.read(path, as_version=4).cells)
     nb = execute(path, kernel, tmp_path)
+    nbformat.write(nb, tmp_path / f"{name}.executed.ipynb")  # to read when a test fails
 
     folder = tmp_path / "runs" / name
     saved = json.loads((folder / "metrics.json").read_text())
@@ -91,11 +91,9 @@ def test_lab_notebook_runs_at_quick_settings(name, kernel, tmp_path):
     # Every figure the lab saves shows inline too, under the cell that drew it (a step's cell).
     pngs, images = sorted(folder.glob("*.png")), inline_images(nb)
     assert len(images) >= len(pngs), f"{len(pngs)} PNGs in {folder}, {len(images)} inline"
-    if name in SAME_AS_SCRIPT:  # the script at the same settings writes the same metrics.json
+    if name in SAME_AS_SCRIPT:  # the script's main() at the same settings: the same metrics.json
         script = tmp_path / "script"
-        lab_file = labkit.find_lab(name).path
-        cmd = [sys.executable, str(lab_file), "--quick", "--out-dir", str(script)]
-        subprocess.run(cmd, check=True, capture_output=True)
+        labkit.load_lab(name).main(["--quick", "--out-dir", str(script)])
         assert json.loads((script / name / "metrics.json").read_text()) == saved
     # Every lab states its lesson as claims; those that do not need the defaults hold here.
     assert saved["claims"], f"{name} states no claims"
@@ -123,6 +121,8 @@ def test_a_notebook_has_the_labs_steps_and_settings(tmp_path):
     steps = "\n".join(cell.source for cell in nb.cells[3:])
     assert steps.startswith("out = labkit.start(cfg, LAB)") and "return metrics" not in steps
     assert "\n    " not in nb.cells[3].source  # dedented: the step's variables are the kernel's
+    # A step that ends on an expression does not echo its value (here a path) under the cell.
+    assert nb.cells[-2].source.endswith("labkit.save_metrics(out, metrics);")
     assert nb.cells[-1].source == "print(labkit.format_claims(metrics, quick=cfg.quick))"
 
 

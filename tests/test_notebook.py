@@ -4,6 +4,7 @@ the test suite: one test per lab, so pytest-xdist spreads the kernels over the c
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -21,6 +22,70 @@ from dlcourse import cli, labkit, notebook
 LABS = [lab.name for lab in labkit.list_labs()]
 SAME_AS_SCRIPT = ("01_linear_regression", "04_representations")  # cheap, and no wall times
 _MARK = "metrics as JSON: "
+
+# A lab with every shape the generator meets: narrative blocks (one of two lines), a nested
+# function, a comment inside a block, a multi-line string, a figure, a claim, non-ASCII text.
+TOY_LAB = '''"""
+Title: A toy lab
+Unit: I
+Lesson: Doubling doubles.
+Description: Every shape the generator meets,
+in one small lab.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcourse import labkit, plots
+from dlcourse.labkit import arg
+
+LAB = labkit.lab_name(__file__)
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    n: int = arg(8, "how many numbers", check="positive")
+    label: str = arg("2·x", "the curve's label")
+
+    QUICK = labkit.quick(n=4)
+
+
+def run(cfg: Config) -> dict:
+    out = labkit.start(cfg, LAB)
+
+    # The data: the first n numbers,
+    # and a string whose indentation is its own.
+    x = np.arange(cfg.n)
+    note = """a string
+    indented inside"""
+
+    # Doubling, in a helper defined inside run.
+    def double(v):
+        return 2 * v  # a return in a nested function is fine
+
+    y = double(x)
+    if cfg.quick:
+        # a comment inside a block stays in the code
+        y = y + 0
+
+    # The figure and the claim.
+    plots.save(plots.curves({cfg.label: y.tolist()}, title="y = 2·x"), out, "double")
+    claims = [labkit.claim("Doubling doubles.", bool((y == 2 * x).all()))]
+    metrics = {"total": int(y.sum()), "note": note, "claims": claims}
+    labkit.save_metrics(out, metrics)  # the last step
+    return metrics
+
+
+def main(argv=None):
+    return labkit.cli(run, Config, __doc__, argv)
+
+
+if __name__ == "__main__":
+    main()
+'''
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +170,12 @@ def test_every_lab_has_a_notebook(tmp_path, capsys):
     assert cli.main(["labs", "notebook", "--out", str(tmp_path)]) == 0
     written = sorted(p.stem for p in tmp_path.glob("*.ipynb"))
     assert written == LABS
+    for path in tmp_path.glob("*.ipynb"):  # plain Python cells, written without outputs
+        cells = nbformat.read(path, as_version=4).cells
+        for cell in cells:
+            if cell.cell_type == "code":
+                ast.parse(cell.source)
+                assert not cell.outputs and cell.execution_count is None
     assert capsys.readouterr().out.split() == [str(tmp_path / f"{n}.ipynb") for n in LABS]
 
 
@@ -162,3 +233,29 @@ def test_a_lab_that_cannot_be_split_is_refused_naming_the_line(tmp_path):
         notebook.NotebookError, match=rf"01_linear_regression.py:{line}: .*early `return`"
     ):
         notebook.build(labkit.list_labs(labs)[0])
+
+
+def test_a_lab_of_every_shape_runs_as_its_notebook_as_its_script(kernel, tmp_path):
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "99_toy.py").write_text(TOY_LAB)
+    lab = labkit.list_labs(tmp_path / "labs")[0]
+    nb = notebook.build(lab)
+    src = [cell.source for cell in nb.cells]
+    assert "".join(cell.cell_type[0] for cell in nb.cells) == "mcccmcmcmcc"
+    assert src[0].startswith("# A toy lab\n\nLab 99 · Unit I · `labs/99_toy.py`\n\n**Lesson:**")
+    assert "Every shape the generator meets, in one small lab." in src[0]
+    assert '    label="2·x",  # the curve\'s label\n' in src[2]
+    assert src[4] == "The data: the first n numbers,\nand a string whose indentation is its own."
+    assert 'note = """a string\n    indented inside"""' in src[5]  # the string is unchanged
+    assert "def double(v):\n    return 2 * v" in src[7]
+    assert "\n    # a comment inside a block stays in the code\n" in src[7]
+    assert src[9].endswith("labkit.save_metrics(out, metrics);  # the last step")
+    path = tmp_path / "99_toy.ipynb"
+    nbformat.write(nb, path)
+
+    ran = execute(path, kernel, tmp_path)
+    assert inline_images(ran) == [9]  # under the cell that draws it
+    assert ran.cells[-2].outputs[0].text == "\u2714 Doubling doubles.\n"
+    saved = json.loads((tmp_path / "runs" / "99_toy" / "metrics.json").read_text())
+    script = notebook._load(lab).main(["--quick", "--out-dir", str(tmp_path / "script")])
+    assert saved == json.loads(json.dumps(script)) and script["total"] == 12

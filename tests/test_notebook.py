@@ -119,9 +119,14 @@ def execute(path: Path, km: KernelManager, cwd: Path) -> nbformat.NotebookNode:
     nb.cells = [nbformat.v4.new_code_cell(fresh), *nb.cells, nbformat.v4.new_code_cell(shown)]
     if not km.is_alive():  # a previous notebook killed it
         km.restart_kernel(now=True)
-    client = NotebookClient(nb, km=km, timeout=600, interrupt_on_timeout=True)
+    # A cell's time limit under pytest-timeout's 300 s for the test; on any failure the kernel
+    # is interrupted, so that the next notebook does not queue behind a cell still running.
+    client = NotebookClient(nb, km=km, timeout=240, interrupt_on_timeout=True)
     try:
         client.execute()
+    except BaseException:
+        km.interrupt_kernel()
+        raise
     finally:
         if client.kc is not None:
             client.kc.stop_channels()

@@ -56,9 +56,9 @@ _LAB_LINE = "LAB = labkit.lab_name(__file__)"
 class NotebookError(ValueError):
     """A lab whose source cannot be turned into notebook cells, naming its file and line."""
 
-    def __init__(self, path: Path, line: int | None, problem: str):
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: cannot make a notebook: {problem}")
+    def __init__(self, path: Path | None, line: int | None, problem: str):
+        where = f"{path}:{line}: " if line else f"{path}: " if path else ""
+        super().__init__(f"{where}cannot make a notebook: {problem}")
 
 
 # --------------------------------------------------------------------------- writing notebooks
@@ -69,11 +69,25 @@ def write_all(
     out_dir: str | Path = DEFAULT_OUT,
     labs_dir: Path = labkit.LABS_DIR,
 ) -> list[Path]:
-    """Write one notebook per lab (``keys``: lab numbers or names; None: every lab)."""
+    """Write one notebook per lab (``keys``: lab numbers or names; None: every lab).
+
+    A lab that cannot be converted does not stop the others: they are written, then one
+    :class:`NotebookError` lists every refused lab with its line.
+    """
     labs = labkit.list_labs(labs_dir)
     if keys:
         labs = [labkit.find_lab(k, labs_dir) for k in keys]
-    return [write(lab, out_dir) for lab in labs]
+    paths, refused = [], []
+    for lab in labs:
+        try:
+            paths.append(write(lab, out_dir))
+        except NotebookError as err:
+            refused.append(str(err))
+    if refused:
+        raise NotebookError(
+            None, None, f"{len(paths)} written, {len(refused)} refused:\n" + "\n".join(refused)
+        )
+    return paths
 
 
 def write(lab: labkit.LabInfo, out_dir: str | Path = DEFAULT_OUT) -> Path:

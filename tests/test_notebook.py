@@ -234,10 +234,11 @@ def test_a_lab_that_cannot_be_split_is_refused_naming_the_line(tmp_path):
         text.replace("    test = splits", "    if cfg.quick:\n        return {}\n    test = splits")
     )
     line = text[: text.index("    test = splits")].count("\n") + 2
-    with pytest.raises(
-        notebook.NotebookError, match=rf"01_linear_regression.py:{line}: .*early `return`"
-    ):
-        notebook.build(labkit.list_labs(labs)[0])
+    shutil.copy(labkit.find_lab("04").path, labs)  # a lab that converts: still written
+    error = rf"1 written, 1 refused:\n.*01_linear_regression.py:{line}: .*early `return`"
+    with pytest.raises(notebook.NotebookError, match=error):
+        notebook.write_all(out_dir=tmp_path / "out", labs_dir=labs)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["04_representations.ipynb"]
 
 
 def test_a_lab_of_every_shape_runs_as_its_notebook_as_its_script(kernel, tmp_path):

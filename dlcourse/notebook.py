@@ -113,10 +113,8 @@ def build(lab: labkit.LabInfo) -> nbformat.NotebookNode:
         *steps,
         nbformat.v4.new_code_cell(f"print(labkit.format_claims({result}, quick=cfg.quick))"),
     ]
-    for i, cell in enumerate(cells):
-        cell.id = (
-            f"{lab.number}-{i:02d}"  # stable ids: regenerating an unchanged lab changes nothing
-        )
+    for i, cell in enumerate(cells):  # stable ids: an unchanged lab gives an unchanged file
+        cell.id = f"{lab.number}-{i:02d}"
     return nbformat.v4.new_notebook(
         cells=cells,
         metadata={

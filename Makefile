@@ -6,6 +6,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dlcourse-installed
+JUPYTER_STAMP := $(VENV)/.dlcourse-jupyter-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
@@ -18,7 +19,7 @@ TEST_WORKERS ?= 2
 FORCE    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab check report test mutants lint format fetch tune tune-distributed train-distributed bench bench-quick clean
+.PHONY: help install data labs lab check report notebooks jupyter test mutants lint format fetch tune tune-distributed train-distributed bench bench-quick clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -51,6 +52,16 @@ check: data  ## Run every lab at its defaults (reusing up-to-date runs); fail if
 
 report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 	$(PY) -m dlcourse labs report
+
+notebooks: $(STAMP)  ## Write every lab as a Jupyter notebook into notebooks/ (from labs/, no outputs)
+	$(PY) -m dlcourse labs notebook --out notebooks
+
+$(JUPYTER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,jupyter]'
+	@touch $(JUPYTER_STAMP)
+
+jupyter: data notebooks $(JUPYTER_STAMP)  ## Open JupyterLab on notebooks/ (installs the optional `jupyter` extra)
+	$(PY) -m jupyterlab --ServerApp.root_dir=notebooks
 
 test: $(STAMP)  ## Run the test suite on both cores (pytest-xdist; TEST_WORKERS=0: one process)
 	$(PY) -m pytest -n $(TEST_WORKERS) $(ARGS)

@@ -48,6 +48,11 @@ def _main(argv: list[str]) -> int:
     p_check.add_argument("labs", nargs="*", help="lab numbers or names (default: every lab)")
     p_check.add_argument("--out-dir", default="runs", help="where run folders go")
     p_check.add_argument("--force", action="store_true", help="rerun up-to-date labs too")
+    p_nb = labs_sub.add_parser(
+        "notebook", help="write each lab as a Jupyter notebook (no outputs), from its file"
+    )
+    p_nb.add_argument("labs", nargs="*", help="lab numbers or names (default: every lab)")
+    p_nb.add_argument("--out", default="notebooks", help="folder of the .ipynb files")
     p_rep = labs_sub.add_parser("report", help="rewrite runs/REPORT.md")
     p_rep.add_argument("--out-dir", default="runs")
 
@@ -69,6 +74,12 @@ def _main(argv: list[str]) -> int:
         return 0
     if args.labs_command == "describe":
         print(labkit.describe(_lab(args.lab)))
+        return 0
+    if args.labs_command == "notebook":
+        from dlcourse import notebook
+
+        for path in notebook.write_all([_lab(k) for k in args.labs] or None, args.out):
+            print(path)
         return 0
     if args.labs_command == "report":
         print(labrun.write_report(args.out_dir))

@@ -332,7 +332,7 @@ def _read_header(path: Path) -> dict[str, str]:
         if m:
             key = m.group(1)
             header[key] = m.group(2).strip()
-        elif key and line.strip() and key == "Description":
+        elif key and line.strip():  # a value continues on the next lines
             header[key] += " " + line.strip()
         elif not line.strip():
             key = None

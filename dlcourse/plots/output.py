@@ -19,9 +19,9 @@ def save(fig: plt.Figure, folder: str | Path, name: str) -> Path:
     path = Path(folder) / f"{name}.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    if in_notebook():
-        from IPython.display import display
+    if in_notebook():  # the saved PNG itself, inline whatever matplotlib's backend (even Agg)
+        from IPython.display import Image, display
 
-        display(fig)
+        display(Image(filename=str(path)))
     plt.close(fig)
     return path

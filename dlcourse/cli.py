@@ -26,7 +26,10 @@ def _main(argv: list[str]) -> int:
 
     p_labs = sub.add_parser("labs", help="list, describe, run labs; write the report")
     labs_sub = p_labs.add_subparsers(dest="labs_command", required=True)
-    labs_sub.add_parser("list", help="list the registered labs")
+    p_list = labs_sub.add_parser("list", help="list the registered labs")
+    p_list.add_argument(
+        "--markdown", action="store_true", help="README's lab table (title, lesson, fit flags)"
+    )
     p_desc = labs_sub.add_parser("describe", help="show a lab's header and flags")
     p_desc.add_argument("lab")
     p_run = labs_sub.add_parser(
@@ -68,6 +71,9 @@ def _main(argv: list[str]) -> int:
 
     from dlcourse import labkit, labrun
 
+    if args.labs_command == "list" and args.markdown:
+        print(labrun.lab_table())
+        return 0
     if args.labs_command == "list":
         for lab in labkit.list_labs():
             print(f"{lab.number}  {lab.name:40s} {lab.title}")

@@ -16,6 +16,9 @@ element order fixed under parallelism (reproducible runs); False lets a fast ele
 slow one (more throughput, order varies). cache pays when the data fits in memory and reading
 or parsing costs more than what follows it (every epoch after the first is served from memory);
 it must come before shuffle and augmentation, or they would be frozen too.
+Lesson: How the examples are read and parsed can cost more than the model: batching the parse,
+caching and prefetching deliver examples several times faster than a naive record-by-record
+pipeline, and the same network trains faster on them.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def throughput(ds, epochs: int) -> tuple[float, list[float]]:
     return examples / float(np.median(seconds[1:])), seconds
 
 
-def train_epoch(ds, seed: int, repeats: int = 2) -> float:
+def train_epoch(ds, seed: int, repeats: int = 3) -> float:
     """Seconds for one training epoch of the 784-300-100-10 MLP fed by ``ds`` (best of
     ``repeats`` epochs: the first also fills a cache)."""
     keras.utils.set_random_seed(seed)
@@ -143,6 +146,29 @@ def run(cfg: Config) -> dict:
             train_s["naive pipeline"] / train_s["full pipeline (make_dataset)"], 2
         ),
     }
+
+    # The claims: the full pipeline's throughput against the naive one's, what the cache buys
+    # after the first pass, and the training epoch on each (timings: margins allow for noise).
+    naive_s, full_s = train_s["naive pipeline"], train_s["full pipeline (make_dataset)"]
+    metrics["claims"] = [
+        labkit.at_least(
+            "The full pipeline delivers at least twice the naive pipeline's examples per second",
+            metrics["speedup_full_vs_naive"],
+            2.0,
+        ),
+        labkit.beats(
+            "After the first pass the cache serves more examples per second than parsing the "
+            "records again",
+            rates[STAGES[4]],
+            rates[STAGES[3]],
+            needs_defaults=True,
+        ),
+        labkit.beats(
+            "The MLP trains more epochs per second fed by the full pipeline than by the naive one",
+            round(1 / full_s, 3),
+            round(1 / naive_s, 3),
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -16,9 +16,9 @@ element order fixed under parallelism (reproducible runs); False lets a fast ele
 slow one (more throughput, order varies). cache pays when the data fits in memory and reading
 or parsing costs more than what follows it (every epoch after the first is served from memory);
 it must come before shuffle and augmentation, or they would be frozen too.
-Lesson: How the examples are read and parsed can cost more than the model: batching the parse,
+Lesson: How the examples are read and parsed can cost as much as the model: batching the parse,
 caching and prefetching deliver examples several times faster than a naive record-by-record
-pipeline, and the same network trains faster on them.
+pipeline, and from the second pass on the cache serves them from memory.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def throughput(ds, epochs: int) -> tuple[float, list[float]]:
     return examples / float(np.median(seconds[1:])), seconds
 
 
-def train_epoch(ds, seed: int, repeats: int = 3) -> float:
+def train_epoch(ds, seed: int, repeats: int = 2) -> float:
     """Seconds for one training epoch of the 784-300-100-10 MLP fed by ``ds`` (best of
     ``repeats`` epochs: the first also fills a cache)."""
     keras.utils.set_random_seed(seed)
@@ -147,9 +147,9 @@ def run(cfg: Config) -> dict:
         ),
     }
 
-    # The claims: the full pipeline's throughput against the naive one's, what the cache buys
-    # after the first pass, and the training epoch on each (timings: margins allow for noise).
-    naive_s, full_s = train_s["naive pipeline"], train_s["full pipeline (make_dataset)"]
+    # The claims: the full pipeline's throughput against the naive one's, and what the cache
+    # buys after the first pass. (The training epochs are reported, not claimed: the MLP's own
+    # compute takes most of an epoch, so on a busy machine the difference drowns in noise.)
     metrics["claims"] = [
         labkit.at_least(
             "The full pipeline delivers at least twice the naive pipeline's examples per second",
@@ -162,11 +162,6 @@ def run(cfg: Config) -> dict:
             rates[STAGES[4]],
             rates[STAGES[3]],
             needs_defaults=True,
-        ),
-        labkit.beats(
-            "The MLP trains more epochs per second fed by the full pipeline than by the naive one",
-            round(1 / full_s, 3),
-            round(1 / naive_s, 3),
         ),
     ]
     labkit.save_metrics(out, metrics)

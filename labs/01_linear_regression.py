@@ -54,6 +54,7 @@ def normal_equation_tf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: y = 4 + 3x + noise, as NumPy arrays (every fit here is NumPy, TF ops or sklearn).
     splits = data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)

@@ -46,6 +46,8 @@ class Config(labkit.LabConfig):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
+    # The data: y = 4 + 3x + noise, as NumPy arrays (batch GD here is NumPy, as in lab 01).
     splits = data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
 
@@ -80,7 +82,7 @@ def run(cfg: Config) -> dict:
 
     # The claims, on the smallest, the middle and the largest rate: theory predicts every
     # verdict, the smallest is slow next to the middle one, the largest blows up.
-    runs = [metrics[k] for k in labels]
+    runs = sorted((metrics[k] for k in labels), key=lambda r: r["eta"])
     small, middle, large = runs[0], runs[len(runs) // 2], runs[-1]
     slow = small["converged_at_iteration"] or cfg.n_iterations  # not yet: a lower bound
     metrics["claims"] = [

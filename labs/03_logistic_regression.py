@@ -100,6 +100,8 @@ class _WeightSnapshots(keras.callbacks.Callback):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
+    # Keras splits the full-batch updates into epochs: the same number of updates for all.
     steps = max(1, cfg.n_iterations // cfg.keras_epochs)  # updates per Keras epoch
     n_iterations = steps * cfg.keras_epochs
 

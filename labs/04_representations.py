@@ -70,6 +70,7 @@ def to_polar(xy: np.ndarray) -> np.ndarray:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: a disc inside a ring, no straight line between them in (x, y).
     splits = circle_and_ring(cfg.n_points, cfg.inner_radius, tuple(cfg.ring), cfg.seed)
     train, test = splits["train"], splits["test"]

@@ -68,6 +68,7 @@ def safe_learning_rate(x: np.ndarray, l2: float) -> float:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: lab 03's task from the loader (two digits, 64 pixels in [0, 1]), as NumPy
     # arrays: everything here is NumPy gradient descent or scikit-learn.
     sets = binary_digits(cfg.positive, cfg.negative)

@@ -116,6 +116,7 @@ def train_epoch(ds, seed: int, repeats: int = 2) -> float:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # Throughput: the same shards through each stage of the pipeline, one after another.
     rates, first, later = {}, {}, {}
     for n, name in enumerate(STAGES):

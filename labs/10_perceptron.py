@@ -148,6 +148,8 @@ def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, pc.Perceptron, np.ndar
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
+    # The four inputs of a two-input truth table: (0, 0), (0, 1), (1, 0), (1, 1).
     x4 = pc.TRUTH_INPUTS
     epochs = cfg.epochs
 

@@ -54,6 +54,7 @@ def tf_reference(name: str):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # Each NumPy activation and its hand-written derivative against TensorFlow's function and
     # its autodiff gradient, on a grid of z.
     z = np.linspace(-cfg.z_max, cfg.z_max, cfg.points)

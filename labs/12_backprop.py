@@ -84,6 +84,7 @@ def tape_gradients(model, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's digits as the twin's (64, m) arrays, one example per column.
     sets = digit_sets()
     (x, labels), (xt, lt) = twin_inputs(sets["train"]), twin_inputs(sets["test"])

@@ -67,6 +67,7 @@ def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The loader, unshuffled: the loop and fit must see the same batches in the same order.
     train = data.make_dataset(
         cfg.dataset, "train", batch_size=cfg.batch_size, shuffle=False, cache=True,

@@ -115,6 +115,7 @@ def svc_baseline(name: str, c: float, n_train: int) -> float:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: x (batch, 28, 28, 1) in [0, 1] from the loader (the MLP flattens it to 784);
     # the training digits are shifted at random by the loader's augmentation hook, a new shift
     # each epoch, so the network never sees the same image twice.

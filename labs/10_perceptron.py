@@ -59,6 +59,10 @@ class Config(labkit.LabConfig):
     xor_epochs: int = arg(
         3000, "epochs of the learned two-layer XOR network (backprop)", check="positive"
     )
+    xor_hidden: int = arg(
+        8, "hidden tanh units of the learned XOR network (with 4, some seeds stall)",
+        check="positive",
+    )  # fmt: skip
 
     QUICK = labkit.quick(xor_epochs=1500)  # enough to learn XOR; the perceptrons are instant
 
@@ -175,7 +179,7 @@ def run(cfg: Config) -> dict:
     params, costs = bp.train(
         x4.T,
         xor[None].astype(float),
-        [2, 4, 1],
+        [2, cfg.xor_hidden, 1],
         hidden="tanh",
         output="sigmoid",
         learning_rate=0.5,

@@ -7,7 +7,7 @@ Description: Builds the 784-300-100-10 MNIST MLP with the Sequential API, the Fu
 by subclassing keras.Model; checks equal parameter counts and equal outputs given the same
 weights, round-trips the subclassed model through a .keras file, then trains the same network
 from the same weights on the same mini-batches twice: with a GradientTape loop and with fit.
-Data: mnist5k (real MNIST digits) from the loader stage, unshuffled so both see one order.
+It reads mnist5k (real MNIST digits) from the loader stage, unshuffled, so both see one order.
 Lesson: Sequential, Functional and subclassed Keras models are three spellings of one network,
 and fit is a GradientTape loop: from the same weights on the same batches both end on the same
 weights.

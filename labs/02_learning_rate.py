@@ -8,6 +8,8 @@ the cost per iteration and the first fitted lines of each run. Divergence is det
 assumed: a run that blows up is stopped and reported with the iteration where it happened, and
 the verdicts are checked against theory (GD on the MSE diverges exactly when eta exceeds
 2 / lambda_max of the Hessian (2/m) X^T X).
+Lesson: Too small a learning rate converges slowly and too large a one diverges; the boundary is
+not a matter of luck but the curvature of the cost, which predicts exactly which rates diverge.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ class Config(labkit.LabConfig):
         1e6, "diverged (and stopped) once MSE > blow_up * starting MSE", check="positive"
     )
 
-    QUICK = labkit.quick(n_iterations=100)  # enough for the verdicts
+    QUICK = labkit.quick(n_iterations=500)  # enough for the verdicts and the claims
 
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
+    # The data: y = 4 + 3x + noise, as NumPy arrays (batch GD here is NumPy, as in lab 01).
     splits = data.load("linear")
     x, y = splits["train"].x.astype(np.float64), splits["train"].y.astype(np.float64)
 
@@ -75,6 +79,32 @@ def run(cfg: Config) -> dict:
     title = f"Batch GD cost (theory: diverges for eta > {limit:.3f})"
     plots.save(plots.cost_curves(costs, optimum=optimum, title=title, ylabel="MSE"), out, "cost")
     plots.save(plots.gd_lines(x, y, paths, n_lines=cfg.n_lines), out, "fitted_lines")
+
+    # The claims, on the smallest, the middle and the largest rate: theory predicts every
+    # verdict, the smallest is slow next to the middle one, the largest blows up.
+    runs = sorted((metrics[k] for k in labels), key=lambda r: r["eta"])
+    small, middle, large = runs[0], runs[len(runs) // 2], runs[-1]
+    slow = small["converged_at_iteration"] or cfg.n_iterations  # not yet: a lower bound
+    metrics["claims"] = [
+        labkit.within(
+            "Gradient descent diverges exactly for the rates above 2 / lambda_max of the cost's "
+            "Hessian (rates whose verdict disagrees with the theory)",
+            sum(not r["agrees_with_theory"] for r in runs),
+            0,
+            stability_limit_eta=limit,
+        ),
+        labkit.at_least(
+            f"Too small a rate is slow: eta = {small['eta']:g} needs at least 3 times the "
+            f"updates of eta = {middle['eta']:g} to converge",
+            slow / (middle["converged_at_iteration"] or np.inf),
+            3.0,
+        ),
+        labkit.claim(
+            f"Too large a rate diverges: at eta = {large['eta']:g} the MSE grows without bound",
+            large["diverged"],
+            stopped_at_iteration=large["stopped_at_iteration"],
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

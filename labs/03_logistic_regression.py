@@ -11,6 +11,9 @@ the training mean and standard deviation (notes 003). The digits come from the l
 Keras neuron trains on its datasets, NumPy and scikit-learn on the very same examples as arrays.
 Compares accuracy, the cost curve, the learned weights (shown as 8x8 images) and the test
 decisions of the three.
+Lesson: Logistic regression is one sigmoid neuron: the notes' gradient descent in NumPy and a
+one-neuron Keras model trained by full-batch SGD take the very same steps, and both reach the
+optimum that scikit-learn solves for.
 """
 
 from __future__ import annotations
@@ -20,15 +23,14 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from dlcourse import data, labkit, plots
+from dlcourse.data.tasks import binary_digits, float64_arrays
 from dlcourse.labkit import arg
 from dlcourse.scratch import logistic
 from dlcourse.training import fit
-from dlcourse.utils import set_seed
 
 LAB = labkit.lab_name(__file__)
 
@@ -65,36 +67,6 @@ class Config(labkit.TrainConfig):
             )
 
 
-def digit_sets() -> dict:
-    """The digits' splits from the loader, unbatched and in file order: ``{split: (x, y)}``.
-
-    x is float32 (8, 8, 1) in [0, 1] (the loader scales it), y the int64 digit.
-    """
-    return {
-        split: data.make_dataset("digits", split, batch_size=None, shuffle=False, cycle_length=1)
-        for split in data.SPLITS
-    }
-
-
-def binary_task(sets: dict, positive: int, negative: int) -> dict:
-    """Keep the two digits (or all, if ``negative == -1``), flatten x to (64,), y to 1.0 for
-    ``positive`` and 0.0 otherwise (float32, the neuron's target)."""
-
-    def keep(x, y):
-        return (y == positive) | (y == negative) | (negative == -1)
-
-    def binary(x, y):
-        return tf.reshape(x, [-1]), tf.cast(y == positive, tf.float32)
-
-    return {k: ds.filter(keep).map(binary) for k, ds in sets.items()}
-
-
-def as_arrays(ds) -> tuple[np.ndarray, np.ndarray]:
-    """An unbatched dataset's (x, y) as float64 arrays, for NumPy and scikit-learn."""
-    x, y = data.arrays(ds.batch(4096))
-    return x.astype(np.float64), y.astype(np.float64)
-
-
 def one_neuron(n_features: int, *, alpha: float, l2: float, m: int) -> keras.Model:
     """The notes' model as Keras sees it: Dense(1, sigmoid), zero init, plain SGD.
 
@@ -127,20 +99,21 @@ class _WeightSnapshots(keras.callbacks.Callback):
 
 
 def run(cfg: Config) -> dict:
-    set_seed(cfg.seed)
     out = labkit.start(cfg, LAB)
+
+    # Keras splits the full-batch updates into epochs: the same number of updates for all.
     steps = max(1, cfg.n_iterations // cfg.keras_epochs)  # updates per Keras epoch
     n_iterations = steps * cfg.keras_epochs
 
     # The data: the loader's digits, two of them kept and flattened to 64 pixels.
-    sets = binary_task(digit_sets(), cfg.positive, cfg.negative)
+    sets = binary_digits(cfg.positive, cfg.negative)
     if cfg.normalize:  # notes 003: subtract the training mean, divide by the training spread
-        scaler = StandardScaler().fit(as_arrays(sets["train"])[0])
+        scaler = StandardScaler().fit(float64_arrays(sets["train"])[0])
         mean, scale = scaler.mean_.astype(np.float32), scaler.scale_.astype(np.float32)
         sets = {k: ds.map(lambda x, y: ((x - mean) / scale, y)) for k, ds in sets.items()}
     sets = {k: ds.cache() for k, ds in sets.items()}
     # NumPy and scikit-learn read the very same float32 examples the Keras neuron trains on.
-    (x, y), test = as_arrays(sets["train"]), data.Split(*as_arrays(sets["test"]))
+    (x, y), test = float64_arrays(sets["train"]), data.Split(*float64_arrays(sets["test"]))
     m = len(x)
 
     # 1. The notes' equations in NumPy.
@@ -216,6 +189,29 @@ def run(cfg: Config) -> dict:
         title=f"weights w: red pushes towards '{cfg.positive}', blue away from it",
     )
     plots.save(fig, out, "weights")
+
+    # The claims: Keras takes NumPy's steps, GD reaches scikit-learn's optimum, and the linear
+    # boundary tells the two digits apart.
+    keras_fit = metrics["keras_one_neuron"]
+    metrics["claims"] = [
+        labkit.within(
+            "One Keras neuron trained by full-batch SGD lands on the weights of the notes' NumPy "
+            "gradient descent (max |difference|)",
+            max(keras_fit["max_abs_w_diff_vs_numpy"], keras_fit["abs_b_diff_vs_numpy"]),
+            1e-4,
+        ),
+        labkit.within(
+            "The notes' gradient descent reaches scikit-learn's optimum cost J (J_GD - J*)",
+            metrics["numpy_gd"]["final_cost"] - optimum,
+            1e-6,
+            needs_defaults=True,
+        ),
+        labkit.at_least(
+            f"Logistic regression tells {metrics['task']} apart with at least 95 % test accuracy",
+            metrics["numpy_gd"]["test_accuracy"],
+            0.95,
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

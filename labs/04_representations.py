@@ -7,6 +7,8 @@ with a fixed seed. A linear classifier (logistic regression) cannot separate the
 Cartesian coordinates (x, y): it does no better than always guessing one class. Given the same
 points as polar coordinates (r, theta), the same linear model separates them perfectly, because
 the boundary r = const is a straight line there. Plots both spaces with each learned boundary.
+Lesson: What a model can learn depends on how its input is represented: no straight line
+separates a disc from the ring around it in Cartesian coordinates, one does in polar coordinates.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def to_polar(xy: np.ndarray) -> np.ndarray:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: a disc inside a ring, no straight line between them in (x, y).
     splits = circle_and_ring(cfg.n_points, cfg.inner_radius, tuple(cfg.ring), cfg.seed)
     train, test = splits["train"], splits["test"]
@@ -107,6 +110,24 @@ def run(cfg: Config) -> dict:
     ax.plot(r * np.cos(theta), r * np.sin(theta), "r--", lw=2, label="polar model's boundary")
     ax.legend(fontsize=7, loc="upper right")
     plots.save(fig, out, "representations")
+
+    # The claims: polar coordinates separate the classes, Cartesian ones do no better than
+    # always guessing one class (within 10 points: the test split is a finite sample).
+    metrics["claims"] = [
+        labkit.at_least(
+            "A linear model on polar coordinates (r, theta) separates disc and ring on the test "
+            "split",
+            accuracy["polar"],
+            1.0,
+        ),
+        labkit.within(
+            "The same linear model on Cartesian coordinates (x, y) does no better than always "
+            "guessing one class (|test accuracy - majority baseline|)",
+            abs(accuracy["cartesian"] - metrics["majority_baseline"]),
+            0.1,
+            needs_defaults=True,
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

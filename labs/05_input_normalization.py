@@ -9,6 +9,9 @@ learning rate 1/L, where L bounds the curvature of its cost, so the comparison i
 differs is the shape of the cost bowl, measured by the condition number of the Hessian at the
 optimum. Plots J - J* per iteration for both (J* from scikit-learn solved to convergence) and
 reports how many iterations each needs to get within a tolerance of its optimum.
+Lesson: Normalizing the inputs makes the cost bowl rounder (a far smaller condition number of the
+Hessian), so gradient descent, each at its own safe learning rate, reaches the optimum in many
+fewer steps.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from dlcourse import labkit, plots
+from dlcourse.data.tasks import binary_digits, float64_arrays
 from dlcourse.labkit import arg
 from dlcourse.scratch import logistic
 
@@ -36,7 +40,7 @@ class Config(labkit.LabConfig):
     n_iterations: int = arg(20_000, "batch gradient-descent updates per run", check="positive")
     tolerance: float = arg(1e-6, "a run has converged once J - J* <= tolerance", check="positive")
 
-    QUICK = labkit.quick(n_iterations=2000)  # normalized inputs converge
+    QUICK = labkit.quick()  # the defaults take a few seconds of NumPy: quick runs them too
 
 
 def curvature(x: np.ndarray, w: np.ndarray, b: float, l2: float) -> np.ndarray:
@@ -64,11 +68,11 @@ def safe_learning_rate(x: np.ndarray, l2: float) -> float:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: lab 03's task from the loader (two digits, 64 pixels in [0, 1]), as NumPy
     # arrays: everything here is NumPy gradient descent or scikit-learn.
-    lab03 = labkit.load_lab("03")
-    sets = lab03.binary_task(lab03.digit_sets(), cfg.positive, cfg.negative)
-    splits = {k: lab03.as_arrays(ds) for k, ds in sets.items()}
+    sets = binary_digits(cfg.positive, cfg.negative)
+    splits = {k: float64_arrays(ds) for k, ds in sets.items()}
     scaler = StandardScaler().fit(splits["train"][0])  # training statistics only
     inputs = {
         "raw": {k: x for k, (x, _) in splits.items()},
@@ -105,13 +109,28 @@ def run(cfg: Config) -> dict:
         if raw is not None and norm["iterations_to_tolerance"]
         else None
     )
-    metrics["normalized_converges_faster"] = norm["iterations_to_tolerance"] is not None and (
-        raw is None or norm["iterations_to_tolerance"] < raw
-    )
     # Figure: J - J* per update on a log scale, the tolerance as a dotted line.
     fig = plots.cost_curves(gaps, title="Distance to the optimum, J - J*", ylabel="J - J*")
     fig.axes[0].axhline(cfg.tolerance, color="gray", ls=":", lw=1)
     plots.save(fig, out, "cost_gap")
+
+    # The claims: a rounder bowl, and far fewer steps to the optimum. A raw run that never
+    # reaches the tolerance counts as n_iterations steps (a lower bound on its speedup).
+    raw_steps = raw if raw is not None else cfg.n_iterations
+    metrics["claims"] = [
+        labkit.at_least(
+            "Normalizing the inputs divides the Hessian's condition number by at least 10",
+            metrics["raw"]["hessian_condition_number"] / norm["hessian_condition_number"],
+            10.0,
+        ),
+        labkit.at_least(
+            "Gradient descent on normalized inputs reaches the optimum at least 5 times sooner",
+            raw_steps / norm["iterations_to_tolerance"] if norm["iterations_to_tolerance"] else 0.0,
+            5.0,
+            raw_steps=raw_steps,
+            normalized_steps=norm["iterations_to_tolerance"],
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

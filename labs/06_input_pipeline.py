@@ -16,6 +16,9 @@ element order fixed under parallelism (reproducible runs); False lets a fast ele
 slow one (more throughput, order varies). cache pays when the data fits in memory and reading
 or parsing costs more than what follows it (every epoch after the first is served from memory);
 it must come before shuffle and augmentation, or they would be frozen too.
+Lesson: How the examples are read and parsed can cost as much as the model: one vectorized parse
+per batch instead of one per record, parallel reads, caching and prefetching deliver examples
+several times faster than a naive record-by-record pipeline.
 """
 
 from __future__ import annotations
@@ -113,6 +116,7 @@ def train_epoch(ds, seed: int, repeats: int = 2) -> float:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # Throughput: the same shards through each stage of the pipeline, one after another.
     rates, first, later = {}, {}, {}
     for n, name in enumerate(STAGES):
@@ -143,6 +147,26 @@ def run(cfg: Config) -> dict:
             train_s["naive pipeline"] / train_s["full pipeline (make_dataset)"], 2
         ),
     }
+
+    # The claims: the full pipeline's throughput against the naive one's, and the vectorized
+    # parse against the per-record one. Each stage is timed at its own moment, so a busy machine
+    # adds noise: the margins are far below what a quiet machine shows. (The cache's gain and
+    # the training epochs are reported, not claimed: a few hundredths of a second per pass,
+    # they drown in that noise.)
+    metrics["claims"] = [
+        labkit.at_least(
+            "The full pipeline delivers at least twice the naive pipeline's examples per second",
+            metrics["speedup_full_vs_naive"],
+            2.0,
+        ),
+        labkit.at_least(
+            "One vectorized parse per batch delivers at least 1.5 times the examples per second "
+            "of a parallel parse per record",
+            round(rates[STAGES[3]] / rates[STAGES[2]], 2),
+            1.5,
+            needs_defaults=True,
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -7,6 +7,9 @@ derivatives), 004 (tanh(z) = 2 sigmoid(2z) - 1)
 Description: Evaluates every activation of the notes and its derivative in NumPy, checks them
 against keras.activations / TensorFlow and against TensorFlow autodiff, checks the identity
 tanh(z) = 2 sigmoid(2z) - 1, and draws the whole table in one figure.
+Lesson: Each activation of the notes and its hand-written derivative are exactly TensorFlow's
+function and autodiff gradient; the sigmoid's slope never exceeds a quarter, a first hint of
+why deep sigmoid networks learn slowly.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def tf_reference(name: str):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # Each NumPy activation and its hand-written derivative against TensorFlow's function and
     # its autodiff gradient, on a grid of z.
     z = np.linspace(-cfg.z_max, cfg.z_max, cfg.points)
@@ -75,6 +79,31 @@ def run(cfg: Config) -> dict:
         "sigmoid_grad_max": float(table["sigmoid"][1].max()),  # 0.25: why sigmoids vanish
     }
     plots.save(plots.activation_table(z, table), out, "activations")
+
+    # The claims: NumPy = TensorFlow for every function and derivative, the notes' tanh
+    # identity, and the sigmoid's largest slope 1/4 (at z = 0).
+    metrics["claims"] = [
+        labkit.within(
+            "Every NumPy activation equals its TensorFlow/Keras counterpart (max |difference|)",
+            max(value_diff.values()),
+            1e-12,
+        ),
+        labkit.within(
+            "Every hand-written derivative equals TensorFlow's autodiff gradient (max |diff|)",
+            max(grad_diff.values()),
+            1e-12,
+        ),
+        labkit.within(
+            "tanh(z) = 2 sigmoid(2z) - 1, as the notes state (max |difference|)",
+            metrics["tanh_identity_max_abs_diff"],
+            1e-12,
+        ),
+        labkit.within(
+            "The sigmoid's slope peaks at 1/4 (|max slope on the grid - 0.25|)",
+            abs(metrics["sigmoid_grad_max"] - 0.25),
+            1e-3,
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

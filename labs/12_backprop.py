@@ -7,8 +7,11 @@ Description: Runs the NumPy L-layer MLP forward and backward on the 8x8 digits (
 loader, as the NumPy arrays the twin needs), compares every gradient with tf.GradientTape on a
 Keras model holding the same float64 weights, checks them against central-difference numerical
 gradients, shows that full-batch gradient descent steps of the twin and of Keras SGD stay
-together (to float64 rounding, ~1e-16 after 20 steps: Keras trains on the loader's batch cast
-to float64, the twin on that very batch), then trains the twin with mini-batch gradient descent.
+together (to float64 rounding after 20 steps: Keras trains on the loader's batch cast to
+float64, the twin on that very batch), then trains the twin with mini-batch gradient descent.
+Lesson: Backpropagation is the chain rule written layer by layer: the hand-written NumPy backward
+pass gives TensorFlow's autodiff gradients and the numerical ones, so its gradient-descent steps
+are Keras SGD's, and it trains an MLP that reads handwritten digits.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def tape_gradients(model, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's digits as the twin's (64, m) arrays, one example per column.
     sets = digit_sets()
     (x, labels), (xt, lt) = twin_inputs(sets["train"]), twin_inputs(sets["test"])
@@ -166,6 +170,36 @@ def run(cfg: Config) -> dict:
         out,
         "cost",
     )
+
+    # The claims: three matches with references (GradientTape, numerical gradients, Keras SGD)
+    # and a network that learned the digits.
+    metrics["claims"] = [
+        labkit.within(
+            "The NumPy backward pass gives GradientTape's gradients on the same float64 weights "
+            "(max |difference|)",
+            metrics["max_abs_grad_diff_vs_gradient_tape"],
+            1e-12,
+        ),
+        labkit.within(
+            "The backprop gradients match central-difference numerical gradients (relative "
+            "difference)",
+            check,
+            1e-7,
+        ),
+        labkit.within(
+            f"{cfg.lockstep_steps} full-batch steps of the twin and of Keras SGD end on the same "
+            "weights (max |difference|)",
+            lockstep,
+            1e-9,
+        ),
+        labkit.at_least(
+            "The twin trained by mini-batch gradient descent reads the 8x8 test digits with at "
+            "least 95 % accuracy",
+            metrics["test_accuracy"],
+            0.95,
+            needs_defaults=True,
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

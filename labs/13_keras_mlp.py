@@ -7,7 +7,10 @@ Description: Builds the 784-300-100-10 MNIST MLP with the Sequential API, the Fu
 by subclassing keras.Model; checks equal parameter counts and equal outputs given the same
 weights, round-trips the subclassed model through a .keras file, then trains the same network
 from the same weights on the same mini-batches twice: with a GradientTape loop and with fit.
-Data: mnist5k (real MNIST digits) from the loader stage, unshuffled so both see one order.
+It reads mnist5k (real MNIST digits) from the loader stage, unshuffled, so both see one order.
+Lesson: Sequential, Functional and subclassed Keras models are three spellings of one network,
+and fit is a GradientTape loop: from the same weights on the same batches both end on the same
+weights.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The loader, unshuffled: the loop and fit must see the same batches in the same order.
     train = data.make_dataset(
         cfg.dataset, "train", batch_size=cfg.batch_size, shuffle=False, cache=True,
@@ -135,6 +139,28 @@ def run(cfg: Config) -> dict:
         out,
         "loop_vs_fit",
     )
+
+    # The claims: the notes' parameter count, one network three ways, and fit = the loop.
+    metrics["claims"] = [
+        labkit.within(
+            "Each of the three APIs builds the notes' 266,610-parameter MLP (max |count - "
+            "266,610|)",
+            max(abs(n - 266_610) for n in metrics["params"].values()),
+            0,
+        ),
+        labkit.within(
+            "Given the same weights the Sequential, subclassed and reloaded models compute the "
+            "Functional model's outputs (max |difference|)",
+            max(metrics["max_abs_output_diff"].values()),
+            1e-6,
+        ),
+        labkit.within(
+            "The GradientTape loop and fit, from the same weights on the same batches, end on the "
+            "same weights (max |difference|)",
+            weight_diff,
+            1e-5,
+        ),
+    ]
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from dlcourse import labkit
+from dlcourse import data, labkit
 from dlcourse.scratch import logistic
 from dlcourse.scratch import regression as reg
 
@@ -172,24 +172,6 @@ def test_gradient_descent_reaches_the_sklearn_solution(blobs, l2):
     np.testing.assert_array_equal(logistic.predict(x, fit.w, fit.b), sk.predict(x))
 
 
-def test_one_keras_neuron_takes_the_same_steps():
-    """Full-batch SGD on Dense(1, sigmoid) with zero init is the notes' GD, step for step."""
-    import keras
-
-    lab = labkit.load_lab("03")
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(40, 5))
-    y = (x[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(float)
-    model = lab.one_neuron(5, alpha=0.5, l2=1.0, m=40)
-    for _ in range(25):
-        model.train_on_batch(x.astype("float32"), y[:, None].astype("float32"))
-    kernel, bias = model.get_layer("neuron").get_weights()
-    fit = logistic.fit(x, y, alpha=0.5, n_iterations=25, l2=1.0)
-    np.testing.assert_allclose(kernel[:, 0], fit.w, atol=1e-5)
-    assert float(bias[0]) == pytest.approx(fit.b, abs=1e-5)
-    assert isinstance(model.optimizer, keras.optimizers.SGD)
-
-
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -233,8 +215,8 @@ def test_learning_rate_lab_detects_divergence_as_theory_predicts(tmp_path):
     lab = labkit.load_lab("02")
     limit = reg.stability_limit(lab.data.load("linear")["train"].x.astype(float))
     etas = (0.02, round(0.9 * limit, 4), round(1.1 * limit, 4))
-    m = labkit.run_lab("02", quick=True, out_dir=str(tmp_path), etas=etas)
-    runs = [v for v in m.values() if isinstance(v, dict)]
+    m = labkit.run_lab("02", out_dir=str(tmp_path), etas=etas, n_iterations=100)
+    runs = [v for k, v in m.items() if k.startswith("eta_")]
     assert not _snake_case_keys(m)
     assert [r["diverged"] for r in runs] == [False, False, True]
     assert m["all_agree_with_theory"] and m["stability_limit_eta"] == pytest.approx(limit)
@@ -253,11 +235,8 @@ def test_learning_rate_lab_rejects_bad_config(tmp_path):
 
 
 def test_logistic_lab_three_ways_agree(tmp_path):
-    m = labkit.run_lab("03", quick=True, out_dir=str(tmp_path))
+    m = labkit.run_lab("03", quick=True, out_dir=str(tmp_path))  # its claims: test_labs.py
     assert m["task"] == "3 vs 8" and m["n_train"] > 200 and not _snake_case_keys(m)
-    assert m["keras_one_neuron"]["max_abs_w_diff_vs_numpy"] < 1e-4
-    for name in ("numpy_gd", "keras_one_neuron", "sklearn"):
-        assert m[name]["test_accuracy"] > 0.9, name
     assert m["sklearn"]["test_decisions_agree_with_numpy"] >= 0.95
     assert m["sklearn"]["final_cost"] <= m["numpy_gd"]["final_cost"] + 1e-9  # sklearn: optimum
     folder = tmp_path / "03_logistic_regression"
@@ -304,14 +283,20 @@ def test_normalization_lab_curvature_matches_tensorflow_hessian(rng):
     assert np.all(np.diff(fit.costs) <= 1e-12)  # alpha = 1/L never raises the cost
 
 
-def test_normalization_lab_normalized_inputs_converge_faster(tmp_path):
-    m = labkit.run_lab("05", quick=True, out_dir=str(tmp_path))
-    assert not _snake_case_keys(m)
-    raw, norm = m["raw"], m["normalized"]
-    assert norm["hessian_condition_number"] < raw["hessian_condition_number"] / 5
-    assert norm["iterations_to_tolerance"] is not None and m["normalized_converges_faster"]
-    assert (
-        raw["iterations_to_tolerance"] is None
-        or raw["iterations_to_tolerance"] > 2 * (norm["iterations_to_tolerance"])
-    )
-    assert (tmp_path / "05_input_normalization" / "cost_gap.png").exists()
+def test_binary_digits_task_from_the_loader():
+    from dlcourse.data import tasks
+
+    sets = tasks.binary_digits(3, 8)
+    x, y = tasks.float64_arrays(sets["train"])
+    raw = data.load("digits")["train"]
+    keep = (raw.y == 3) | (raw.y == 8)
+    assert x.shape == (keep.sum(), 64) and x.dtype == np.float64 and 0 <= x.min() < x.max() <= 1
+    np.testing.assert_array_equal(y, (raw.y[keep] == 3).astype(float))  # file order, 1 = "3"
+    np.testing.assert_allclose(x * 255, raw.x[keep].reshape(-1, 64), atol=1e-4)
+    assert len(tasks.float64_arrays(tasks.binary_digits(3)["test"])[1]) == len(
+        data.load("digits")["test"].y
+    )  # negative=-1: every digit
+    with pytest.raises(ValueError, match=r"`negative` must differ.*negative=3"):
+        tasks.binary_digits(3, 3)
+    with pytest.raises(ValueError, match=r"Received: positive=10"):
+        tasks.binary_digits(10, 8)

@@ -109,11 +109,15 @@ def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
 def test_a_lab_gives_the_same_metrics_alone_or_after_another_lab(tmp_path):
     """labkit.start clears Keras' state and reseeds: what ran before in the process is moot."""
     alone = tmp_path / "alone"
+    code = f"from dlcourse import labkit; labkit.run_lab('51', quick=True, out_dir={str(alone)!r})"
     subprocess.run(
-        [sys.executable, str(labkit.find_lab("51").path), "--quick", "--out-dir", str(alone)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # a fresh process: nothing ran before the lab
     first = json.loads((alone / "51_lenet5" / "metrics.json").read_text())
     labkit.run_lab("14", quick=True, out_dir=str(tmp_path / "before"))  # trains, draws seeds
     after = labkit.run_lab("51", quick=True, out_dir=str(tmp_path / "after"))

@@ -47,7 +47,7 @@ class Config(labkit.TrainConfig):
         "mnist5k", "mnist5k (embedded) or mnist (local files)", choices=("mnist5k", "mnist")
     )
     download: bool = arg(False, "--dataset mnist: fetch it through tensorflow-datasets first")
-    epochs: int = arg(60, "training epochs per model (the cosine decay's length)", check="positive")
+    epochs: int = arg(40, "training epochs per model (the cosine decay's length)", check="positive")
     batch_size: int = arg(64, "mini-batch size", check="positive")
     learning_rate: float = arg(2e-3, "AdamW's initial learning rate", check="positive")
     weight_decay: float = arg(1e-4, "AdamW's decoupled weight decay", check="non_negative")

@@ -2,6 +2,10 @@
 Title: Convolution and pooling by hand vs TensorFlow, feature maps on sample images
 Unit: IV
 Notes: 000 (Unit IV: Equation 13-1, line filters demo, memory requirements, pooling), 001 (CNN by hand: ReLU, max pooling, flattening, softmax), 002 (padding and stride, 1x1 convolutions)
+Lesson: A convolution is one small filter slid over the image (weights shared across
+positions) and pooling a fixed window summary; a few lines of NumPy compute both exactly as
+TensorFlow does, with VALID and SAME padding and any stride, and reproduce the notes' worked
+examples, including what one convolutional layer costs in parameters and multiplications.
 Description: Reproduces the notes' worked examples with the NumPy twins in dlcourse.scratch.conv
 (the 3x3 ReLU example, max pooling a 4x4 map with stride 2 and 1, flattening in both orders,
 the zero-padded 6x6 convolution with f = 3, p = 1, a 1x1 convolution), checks convolution and
@@ -132,6 +136,31 @@ def run(cfg: Config) -> dict:
                out, "feature_maps")  # fmt: skip
     # The notes' argument for convolution (000): weights shared across positions.
     metrics["why_convolution"] = notes_examples.convolution_examples()
+
+    # The claims: the twins match tf.nn and the notes' worked examples and cost figures.
+    worked, vs_tf = metrics["worked_examples"], metrics["vs_tf"]
+    notes_ok = all(worked[k] for k in ("relu_matches_notes", "max_pool_stride2_matches_notes",
+                                       "max_pool_stride1_matches_notes"))  # fmt: skip
+    notes_ok = notes_ok and worked["padded_conv_output_size"] == [6, 6]
+    metrics["claims"] = [
+        labkit.within(
+            f"NumPy conv2d, max and average pooling match tf.nn on {cfg.random_trials} random "
+            "cases (VALID and SAME padding, strides 1-3) within 1e-6 (TF's max pool rounds "
+            "through float32 on this CPU; the convolution agrees to ~1e-15)",
+            max(v for k, v in vs_tf.items() if k != "max_abs_diff_line_filters"), 1e-6),
+        labkit.within(
+            "The 7x7 line filters on the sample photos (stride 2, SAME) match tf.nn.conv2d",
+            vs_tf["max_abs_diff_line_filters"], 1e-9),
+        labkit.claim(
+            "The twins reproduce the notes' worked examples: ReLU, 2x2 max pooling with "
+            "stride 2 and 1, and a 6x6 output from the zero-padded 6x6 input (f = 3, p = 1)",
+            notes_ok, padded_conv_output_size=worked["padded_conv_output_size"]),
+        labkit.claim(
+            "One conv layer (5x5 filters, 200 maps of 150x100, RGB input) has the notes' "
+            "15,200 parameters and 225 million multiplications per image",
+            (cost.parameters, cost.multiplications) == (15_200, 225_000_000),
+            parameters=cost.parameters, multiplications=cost.multiplications),
+    ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -2,6 +2,10 @@
 Title: Every builder summarized: parameters, output shapes, multiply-adds
 Unit: IV
 Notes: 000 (Unit IV: memory requirements, LeNet-5 and AlexNet tables), 002 (classic networks summary: parameter counts)
+Lesson: A CNN's size follows from its layer shapes alone: counting each layer's weights and
+multiply-adds from the builders' output shapes reproduces the published parameter counts of
+every reference model (keras.applications, torchvision, the papers and the notes' tables),
+without allocating a single weight.
 Description: Builds every registered model at its paper size (shapes only: the weights are
 never allocated, and nothing is trained) and writes, per
 model, a layer table (output shape, parameters, multiply-adds per instance) and an overview
@@ -116,6 +120,16 @@ def run(cfg: Config) -> dict:
                "references_matched": sum(checked)}  # fmt: skip
     # The notes' depth rule (000/002): which layers the papers count.
     metrics["paper_depth"] = notes_examples.depth_examples()
+
+    # The claim: every builder with a reference count matches it exactly.
+    expected = [n for n, kw in plan.items() if n in REFERENCES and not kw.get("width")]
+    metrics["claims"] = [
+        labkit.claim(
+            f"Parameter counts match {sum(checked)} of {len(expected)} references "
+            "(keras.applications, torchvision, the papers, the notes' tables) exactly",
+            bool(expected) and sum(checked) == len(expected),
+            matched=sum(checked), references=len(expected)),
+    ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -2,12 +2,17 @@
 Title: Distributed training: one device, mirrored replicas, and 1 vs N workers
 Unit: scale
 Notes: 004 (mini-batch training, tf.data shuffle/batch/prefetch); issue 6 (tf.distribute)
+Lesson: Data parallelism splits every global batch across the workers and sums their gradients,
+so the workers stay in lockstep with identical weights and train the same model one process
+would, up to float32 rounding; on one small machine it buys no speed, only the mechanics.
 Description: Trains the Unit II MLP on the embedded digits28 images (read by the tf.data
 loader) through dlcourse's one fit() under the strategy chosen with --strategy (default: one
 device; mirrored: all local GPUs, the CPU without one; multi-worker: the cluster in TF_CONFIG),
 then trains the same model with the same global batch on a 1-worker and an N-worker
-MultiWorkerMirroredStrategy cluster of local processes on 127.0.0.1. Reports steps per second and final accuracy of each cluster size,
-checks that all workers end with identical weights, and plots the learning curves.
+MultiWorkerMirroredStrategy cluster of local processes on 127.0.0.1 (each worker keeps its
+slice of the global batches one process would see). Reports steps per second and final
+accuracy of each cluster size, checks that all workers end with identical weights and that
+they match the 1-worker run, and plots the learning curves.
 Data parallelism splits every global batch across the workers and all-reduces (sums) their
 gradients, so N workers take the same steps as one process; on a 2-core laptop they compete for
 the same cores, so expect no speed-up here: the point is the mechanics.
@@ -16,20 +21,13 @@ the same cores, so expect no speed-up here: the point is the mechanics.
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-import keras
-import numpy as np
 
 from dlcourse import labkit, plots
 from dlcourse.data import make_dataset
 from dlcourse.labkit import arg
 from dlcourse.training import distributed as dist
 from dlcourse.training import fit, time_to
-from dlcourse.utils import set_seed
 
 LAB = labkit.lab_name(__file__)
 
@@ -53,56 +51,8 @@ class Config(labkit.TrainConfig):
     QUICK = labkit.quick(epochs=2, worker_epochs=1, n_train=256, workers=0)
 
 
-def compare_workers(
-    counts: Sequence[int] = (1, 2), job: dist.Job | None = None, *, timeout: float = 300.0
-) -> list[dict]:
-    """Train the same job (same global batch) on 1, 2 ... workers; one row per cluster size.
-
-    Every size runs the distributed loop (``loop="custom"``), so the rows differ only in the
-    number of workers. ``steps_per_s`` is global steps per second of epochs 2.. (training and
-    validation; TensorFlow start-up and graph tracing excluded); ``wall_s`` includes start-up.
-    Each cluster writes into ``<out_dir>/workers<N>``.
-    """
-    job = (job or dist.Job()).replace(loop="custom")  # one loop for every size
-    rows = []
-    for n in counts:
-        sub = job.replace(out_dir=f"{job.out_dir}/workers{n}")
-        start = time.perf_counter()
-        results = dist.launch(n, sub, timeout=timeout, quiet=True)
-        wall = time.perf_counter() - start
-        chief = results[0]
-        rows.append(
-            {
-                "workers": n,
-                "steps_per_s": chief["steps_per_s"],
-                "train_s": chief["train_s"],
-                "wall_s": round(wall, 2),
-                "val_accuracy": chief["history"]["val_accuracy"][-1],
-                "val_accuracy_curve": chief["history"]["val_accuracy"],
-                "iterations": chief["iterations"],
-                "identical_weights": same_weights(
-                    [Path(sub.out_dir) / f"weights_worker{i}.npz" for i in range(n)]
-                ),
-            }
-        )
-    return rows
-
-
-def same_weights(paths: list[Path]) -> bool:
-    """Whether the ``.npz`` weight files of all workers hold bit-identical arrays."""
-    arrays = []
-    for path in paths:
-        with np.load(path) as npz:
-            arrays.append([npz[k] for k in npz.files])
-    return all(
-        all(np.array_equal(a, b) for a, b in zip(arrays[0], other, strict=True))
-        for other in arrays[1:]
-    )
-
-
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
-    set_seed(cfg.seed)
     epochs = cfg.epochs
     # One job description for the in-process run and the clusters: model, data, batch.
     job = dist.Job(
@@ -112,6 +62,7 @@ def run(cfg: Config) -> dict:
         hidden=tuple(cfg.hidden),
         seed=cfg.seed,
         limit=cfg.n_train,
+        sharding="data",  # every worker sees one process's global batches
         out_dir=str(out / "clusters"),
     )
     # digits28 from the loader, the same batches the cluster workers read.
@@ -140,17 +91,17 @@ def run(cfg: Config) -> dict:
     curves = {f"{cfg.strategy}, in-process": history["val_accuracy"]}
 
     # 1 vs N worker processes: real clusters (quick mode, what the test suite runs, skips them).
-    if cfg.workers:
-        rows = compare_workers(sorted({1, cfg.workers}), job)
-        metrics["workers"] = {
-            str(r["workers"]): {k: v for k, v in r.items() if k != "val_accuracy_curve"}
-            for r in rows
-        }
-        for r in rows:
-            curves[f"{r['workers']} worker(s)"] = r["val_accuracy_curve"]
-        shutil.rmtree(out / "clusters", ignore_errors=True)  # weights/logs of the clusters
-    else:
-        metrics["workers"] = "skipped (--workers 0, or quick mode)"
+    # Each sees the same global batches (DATA sharding), so they should end with the same
+    # weights up to float32 rounding: the all-reduce sums N partial gradients, not one.
+    rows = dist.compare_workers(sorted({1, cfg.workers}), job) if cfg.workers else []
+    metrics["workers"] = {
+        str(r["workers"]): {k: v for k, v in r.items() if k not in ("val_accuracy_curve", "weights")}
+        for r in rows
+    }  # fmt: skip
+    for r in rows:
+        curves[f"{r['workers']} worker(s)"] = r["val_accuracy_curve"]
+    diff = dist.max_weight_difference(rows[0]["weights"], rows[-1]["weights"]) if rows else None
+    shutil.rmtree(out / "clusters", ignore_errors=True)  # weights/logs of the clusters
 
     plots.save(
         plots.curves(curves, title="Validation accuracy", ylabel="val_accuracy"),
@@ -166,8 +117,22 @@ def run(cfg: Config) -> dict:
         out,
         "loss",
     )
+
+    # The claims: the workers stay in lockstep and match one worker; the MLP learns the digits.
+    n = cfg.workers
+    skipped = {} if rows else {"skipped": "no clusters (--workers 0, or quick mode)"}
+    metrics["claims"] = [
+        labkit.claim(
+            f"All {n} workers end with bit-identical weights (the all-reduce keeps them in sync)",
+            bool(rows) and rows[-1]["identical_weights"], needs_defaults=True, **skipped),
+        labkit.within(
+            f"{n} workers end with the weights of 1 worker (same global batches) within 1e-4",
+            diff if rows else float("inf"), 1e-4, needs_defaults=True, **skipped),
+        labkit.at_least(
+            f"The in-process MLP reaches {cfg.target:.0%} test accuracy on digits28",
+            metrics["test_accuracy"], cfg.target, needs_defaults=True),
+    ]  # fmt: skip
     labkit.save_metrics(out, metrics)
-    keras.backend.clear_session()
     return metrics
 
 

@@ -19,9 +19,18 @@ from dlcourse.training import distributed as dist
 TIMEOUT = 240  # seconds per cluster run; a hung collective fails the test instead of CI
 
 
-def _weights(path) -> list[np.ndarray]:
-    with np.load(path) as npz:
-        return [npz[k] for k in sorted(npz.files, key=lambda k: int(k.split("_")[1]))]
+_weights = dist.load_weights
+
+
+def test_weight_file_comparisons(tmp_path):
+    arrays = [np.arange(12, dtype="float32").reshape(3, 4), np.ones(4, "float32")]
+    paths = [tmp_path / f"weights_worker{i}.npz" for i in range(3)]
+    for path, shift in zip(paths, (0.0, 0.0, 1e-3), strict=True):
+        np.savez(path, *[a + shift for a in arrays])
+    assert [a.shape for a in dist.load_weights(paths[0])] == [(3, 4), (4,)]
+    assert dist.same_weights(paths[:2]) and not dist.same_weights(paths)
+    assert dist.max_weight_difference(paths[0], paths[1]) == 0.0
+    assert dist.max_weight_difference(paths[0], paths[2]) == pytest.approx(1e-3, rel=1e-3)
 
 
 def _all_reaped(cluster) -> bool:

@@ -104,3 +104,22 @@ def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
     assert ran == [] and "04_representations: skipped" in capsys.readouterr().out
     labrun.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"], force=True)
     assert ran == ["04_representations"]
+
+
+def test_a_lab_gives_the_same_metrics_alone_or_after_another_lab(tmp_path):
+    """labkit.start clears Keras' state and reseeds: what ran before in the process is moot."""
+    alone = tmp_path / "alone"
+    code = f"from dlcourse import labkit; labkit.run_lab('51', quick=True, out_dir={str(alone)!r})"
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # a fresh process: nothing ran before the lab
+    first = json.loads((alone / "51_lenet5" / "metrics.json").read_text())
+    labkit.run_lab("14", quick=True, out_dir=str(tmp_path / "before"))  # trains, draws seeds
+    after = labkit.run_lab("51", quick=True, out_dir=str(tmp_path / "after"))
+    assert _measured(after) == _measured(first)
+    assert any(isinstance(v, float) for v in _measured(first).values())

@@ -13,19 +13,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from dlcourse import labkit
 from dlcourse.bench import Table
 from dlcourse.training import distributed as dist
 
 
 def run(quick: bool = False) -> list[Table]:
     with tempfile.TemporaryDirectory() as tmp:
-        job = dist.Job(epochs=1 if quick else 5, limit=256 if quick else 0, out_dir=tmp)
-        rows = labkit.load_lab("70").compare_workers(
-            (1, 2), job, timeout=300
-        )  # lab 70's experiment
+        # DATA sharding: the workers see exactly one process's global batches (see below).
+        job = dist.Job(
+            epochs=1 if quick else 5, limit=256 if quick else 0, sharding="data", out_dir=tmp
+        )
+        rows = dist.compare_workers((1, 2), job, timeout=300)  # lab 70's experiment
         one, two = rows
         table = Table(
             "1 vs 2 workers on loopback (MLP on digits28, global batch 64)",
@@ -57,9 +55,8 @@ def run(quick: bool = False) -> list[Table]:
         )
         ref_job = job.replace(out_dir=f"{tmp}/single")
         ref = dist.train_worker(ref_job, strategy="default", loop="custom")
-        diff = _max_abs_diff(
-            Path(tmp) / "workers2" / "weights_worker0.npz",
-            Path(tmp) / "single" / "weights_worker0.npz",
+        diff = dist.max_weight_difference(
+            two["weights"], Path(tmp) / "single" / "weights_worker0.npz"
         )
         check = Table(
             "2 workers vs one process (same global batch, seed and data order)",
@@ -76,8 +73,3 @@ def run(quick: bool = False) -> list[Table]:
             ],
         )
     return [table, check]
-
-
-def _max_abs_diff(a: Path, b: Path) -> float:
-    with np.load(a) as wa, np.load(b) as wb:
-        return float(max(np.max(np.abs(wa[k] - wb[k])) for k in wa.files))

@@ -223,6 +223,67 @@ def launch(
     return [json.loads((out / f"result_worker{i}.json").read_text()) for i in range(workers)]
 
 
+def compare_workers(
+    counts: Sequence[int] = (1, 2), job: Job | None = None, *, timeout: float = 300.0
+) -> list[dict]:
+    """Train the same job (same global batch) on 1, 2 ... workers; one row per cluster size.
+
+    Every size runs the distributed loop (``loop="custom"``), so the rows differ only in the
+    number of workers. ``steps_per_s`` is global steps per second of epochs 2.. (training and
+    validation; TensorFlow start-up and graph tracing excluded); ``wall_s`` includes start-up.
+    Each cluster writes into ``<out_dir>/workers<N>``; ``weights`` is its worker 0's weights file.
+    """
+    job = (job or Job()).replace(loop="custom")  # one loop for every size
+    rows = []
+    for n in counts:
+        sub = job.replace(out_dir=f"{job.out_dir}/workers{n}")
+        start = time.perf_counter()
+        results = launch(n, sub, timeout=timeout, quiet=True)
+        wall = time.perf_counter() - start
+        chief = results[0]
+        paths = [Path(sub.out_dir) / f"weights_worker{i}.npz" for i in range(n)]
+        rows.append(
+            {
+                "workers": n,
+                "steps_per_s": chief["steps_per_s"],
+                "train_s": chief["train_s"],
+                "wall_s": round(wall, 2),
+                "val_accuracy": chief["history"]["val_accuracy"][-1],
+                "val_accuracy_curve": chief["history"]["val_accuracy"],
+                "iterations": chief["iterations"],
+                "identical_weights": same_weights(paths),
+                "weights": str(paths[0]),
+            }
+        )
+    return rows
+
+
+def load_weights(path: str | Path) -> list:
+    """The arrays of a ``weights_worker<i>.npz`` file, in the model's weight order."""
+    import numpy as np
+
+    with np.load(path) as npz:
+        return [npz[k] for k in sorted(npz.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def same_weights(paths: Sequence[str | Path]) -> bool:
+    """Whether the ``.npz`` weight files of all workers hold bit-identical arrays."""
+    import numpy as np
+
+    first, *others = (load_weights(p) for p in paths)
+    return all(
+        all(np.array_equal(a, b) for a, b in zip(first, other, strict=True)) for other in others
+    )
+
+
+def max_weight_difference(a: str | Path, b: str | Path) -> float:
+    """The largest absolute difference between two weight files' arrays."""
+    import numpy as np
+
+    pairs = zip(load_weights(a), load_weights(b), strict=True)
+    return float(max(np.max(np.abs(x - y)) for x, y in pairs))
+
+
 def summary(results: list[dict]) -> str:
     chief = results[0]
     h = chief["history"]

@@ -322,6 +322,9 @@ def describe(key: str) -> str:
     return config_parser(module.Config, module.__doc__, prog=lab.path.name).format_help()
 
 
+HEADER_KEYS = ("Title", "Unit", "Notes", "Description", "Lesson")  # a lab docstring's header
+
+
 def _read_header(path: Path) -> dict[str, str]:
     import ast
 
@@ -329,7 +332,7 @@ def _read_header(path: Path) -> dict[str, str]:
     header, key = {}, None
     for line in doc.splitlines():
         m = re.match(r"^([A-Z][A-Za-z ]*):\s*(.*)$", line)
-        if m:
+        if m and m.group(1) in HEADER_KEYS:
             key = m.group(1)
             header[key] = m.group(2).strip()
         elif key and line.strip():  # a value continues on the next lines

@@ -79,7 +79,7 @@ def label_draw(cfg: Config, draw: int):
     features = data.Features.from_manifest(data.files.ensure("mnist5k"))
     return data.from_files(pattern, features, format="tfrecord", batch_size=cfg.batch_size,
                            classes=TASK_B, per_class=cfg.per_class_b, augment=aug, cache=True,
-                           preprocess=data._pad_to(32), seed=cfg.seed + draw)  # fmt: skip
+                           preprocess=data.pad_images(32), seed=cfg.seed + draw)  # fmt: skip
 
 
 def compiled(model: keras.Model, lr: float) -> keras.Model:

@@ -66,10 +66,10 @@ def run(quick: bool = False) -> list[Table]:
         # per batch) and the small CNN with the resize above redone every epoch (in memory it is
         # done once). Each is fed by the loader reading the files every epoch, and by the loader
         # with cache=True.
-        from dlcourse.data import _pad_to
+        from dlcourse.data import pad_images
 
         training = [
-            ("LeNet-5 (modern), mnist5k padded to 32x32", pattern28, feats, _pad_to(SIZE)),
+            ("LeNet-5 (modern), mnist5k padded to 32x32", pattern28, feats, pad_images(SIZE)),
             ("small CNN, mnist5k resized to 32x32 each epoch", pattern28, feats, _resize_fn(tf)),
         ]
         train_rows, cpu = [], {}

@@ -14,6 +14,8 @@ PNG, manifest) -> the tf.data loader (:mod:`~dlcourse.data.loader`, which parses
   teaching twins and scikit-learn comparisons only.
 * ``write_all()`` is ``make data``; ``load_real("mnist")`` reads real datasets from local
   files (``download=True`` fetches them through tensorflow-datasets).
+* ``binary_digits(positive, negative)`` and ``float64_arrays(ds)`` (:mod:`~dlcourse.data.tasks`):
+  the digits as a two-class task, and a dataset as float64 arrays for the NumPy twins.
 * ``import dlcourse.data.tfds_digits`` registers the ``dlcourse_digits`` tfds builder.
 
 The data folder is ``data_dir`` when given, else ``$DLCOURSE_DATA_DIR``, else the repository's
@@ -37,6 +39,8 @@ _LAZY = {
     "scan": "check",
     "load_real": "real",
     "RealDatasetNotFoundError": "real",
+    "binary_digits": "tasks",
+    "float64_arrays": "tasks",
 }
 
 
@@ -113,7 +117,7 @@ def datasets(
             "augment": augment if split == "train" else None,
             "seed": seed,
             "cache": cache,
-            "preprocess": None if pad_to is None else _pad_to(pad_to),
+            "preprocess": None if pad_to is None else pad_images(pad_to),
         }
         if name in REAL_NAMES:
             from dlcourse.data import real
@@ -144,7 +148,7 @@ def arrays(ds, limit: int | None = None):
     return np.concatenate(xs)[:limit], np.concatenate(ys)[:limit]
 
 
-def _pad_to(size: int):
+def pad_images(size: int):
     """Per-batch zero padding of ``(n, h, w, c)`` images to ``(n, size, size, c)``, centred."""
     import tensorflow as tf
 
@@ -173,13 +177,16 @@ __all__ = [
     "Split",
     "Splits",
     "arrays",
+    "binary_digits",
     "build",
     "datasets",
     "file_pattern",
+    "float64_arrays",
     "from_files",
     "load",
     "load_real",
     "make_dataset",
+    "pad_images",
     "scan",
     "write_all",
     "write_dataset",

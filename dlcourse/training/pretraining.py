@@ -74,8 +74,9 @@ def pretrain_stack(
     n_in = int(pixels.element_spec.shape[-1])
     encoders, losses = [], []
     for i, n_hidden in enumerate(hidden):
-        # The first stage reconstructs pixels in [0, 1]; later stages reconstruct codes.
-        out_act = "sigmoid" if i == 0 else "linear"
+        # The first stage reconstructs pixels in [0, 1]; later stages reconstruct codes, which
+        # are in [0, 1] too when the code activation is a sigmoid.
+        out_act = "sigmoid" if i == 0 or activation == "sigmoid" else "linear"
         codes = pixels.map(_encode(encoders))
         model, hist = fit(
             lambda n_in=n_in, h=n_hidden, o=out_act: _autoencoder(

@@ -42,7 +42,7 @@ VARIANTS = {  # name -> deep_mlp settings
 class Config(labkit.TrainConfig):
     depth: int = arg(10, "hidden layers (deep enough for gradients to vanish)", check="positive")
     units: int = arg(64, "units per hidden layer", check="positive")
-    epochs: int = arg(15, "training epochs per variant", check="positive")
+    epochs: int = arg(10, "training epochs per variant", check="positive")
     batch_size: int = arg(32, "mini-batch size", check="positive")
     learning_rate: float = arg(
         0.01, "SGD(momentum=0.9) learning rate, the same for all", check="positive"

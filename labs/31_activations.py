@@ -42,7 +42,7 @@ ACTIVATIONS = {  # label -> (deep_mlp activation, initializer row of the notes' 
 class Config(labkit.TrainConfig):
     depth: int = arg(8, "hidden layers", check="positive")
     units: int = arg(64, "units per hidden layer", check="positive")
-    epochs: int = arg(12, "training epochs per activation", check="positive")
+    epochs: int = arg(8, "training epochs per activation", check="positive")
     batch_size: int = arg(32, "mini-batch size", check="positive")
     learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate", check="positive")
     n_train: int = arg(

@@ -57,6 +57,7 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
@@ -88,6 +89,7 @@ def run(cfg: Config) -> dict:
     models, hist = train_variants(
         builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=out / "train"
     )
+
     # Results: validation curves, dead ReLUs, and the slopes PReLU learned.
     plots.save(
         plots.curves(

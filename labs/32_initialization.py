@@ -55,6 +55,7 @@ class Config(labkit.TrainConfig):
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
     trials = cfg.n_trials
+
     # The spread of z = sum w_i x_i for one neuron with n inputs equal to 1, for N(0,1),
     # Glorot and He weights; and the notes' initializer table against Keras's draws.
     spread = {

@@ -47,6 +47,7 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
@@ -101,6 +102,7 @@ def run(cfg: Config) -> dict:
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
         "val_accuracy_epoch_1": {k: round(float(h["val_accuracy"][0]), 4) for k, h in hist.items()},
     }
+
     # The notes' worked examples: 003's exponentially weighted averages, 000's terminal velocity.
     metrics["notes_examples"] = notes_examples.optimizer_examples(out, cfg.seed)
 

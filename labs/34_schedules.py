@@ -56,6 +56,7 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
@@ -141,6 +142,7 @@ def run(cfg: Config) -> dict:
         "final_learning_rate": {k: lg.rates[-1] for k, lg in loggers.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
+
     # The notes' worked examples: 003's decay rules, 000's piecewise constant schedule.
     metrics["notes_examples"] = notes_examples.schedule_examples(out)
 

@@ -145,6 +145,7 @@ def run(cfg: Config) -> dict:
     if "dropout" in models:
         metrics["mc_dropout"] = _mc_dropout(models["dropout"], val, cfg.mc_samples, cfg.seed, out)
     metrics["sparsity"] = _sparsity(models["l1 (sparse)"], models["baseline"], val, cfg)
+
     # The notes' worked example (004): dropout samples one of 2^N sub-networks per step.
     metrics["notes_examples"] = notes_examples.dropout_examples(out)
 

@@ -7,9 +7,9 @@ naive N(0, 1) initialization, with sigmoid and Glorot, with ReLU and He initiali
 batch normalization before and after the activation. Measures the gradient norm of every layer
 on one batch at initialization (vanishing: lower layers get orders of magnitude smaller
 gradients), then trains every variant and compares validation accuracy.
-Lesson: With a sigmoid and N(0, 1) weights the gradient shrinks on its way down to the first
-layers, so a deep network barely learns; ReLU with He initialization keeps the gradient flowing,
-and batch normalization lets even the deep sigmoid network train.
+Lesson: With a sigmoid activation the gradient shrinks layer by layer on its way down to the
+first layers, so a deep sigmoid network barely learns; ReLU with He initialization keeps the
+gradient flowing, and batch normalization lets even the deep sigmoid network train.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Config(labkit.TrainConfig):
 
     QUICK = labkit.quick(
         n_train=256, epochs=1, depth=4,
-        variants=("sigmoid, N(0,1)", "ReLU, He", "sigmoid + BN before"),
+        variants=("sigmoid, Glorot", "ReLU, He", "sigmoid + BN before"),
     )  # fmt: skip
 
 
@@ -112,30 +112,30 @@ def run(cfg: Config) -> dict:
         "best": max(hist, key=lambda k: hist[k]["val_accuracy"][-1]),
     }
 
-    # The claims: gradients vanish toward the input with sigmoid and N(0, 1) weights, not with
-    # ReLU and He; after training, ReLU + He and batch norm beat the naive network.
+    # The claims: with a sigmoid the gradient vanishes toward the input, not with ReLU and He;
+    # after training, ReLU + He and batch norm beat the plain sigmoid network.
     ratio, bottom, acc = (metrics[k] for k in
                           ("gradient_ratio_top_to_bottom", "bottom_layer_gradient_norm", "val_accuracy"))  # fmt: skip
-    naive, relu, bn = "sigmoid, N(0,1)", "ReLU, He", "sigmoid + BN before"
+    sigmoid, relu, bn = "sigmoid, Glorot", "ReLU, He", "sigmoid + BN before"
     claims = []
-    if naive in ratio:
+    if sigmoid in ratio:
         claims.append(labkit.at_least(
-            "With sigmoid and N(0,1) weights the top hidden layer's gradient is at least 1.5 "
-            "times the bottom one's at initialization (it vanishes toward the input)",
-            ratio[naive], 1.5,
+            "With sigmoid (Glorot weights) the top hidden layer's gradient is at least 10 times "
+            "the bottom one's at initialization (it vanishes toward the input)",
+            ratio[sigmoid], 10.0,
         ))  # fmt: skip
-    if {naive, relu} <= set(bottom):
+    if {sigmoid, relu} <= set(bottom):
         claims.append(labkit.at_least(
-            "ReLU with He initialization gives the bottom hidden layer at least 3 times the "
-            "gradient of sigmoid with N(0,1) weights",
-            round(bottom[relu] / bottom[naive], 3), 3.0,
+            "ReLU with He initialization gives the bottom hidden layer at least 10 times the "
+            "gradient of the sigmoid network",
+            round(bottom[relu] / bottom[sigmoid], 1), 10.0,
         ))  # fmt: skip
     for better in (relu, bn):
-        if {naive, better} <= set(acc):
+        if {sigmoid, better} <= set(acc):
             claims.append(labkit.beats(
-                f"After training, {better} beats {naive} by at least 20 points of validation "
+                f"After training, {better} beats {sigmoid} by at least 30 points of validation "
                 "accuracy",
-                acc[better], acc[naive], 0.20, needs_defaults=True,
+                acc[better], acc[sigmoid], 0.30, needs_defaults=True,
             ))  # fmt: skip
     metrics["claims"] = claims
     labkit.save_metrics(out, metrics)

@@ -10,10 +10,13 @@ diagnoses bias and variance from train and dev error, and reads off where early 
 have stopped the baseline. MC dropout: the dropout network kept stochastic at inference;
 compares one stochastic pass with the average of many, shows that wrong predictions are the
 uncertain ones, and that scrambled digits spread more than real ones. Sparsity: l1 training
-plus zeroing tiny weights, reporting the fraction of zeros and the accuracy it costs.
-Lesson: A network that overfits a small training set is reined in by regularization: l1 makes
-its weights sparse, dropout narrows the gap between training and validation accuracy, and
-dropout kept on at inference (MC dropout) says how unsure the network is.
+plus zeroing tiny weights, reporting the fraction of zeros and the accuracy it costs. Not
+shown: on 300 of the 8x8 digits the wide baseline reaches 100% training accuracy but loses only
+a few points on validation, and dropout (accuracy measured with dropout off) did not narrow that
+gap on every seed (metrics ``train_val_accuracy_gap``), so the lab makes no claim about it.
+Lesson: Regularization changes what a network learns: l1 makes its weights sparse, so many can
+be pruned at no cost in accuracy, and dropout kept on at inference (MC dropout) says how unsure
+the network is, far more on scrambled digits than on real ones.
 """
 
 from __future__ import annotations
@@ -149,9 +152,9 @@ def run(cfg: Config) -> dict:
     # The notes' worked example (004): dropout samples one of 2^N sub-networks per step.
     metrics["notes_examples"] = notes_examples.dropout_examples(out)
 
-    # The claims: l1 makes weights sparse; dropout narrows the gap between training and
-    # validation accuracy; MC dropout is more uncertain on scrambled digits than on real ones.
-    # (Losses are not compared: with l1 or l2 Keras adds the penalty to them.)
+    # The claims: l1 makes weights sparse; MC dropout is more uncertain on scrambled digits
+    # than on real ones. The train-validation gaps are reported, not claimed: here the
+    # baseline's gap is a few points and dropout did not narrow it on every seed (docstring).
     claims = [
         labkit.at_least(
             "l1 leaves at least twice as many weights below the pruning threshold as the "
@@ -165,18 +168,6 @@ def run(cfg: Config) -> dict:
             needs_defaults=True,
         ),
     ]
-    gap = metrics["train_val_accuracy_gap"]
-    if "dropout" in gap:
-        claims.append(
-            labkit.beats(
-                "Dropout narrows the baseline's gap between training and validation accuracy by "
-                "at least 1 point (both measured with dropout off)",
-                gap["baseline"],
-                gap["dropout"],
-                0.01,
-                needs_defaults=True,
-            )
-        )
     if "mc_dropout" in metrics:
         claims.append(
             labkit.at_least(

@@ -105,7 +105,8 @@ def run(cfg: Config) -> dict:
         "gradient_ratio_top_to_bottom": {
             k: round(float(v["hidden" + str(depth)] / v["hidden1"]), 3) for k, v in norms.items()
         },
-        "bottom_layer_gradient_norm": {k: round(float(v["hidden1"]), 6) for k, v in norms.items()},
+        # 3 significant digits: a vanished gradient is ~1e-7, which fixed decimals round to 0
+        "bottom_layer_gradient_norm": {k: float(f"{v['hidden1']:.3g}") for k, v in norms.items()},
         "val_accuracy": final(hist, "val_accuracy"),
         "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
@@ -128,7 +129,7 @@ def run(cfg: Config) -> dict:
         claims.append(labkit.at_least(
             "ReLU with He initialization gives the bottom hidden layer at least 10 times the "
             "gradient of the sigmoid network",
-            round(bottom[relu] / bottom[sigmoid], 1), 10.0,
+            round(float(norms[relu]["hidden1"] / norms[sigmoid]["hidden1"]), 1), 10.0,
         ))  # fmt: skip
     for better in (relu, bn):
         if {sigmoid, better} <= set(acc):

@@ -7,6 +7,9 @@ naive N(0, 1) initialization, with sigmoid and Glorot, with ReLU and He initiali
 batch normalization before and after the activation. Measures the gradient norm of every layer
 on one batch at initialization (vanishing: lower layers get orders of magnitude smaller
 gradients), then trains every variant and compares validation accuracy.
+Lesson: With a sigmoid activation the gradient shrinks layer by layer on its way down to the
+first layers, so a deep sigmoid network barely learns; ReLU with He initialization keeps the
+gradient flowing, and batch normalization lets even the deep sigmoid network train.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ VARIANTS = {  # name -> deep_mlp settings
 class Config(labkit.TrainConfig):
     depth: int = arg(10, "hidden layers (deep enough for gradients to vanish)", check="positive")
     units: int = arg(64, "units per hidden layer", check="positive")
-    epochs: int = arg(15, "training epochs per variant", check="positive")
+    epochs: int = arg(10, "training epochs per variant", check="positive")
     batch_size: int = arg(32, "mini-batch size", check="positive")
     learning_rate: float = arg(
         0.01, "SGD(momentum=0.9) learning rate, the same for all", check="positive"
@@ -51,13 +54,13 @@ class Config(labkit.TrainConfig):
 
     QUICK = labkit.quick(
         n_train=256, epochs=1, depth=4,
-        variants=("sigmoid, N(0,1)", "ReLU, He", "sigmoid + BN before"),
+        variants=("sigmoid, Glorot", "ReLU, He", "sigmoid + BN before"),
     )  # fmt: skip
 
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
-    keras.utils.set_random_seed(cfg.seed)
+
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
@@ -77,6 +80,7 @@ def run(cfg: Config) -> dict:
         return build
 
     builds = {name: builder(VARIANTS[name]) for name in cfg.variants}
+
     # Gradient norms per layer at initialization, on one fixed batch of 128 training digits;
     # then every variant is trained with the same optimizer and data.
     norms = {}
@@ -85,6 +89,7 @@ def run(cfg: Config) -> dict:
         norms[name] = diag.gradient_norms(build(), *data.arrays(train(), 128))
     _, hist = train_variants(builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=out / "train")
 
+    # Results: gradient norm per layer at initialization, validation curves.
     plots.save(plots.layer_gradient_norms(norms), out, "gradient_norms")
     plots.save(
         plots.curves(
@@ -100,12 +105,40 @@ def run(cfg: Config) -> dict:
         "gradient_ratio_top_to_bottom": {
             k: round(float(v["hidden" + str(depth)] / v["hidden1"]), 3) for k, v in norms.items()
         },
-        "bottom_layer_gradient_norm": {k: round(float(v["hidden1"]), 6) for k, v in norms.items()},
+        # 3 significant digits: a vanished gradient is ~1e-7, which fixed decimals round to 0
+        "bottom_layer_gradient_norm": {k: float(f"{v['hidden1']:.3g}") for k, v in norms.items()},
         "val_accuracy": final(hist, "val_accuracy"),
         "best_val_accuracy": max(final(hist, "val_accuracy").values()),
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
         "best": max(hist, key=lambda k: hist[k]["val_accuracy"][-1]),
     }
+
+    # The claims: with a sigmoid the gradient vanishes toward the input, not with ReLU and He;
+    # after training, ReLU + He and batch norm beat the plain sigmoid network.
+    ratio, bottom, acc = (metrics[k] for k in
+                          ("gradient_ratio_top_to_bottom", "bottom_layer_gradient_norm", "val_accuracy"))  # fmt: skip
+    sigmoid, relu, bn = "sigmoid, Glorot", "ReLU, He", "sigmoid + BN before"
+    claims = []
+    if sigmoid in ratio:
+        claims.append(labkit.at_least(
+            "With sigmoid (Glorot weights) the top hidden layer's gradient is at least 10 times "
+            "the bottom one's at initialization (it vanishes toward the input)",
+            ratio[sigmoid], 10.0,
+        ))  # fmt: skip
+    if {sigmoid, relu} <= set(bottom):
+        claims.append(labkit.at_least(
+            "ReLU with He initialization gives the bottom hidden layer at least 10 times the "
+            "gradient of the sigmoid network",
+            round(float(norms[relu]["hidden1"] / norms[sigmoid]["hidden1"]), 1), 10.0,
+        ))  # fmt: skip
+    for better in (relu, bn):
+        if {sigmoid, better} <= set(acc):
+            claims.append(labkit.beats(
+                f"After training, {better} beats {sigmoid} by at least 30 points of validation "
+                "accuracy",
+                acc[better], acc[sigmoid], 0.30, needs_defaults=True,
+            ))  # fmt: skip
+    metrics["claims"] = claims
     labkit.save_metrics(out, metrics)
     return metrics
 

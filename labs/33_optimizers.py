@@ -7,6 +7,8 @@ optimizer of dlcourse's factory (SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam
 AdaMax, AdamW) and with momentum plus gradient clipping by norm, and draws all learning curves
 in one figure. The NumPy versions of the update rules (dlcourse.scratch.optimizers) are
 checked step by step against these Keras optimizers in the tests.
+Lesson: From the same initial weights and batches, momentum and adaptive optimizers such as
+Adam learn much faster than plain SGD.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ LAB = labkit.lab_name(__file__)
 class Config(labkit.TrainConfig):
     depth: int = arg(4, "hidden layers", check="positive")
     units: int = arg(64, "units per hidden layer", check="positive")
-    epochs: int = arg(12, "training epochs per optimizer", check="positive")
+    epochs: int = arg(8, "training epochs per optimizer", check="positive")
     batch_size: int = arg(32, "mini-batch size", check="positive")
     clipnorm: float = arg(1.0, "clip threshold of the 'momentum + clipnorm' run", check="positive")
     target: float = arg(0.9, "validation accuracy of the time-to-accuracy metric", check=(0, 1))
@@ -45,6 +47,7 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
@@ -64,6 +67,8 @@ def run(cfg: Config) -> dict:
 
     builds = {name: builder(name) for name in cfg.optimizers}
     builds[f"momentum + clipnorm={cfg.clipnorm}"] = builder("momentum", clipnorm=cfg.clipnorm)
+
+    # Every optimizer trains from the same initial weights on the same batches.
     _, hist = train_variants(builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=out / "train")
     plots.save(
         plots.curves(
@@ -75,6 +80,8 @@ def run(cfg: Config) -> dict:
         out,
         "val_loss",
     )
+
+    # Results: training and validation loss curves, accuracy after the first epoch.
     plots.save(
         plots.curves(
             {k: h["loss"] for k, h in hist.items()},
@@ -93,9 +100,35 @@ def run(cfg: Config) -> dict:
         "time_to_target_s": {k: time_to(h, "val_accuracy", cfg.target) for k, h in hist.items()},
         "train_time_s": {k: h["time_s"][-1] for k, h in hist.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
+        "val_accuracy_epoch_1": {k: round(float(h["val_accuracy"][0]), 4) for k, h in hist.items()},
     }
+
     # The notes' worked examples: 003's exponentially weighted averages, 000's terminal velocity.
     metrics["notes_examples"] = notes_examples.optimizer_examples(out, cfg.seed)
+
+    # The claims: after one epoch momentum and Adam are well ahead of plain SGD; momentum's
+    # terminal velocity is the notes' 1 / (1 - beta) = 10 times the plain step.
+    first = metrics["val_accuracy_epoch_1"]
+    claims = [
+        labkit.beats(
+            f"After one epoch, {name} beats plain SGD by at least {margin * 100:.0f} points of "
+            "validation accuracy",
+            first[name],
+            first["sgd"],
+            margin,
+        )
+        for name, margin in (("adam", 0.05), ("momentum", 0.03))
+        if {name, "sgd"} <= set(first)
+    ]
+    velocity = metrics["notes_examples"]["momentum_terminal_velocity"]
+    claims.append(
+        labkit.within(
+            "Momentum (beta 0.9) settles at the notes' 10 times the plain step (relative error)",
+            round(abs(velocity["ratio"] / 10 - 1), 6),
+            1e-3,
+        )
+    )
+    metrics["claims"] = claims  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
 

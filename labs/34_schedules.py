@@ -7,6 +7,8 @@ MLP with SGD + momentum under a constant rate, piecewise constant, performance s
 (reduce on plateau), exponential eta0 10^(-t/r), power eta0 (1 + t/r)^(-c) with c = 1 and
 c = 2, and 1cycle; plots the learning rate actually used at every step and the validation loss
 of every schedule.
+Lesson: A learning-rate schedule starts fast and ends slow: each decay rule, sized to the run,
+brings the rate well below its start, as the notes' worked examples compute.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ SCHEDULES = (
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
     eta0: float = arg(0.05, "initial (1cycle: peak) learning rate", check="positive")
-    epochs: int = arg(15, "training epochs per schedule", check="positive")
+    epochs: int = arg(10, "training epochs per schedule", check="positive")
     batch_size: int = arg(32, "mini-batch size", check="positive")
     finder_steps: int = arg(120, "steps of the learning-rate range test", check="positive")
     depth: int = arg(4, "hidden layers", check="positive")
@@ -54,6 +56,7 @@ class Config(labkit.TrainConfig):
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
     # variant sees the same batches in the same order.
     n = cfg.n_train or None
@@ -139,8 +142,40 @@ def run(cfg: Config) -> dict:
         "final_learning_rate": {k: lg.rates[-1] for k, lg in loggers.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
+
     # The notes' worked examples: 003's decay rules, 000's piecewise constant schedule.
     metrics["notes_examples"] = notes_examples.schedule_examples(out)
+
+    # The claims: the decaying schedules end well below eta0; the notes' worked examples.
+    ex, final_lr = metrics["notes_examples"], metrics["final_learning_rate"]
+    claims = [
+        labkit.claim(
+            f"The {name} schedule ends at most {share} of eta0",
+            final_lr[name] <= share * cfg.eta0,
+            final_lr=final_lr[name],
+            eta0=cfg.eta0,
+        )
+        for name, share in (("exponential", 0.5), ("1cycle", 0.1))
+        if name in final_lr
+    ]
+    want = [0.1, 0.0667, 0.05, 0.04]  # notes 003: eta0 / (1 + decay_rate * epoch), eta0 = 0.2
+    got = ex["per_epoch"]["1/(1 + epoch) eta0"][:4]
+    claims.append(
+        labkit.within(
+            "The 1/(1 + epoch) decay reproduces the notes' 0.1, 0.0667, 0.05, 0.04 (eta0 = 0.2)",
+            round(max(abs(a - b) for a, b in zip(got, want)), 6),
+            1e-4,
+        )
+    )
+    drop = (ex["piecewise_epoch_50"], ex["piecewise_epoch_51"])
+    claims.append(
+        labkit.claim(
+            "The notes' piecewise constant schedule drops from 0.1 to 0.001 after epoch 50",
+            drop == (0.1, 0.001),
+            rates_epochs_50_51=drop,
+        )
+    )
+    metrics["claims"] = claims  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
 

@@ -36,7 +36,7 @@ def pretrain_stack(
     *,
     activation: str = "selu",
     epochs: int = 10,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     learning_rate: float = 3e-3,
     cfg: TrainConfig | None = None,
     verbose: int | str = 0,
@@ -44,9 +44,11 @@ def pretrain_stack(
     """Greedy layer-wise pretraining on unlabeled ``x``, pixels in [0, 1].
 
     ``x`` is a batched tf.data dataset of images or of ``(images, labels)`` (labels ignored),
-    e.g. the loader's training split, or an array ``(n, ...)`` (shuffled and batched here with
-    ``batch_size``). Stage ``i`` trains on the dataset mapped through the ``i - 1`` encoders
-    trained before it.
+    e.g. the loader's training split, or an array ``(n, ...)`` (shuffled with ``cfg.seed`` and
+    batched here with ``batch_size``, default 32). A dataset is batched already (the loader's
+    ``batch_size``), so ``batch_size`` next to one is refused rather than ignored. Stage ``i``
+    trains on the dataset mapped through the ``i - 1`` encoders trained before it. Each
+    autoencoder uses ``activation`` for its code and Adam with ``learning_rate``.
 
     Returns:
         ``(encoders, losses)``: one trained ``Dense`` encoder per entry of ``hidden`` and the
@@ -57,7 +59,14 @@ def pretrain_stack(
             f"`hidden` must be a non-empty list of positive integers. Received: hidden={hidden!r}"
         )
     check_positive("epochs", epochs)
+    if isinstance(x, tf.data.Dataset) and batch_size is not None:
+        raise ValueError(
+            "`batch_size` applies to array inputs only: a tf.data.Dataset is batched already "
+            f"(set the loader's batch_size). Received: batch_size={batch_size!r} with a dataset"
+        )
     if not isinstance(x, tf.data.Dataset):
+        batch_size = 32 if batch_size is None else batch_size
+        check_positive("batch_size", batch_size)
         x = np.asarray(x, np.float32)
         seed = cfg.seed if cfg is not None else 42
         x = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=seed).batch(batch_size)
@@ -65,8 +74,9 @@ def pretrain_stack(
     n_in = int(pixels.element_spec.shape[-1])
     encoders, losses = [], []
     for i, n_hidden in enumerate(hidden):
-        # The first stage reconstructs pixels in [0, 1]; later stages reconstruct codes.
-        out_act = "sigmoid" if i == 0 else "linear"
+        # The first stage reconstructs pixels in [0, 1]; later stages reconstruct codes, which
+        # are in [0, 1] too when the code activation is a sigmoid.
+        out_act = "sigmoid" if i == 0 or activation == "sigmoid" else "linear"
         codes = pixels.map(_encode(encoders))
         model, hist = fit(
             lambda n_in=n_in, h=n_hidden, o=out_act: _autoencoder(
@@ -107,11 +117,15 @@ def stacked_classifier(
     n_classes: int,
     *,
     learning_rate: float = 1e-3,
+    optimizer: keras.optimizers.Optimizer | str | None = None,
     freeze_encoders: bool = False,
 ) -> keras.Model:
     """Flatten -> copies of the pretrained encoders -> softmax, compiled for fine-tuning.
 
-    The encoder weights are copied, never shared, so the pretrained stack stays reusable.
+    The network is :func:`dlcourse.models.mlp.mlp` with the encoders' sizes and activation, so
+    the same call without pretrained weights is its from-scratch twin. It is compiled with
+    ``optimizer`` (default ``Adam(learning_rate)``). The encoder weights are copied, never
+    shared, so the pretrained stack stays reusable.
     """
     activations = {enc.activation for enc in encoders}
     if len(activations) != 1:
@@ -130,7 +144,7 @@ def stacked_classifier(
         model.get_layer(f"hidden{i}").set_weights(enc.get_weights())
         model.get_layer(f"hidden{i}").trainable = not freeze_encoders
     model.compile(
-        keras.optimizers.Adam(learning_rate),
+        optimizer or keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

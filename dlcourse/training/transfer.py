@@ -4,7 +4,7 @@ Notes 000 Unit III ("Reusing pretrained layers"), 003 (transfer learning). Reuse
 always *cloned* first (``keras.models.clone_model`` + ``set_weights``), so training the new
 model never changes the old one by accident. Each step is one line::
 
-    base = reuse_layers(model_a, n_layers=-1)            # clone, drop the output layer
+    base = reuse_layers(model_a, n_layers=2)             # clone its 2 lower weight layers
     model_b = add_head(base, n_classes=5)                 # new output layer
     freeze(base)                                          # train only the head ...
     unfreeze_top(base, k=1)                               # ... then fine-tune the top layer
@@ -36,9 +36,13 @@ def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def reuse_layers(model: keras.Model, n_layers: int | str = -1, name: str = "reused") -> keras.Model:
-    """A clone of ``model`` truncated after its first ``n_layers`` layers.
+    """A clone of ``model`` keeping its first ``n_layers`` layers *with weights*.
 
-    ``n_layers=-1`` (like a slice) drops only the output layer; a layer name keeps every layer
+    Layers without weights (activations, pooling, flatten, dropout) follow the weight layer
+    they belong to: the clone ends just before the next weight layer. So ``n_layers=2`` of a
+    two-conv CNN is its whole convolutional stack (pooling and flatten included), and of an
+    MLP with separate activation layers its first two hidden layers with their activations.
+    ``n_layers=-1`` (like a slice) drops only the output layer. A layer name keeps every layer
     up to and including that one (e.g. ``"flatten"``: the conv stack). Works for Sequential
     and functional models whose layers form a chain.
     """
@@ -48,14 +52,16 @@ def reuse_layers(model: keras.Model, n_layers: int | str = -1, name: str = "reus
         names = [layer.name for layer in layers]
         if n_layers not in names:
             raise ValueError(f"Unknown layer. Received: n_layers={n_layers!r}; layers: {names}")
-        n_layers = names.index(n_layers) + 1
-    n = len(layers) + n_layers if n_layers < 0 else n_layers
-    if not 1 <= n <= len(layers):
+        return keras.Model(copy.inputs, layers[names.index(n_layers)].output, name=name)
+    weighted = [i for i, layer in enumerate(layers) if layer.weights]
+    n = len(weighted) + n_layers if n_layers < 0 else n_layers
+    if int(n_layers) != n_layers or not 1 <= n <= len(weighted):
         raise ValueError(
-            f"`n_layers` must select between 1 and {len(layers)} layers. "
+            f"`n_layers` must select between 1 and {len(weighted)} layers with weights. "
             f"Received: n_layers={n_layers}"
         )
-    return keras.Model(copy.inputs, layers[n - 1].output, name=name)
+    end = weighted[n] if n < len(weighted) else len(layers)  # the next weight layer, excluded
+    return keras.Model(copy.inputs, layers[end - 1].output, name=name)
 
 
 def add_head(

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlcourse import labkit, plots
+from dlcourse import labkit, notes_examples, plots
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
-from dlcourse.scratch import notes_examples
 from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
 from dlcourse.training.trainer import time_to
 from dlcourse.training.variants import final, train_variants, variant_data

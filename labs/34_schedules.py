@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import keras
 
-from dlcourse import labkit, plots
+from dlcourse import labkit, notes_examples, plots
 from dlcourse.labkit import arg
 from dlcourse.models.mlp import compile_classifier, deep_mlp
-from dlcourse.scratch import notes_examples
 from dlcourse.training import schedules as sch
 from dlcourse.training.callbacks import LearningRateLogger, find_learning_rate
 from dlcourse.training.variants import final, train_variants, variant_data

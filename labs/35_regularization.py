@@ -26,12 +26,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from dlcourse import data, labkit, plots
+from dlcourse import data, labkit, notes_examples, plots
 from dlcourse.data.augment import keras_augmenter
 from dlcourse.labkit import arg
 from dlcourse.layers import MaxNorm, mc_predict, penalty
 from dlcourse.models.mlp import compile_classifier, deep_mlp
-from dlcourse.scratch import notes_examples
 from dlcourse.training import diagnostics as diag
 from dlcourse.training.variants import final, train_variants, variant_data
 

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from dlcourse import data, labkit, plots
+from dlcourse import data, labkit, notes_examples, plots
 from dlcourse.labkit import arg
 from dlcourse.scratch import conv as sc
-from dlcourse.scratch import notes_examples
 
 LAB = labkit.lab_name(__file__)
 

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcourse import labkit, plots
+from dlcourse import labkit, notes_examples, plots
 from dlcourse.labkit import arg
 from dlcourse.models import create_model, list_models, model_family
 from dlcourse.models.summary import shapes_only, summary_table, total_macs
-from dlcourse.scratch import notes_examples
 from dlcourse.utils import atomic_path
 
 LAB = labkit.lab_name(__file__)

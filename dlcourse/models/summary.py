@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import keras
 
+from dlcourse import upstream
+
 
 @dataclass(frozen=True)
 class LayerRow:
@@ -100,11 +102,12 @@ def paper_depth(model: keras.Model) -> int:
     layers, not counting the input, all of which contain trainable parameters".
     """
     depth: dict[int, int] = {}
-    for level in sorted(model._nodes_by_depth, reverse=True):  # inputs first
-        for node in model._nodes_by_depth[level]:
+    nodes = upstream.nodes_by_depth(model)
+    for level in sorted(nodes, reverse=True):  # inputs first
+        for node in nodes[level]:
             below = max((depth.get(id(p), 0) for p in node.parent_nodes), default=0)
             depth[id(node)] = below + _counts(node.operation)
-    return max(depth[id(node)] for node in model._nodes_by_depth[0])
+    return max(depth[id(node)] for node in nodes[0])
 
 
 def dense_vs_conv_weights(

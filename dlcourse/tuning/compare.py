@@ -14,7 +14,7 @@ from typing import Any
 
 from dlcourse.tuning.factory import make_tuner
 from dlcourse.tuning.hypermodels import MLPHyperModel
-from dlcourse.tuning.search import summarize
+from dlcourse.tuning.search import loader_splits, summarize
 
 METHODS = ("random", "coarse-to-fine", "bayesian", "hyperband")
 # The hyperparameters that matter most for an MLP (notes 000 Unit II), continuous ranges.
@@ -24,17 +24,6 @@ TASK_SPACE: dict[str, Any] = {
     "num_layers": (1, 3),
     "dropout": (0.0, 0.5),
 }
-
-
-def loader_splits(dataset: str, seed: int = 0) -> dict:
-    """Train and validation pipelines of ``dataset`` from the loader, plus its classes."""
-    from dlcourse import data
-    from dlcourse.data import files
-
-    train = data.make_dataset(dataset, "train", batch_size=32, seed=seed, device=None)
-    val = data.make_dataset(dataset, "val", batch_size=256, shuffle=False, device=None)
-    classes = len(data.Features.from_manifest(files.ensure(dataset)).classes)  # no NumPy load
-    return {"train": train, "val": val, "classes": classes}
 
 
 def compare(

@@ -88,6 +88,7 @@ class GridSearchOracle(ResumableMixin, keras_tuner.oracles.GridSearchOracle):
             space = self.get_space()
             values = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
             self.order.append(trial_id)
+            self.pending.append(trial_id)  # its successor is known before it ends
         while self.pending and values is None:
             old = self.pending.pop(0)
             values = self._successor(old)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from dlcourse import data, launch, plots, upstream
@@ -124,6 +125,8 @@ def run_search(
                 f"`rounds` must be <= max_trials ({budget}). "
                 f"Received: rounds={tuner_kwargs['rounds']}"
             )
+    if deterministic:  # the pipelines' shuffles too: their seeds pair with the global seed
+        keras.utils.set_random_seed(seed)
     splits = splits or (cv_pool(dataset) if tuner == "cv-grid" else loader_splits(dataset, seed))
     if tuner == "cv-grid":  # reject folds the data cannot fill before any folder is made
         check_folds(tuner_kwargs.get("folds") or 3, splits["labels"])

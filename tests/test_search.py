@@ -37,6 +37,10 @@ from dlcourse.tuning.oracles import SearchFailedError
             -3.32237,
         ),
         ("log_rosenbrock", {"learning_rate": 1e-2, "weight_decay": 1e-3}, 0.0),
+        ("ackley", {"x1": 0.0, "x2": 0.0}, 0.0),
+        ("levy", {"x1": 1.0, "x2": 1.0}, 0.0),
+        ("styblinski_tang", {"x1": -2.903534, "x2": -2.903534, "x3": -2.903534}, -117.4984971),
+        ("goldstein_price", {"x1": 0.0, "x2": -1.0}, 3.0),
         (
             "mixed",
             {"layers": 3, "optimizer": "sgd", "momentum": 0.9, "learning_rate": 10**-2.5},

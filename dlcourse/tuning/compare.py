@@ -1,7 +1,9 @@
 """Searches side by side on a real task: the MLP on an embedded dataset, validation loss as the
 objective (it keeps improving where accuracy saturates), equal budgets for every method.
 
-Random, coarse-to-fine and Bayesian optimization each get ``trials`` trials of ``epochs``
+Every trial trains deterministically (seeded builds, TensorFlow op determinism), so a method
+rerun at the same seed repeats its trials exactly. Random, coarse-to-fine and Bayesian
+optimization each get ``trials`` trials of ``epochs``
 epochs; Hyperband gets the same total epochs (``trials * epochs``): its brackets run until that
 budget is spent. The data comes from the loader (:func:`dlcourse.data.make_dataset`).
 """
@@ -12,6 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import keras
+
+from dlcourse import upstream
 from dlcourse.tuning.factory import make_tuner
 from dlcourse.tuning.hypermodels import MLPHyperModel
 from dlcourse.tuning.search import loader_splits, summarize
@@ -39,6 +44,7 @@ def compare(
 ) -> dict[str, dict]:
     """Run every method once at ``seed``: ``{method: {"best_val_loss", "seconds", "epochs",
     "trials", "curve"}}`` (``curve``: best-so-far validation loss after each trial)."""
+    keras.utils.set_random_seed(seed)  # the pipelines' shuffles pair their seeds with it
     splits = splits or loader_splits(dataset, seed)
     shape = tuple(splits["train"].element_spec[0].shape[1:])
     out = {}
@@ -61,7 +67,8 @@ def compare(
         )
         used = _count_epochs(tuner, budget=trials * epochs, default=epochs)
         start = time.perf_counter()
-        tuner.search(splits["train"], validation_data=splits["val"], epochs=epochs, verbose=0)
+        with upstream.op_determinism():  # same seed, same trials (the models are seeded too)
+            tuner.search(splits["train"], validation_data=splits["val"], epochs=epochs, verbose=0)
         result = summarize(tuner)
         scores = [t["score"] for t in result["trials"] if t["score"] is not None]
         out[method] = {

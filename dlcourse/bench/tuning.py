@@ -22,21 +22,19 @@ TRIALS, EPOCHS = 8, 2  # 5 seeds x 4 methods x 16 epochs: about 10 minutes on 2 
 
 
 def task_table(quick: bool = False, dataset: str = DATASET) -> Table:
-    from dlcourse.tuning import compare, loader_splits
+    from dlcourse.tuning import compare
 
     seeds = SEEDS[:1] if quick else SEEDS
     trials, epochs = (2, 2) if quick else (TRIALS, EPOCHS)
     runs = {m: [] for m in compare.METHODS}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            splits = loader_splits(dataset, seed)
             result = compare.compare(
                 dataset=dataset,
                 trials=trials,
                 epochs=epochs,
                 seed=seed,
                 directory=tmp,
-                splits=splits,
             )
             for m, r in result.items():
                 runs[m].append(r)

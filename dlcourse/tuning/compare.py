@@ -39,16 +39,17 @@ def compare(
     epochs: int = 4,
     seed: int = 0,
     directory: str | Path,
-    splits: dict | None = None,
     space: dict | None = None,
 ) -> dict[str, dict]:
     """Run every method once at ``seed``: ``{method: {"best_val_loss", "seconds", "epochs",
     "trials", "curve"}}`` (``curve``: best-so-far validation loss after each trial)."""
-    keras.utils.set_random_seed(seed)  # the pipelines' shuffles pair their seeds with it
-    splits = splits or loader_splits(dataset, seed)
-    shape = tuple(splits["train"].element_spec[0].shape[1:])
     out = {}
     for method in methods:
+        # Fresh pipelines per method, built after seeding (their shuffles pair their seeds with
+        # the global one): every method, and a rerun of one, sees the same batches.
+        keras.utils.set_random_seed(seed)
+        splits = loader_splits(dataset, seed)
+        shape = tuple(splits["train"].element_spec[0].shape[1:])
         hm = MLPHyperModel(shape, splits["classes"], space=space or TASK_SPACE, seed=seed)
         kwargs = {"max_trials": trials}
         if method == "hyperband":  # equal total epochs: brackets until trials * epochs are spent

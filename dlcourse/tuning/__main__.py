@@ -20,7 +20,7 @@ from dlcourse.tuning.factory import DEFAULT_DIRECTORY, TUNERS
 from dlcourse.tuning.search import DATASETS
 from dlcourse.utils import arg, config_parser, validate_config
 
-# Flags that only some tuners take, as run_search's keywords (0: not given).
+# Flags that only some tuners take, as run_search's keywords: passed on only when given.
 TUNER_FLAGS = ("max_trials", "rounds", "shrink", "folds", "max_epochs")
 _NOT_GIVEN = object()
 
@@ -30,17 +30,15 @@ class SearchConfig:
     tuner: str = arg("coarse-to-fine", "search algorithm", choices=TUNERS)
     dataset: str = arg("digits", "embedded dataset (loader pipelines)", choices=DATASETS)
     max_trials: int = arg(
-        0,
-        "trial budget (0: 20, or the full grid for grid tuners; not hyperband)",
-        check="non_negative",
+        20, "trial budget (grid tuners: the full grid unless given; hyperband takes none)"
     )
     epochs: int = arg(10, "training epochs per trial", check="positive")
     seed: int = arg(0, "search seed (and the seed of every trial's training)", check="non_negative")
-    deterministic: bool = arg(True, "deterministic trials: same seed, same search (slower)")
+    deterministic: bool = arg(True, "deterministic trials: same seed, same search")
     directory: str = arg(str(DEFAULT_DIRECTORY), "tuning projects folder")
     project_name: str = arg("", "project folder (default: the tuner)")
     overwrite: bool = arg(False, "start afresh instead of resuming")
-    rounds: int = arg(0, "coarse-to-fine rounds (0: auto)", check="non_negative")
+    rounds: int = arg(0, "coarse-to-fine rounds (unset: 3, or one per 10 trials up to 5)")
     shrink: float = arg(0.5, "coarse-to-fine range shrink factor", check=(0.0, 1.0, "()"))
     folds: int = arg(3, "cv-grid folds", check=(2, 1000, "[]"))
     max_epochs: int = arg(9, "hyperband: the most epochs a trial trains", check=(2, 10_000, "[]"))
@@ -76,10 +74,8 @@ def search_kwargs(cfg: SearchConfig, given: set[str]) -> dict:
         if f.name not in TUNER_FLAGS and f.name != "quick"
     }
     kwargs["project_name"] = cfg.project_name or None
+    # Only the given ones: a tuner-specific flag left out means that tuner's own default.
     kwargs.update({name: getattr(cfg, name) for name in TUNER_FLAGS if name in given})
-    for name in ("max_trials", "rounds"):  # 0 means "the default"
-        if kwargs.get(name) == 0:
-            kwargs.pop(name)
     if cfg.quick:
         kwargs["epochs"] = 1
         if cfg.tuner == "hyperband":

@@ -102,3 +102,52 @@ def serve(oracle, expected_workers: int, on_listen=None, poll_s: float = 0.2) ->
             time.sleep(poll_s)
     finally:
         server.stop(grace=1)
+
+
+# --------------------------------------------------------------------------- keras-tuner
+# keras-tuner's oracle internals that dlcourse.tuning reads or writes, and TensorFlow's private
+# switch that turns op determinism off again (the search's trials train deterministically).
+
+#: Every private keras-tuner name ``dlcourse.tuning`` touches, with where and why. Each has a
+#: canary in ``tests/test_upstream.py`` (it exists and still means what dlcourse assumes).
+KERAS_TUNER_PRIVATE: dict[str, str] = {
+    "Oracle._seed_state": "oracles.ResumableMixin: keras-tuner turns seed=0 into a random seed "
+    "(`seed or random.randint(1, 10000)`); the mixin resets this counter of _random_values",
+    "BayesianOptimizationOracle._random_state": "oracles.ResumableMixin: the Gaussian "
+    "process's sampler, reseeded with the seed the mixin restores",
+    "Oracle._retry_queue": "oracles.ResumableMixin.reload: a trial completed on disk but still "
+    "ongoing in oracle.json leaves the retry queue instead of running twice",
+    "Oracle.end_order": "oracles.ResumableMixin.reload: such a trial joins the ended trials",
+    "Oracle._run_times": "oracles.ResumableMixin.reload: such a trial counts as run once",
+    "Oracle._duplicate": "grid and coarse-to-fine: was a point tried already",
+    "Oracle._max_collisions": "coarse_to_fine: how many collisions before it lists the space",
+    "Oracle._random_values": "coarse_to_fine._untried: a random point of a continuous space",
+    "Oracle._set_project_dir": "testfunctions.drive: an oracle driven without a tuner",
+    "GridSearchOracle._get_next_combination": "oracles.GridSearchOracle: the grid's next point",
+    "GridSearchOracle._compare": "oracles.GridSearchOracle: the grid order of two points",
+}
+
+
+class op_determinism:  # a context manager, named and used like a function
+    """TensorFlow op determinism inside a ``with`` block, restored to what it was on leaving.
+
+    ``tf.config.experimental.enable_op_determinism`` is public but has no public way back; a
+    search that turned it on would slow down (and change the numbers of) everything run after
+    it in the same process, so the private ``disable_op_determinism`` undoes it.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled, self.switched = enabled, False
+
+    def __enter__(self) -> None:
+        from tensorflow.python.framework import config as tf_config
+
+        self.switched = self.enabled and not tf_config.is_op_determinism_enabled()
+        if self.switched:
+            tf_config.enable_op_determinism()
+
+    def __exit__(self, *exc) -> None:
+        from tensorflow.python.framework import config as tf_config
+
+        if self.switched:
+            tf_config.disable_op_determinism()

@@ -11,6 +11,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from dlcourse.bench import search as bench
 from dlcourse.tuning import TUNERS, MLPHyperModel, make_tuner, run_search, summarize, table
@@ -36,6 +37,10 @@ from dlcourse.tuning.oracles import SearchFailedError
             -3.32237,
         ),
         ("log_rosenbrock", {"learning_rate": 1e-2, "weight_decay": 1e-3}, 0.0),
+        ("ackley", {"x1": 0.0, "x2": 0.0}, 0.0),
+        ("levy", {"x1": 1.0, "x2": 1.0}, 0.0),
+        ("styblinski_tang", {"x1": -2.903534, "x2": -2.903534, "x3": -2.903534}, -117.4984971),
+        ("goldstein_price", {"x1": 0.0, "x2": -1.0}, 3.0),
         (
             "mixed",
             {"layers": 3, "optimizer": "sgd", "momentum": 0.9, "learning_rate": 10**-2.5},
@@ -91,17 +96,16 @@ def test_same_default_seed_same_trials(name, tmp_path):
     space = {"units": [8, 16, 32], "learning_rate": [1e-3, 1e-2, 1e-1]}
     if name not in ("grid", "cv-grid"):
         space = {"units": (8, 64), "learning_rate": (1e-4, 1e-1, "log")}
+    budget = {"hyperband": {"max_epochs": 3}, "cv-grid": {"max_trials": 7, "folds": 2}}
     runs = []
     for i in range(2):
         tuner = _cheap(
             make_tuner(
                 name,
                 MLPHyperModel((4,), 3, space=space),
-                max_trials=7,
-                max_epochs=3,
-                folds=2,
                 directory=tmp_path,
                 project_name=f"{name}{i}",
+                **budget.get(name, {"max_trials": 7}),
             )
         )
         assert tuner.oracle.seed == 0  # keras-tuner would have drawn a random one
@@ -160,10 +164,9 @@ def test_cv_search_with_more_folds_than_examples_fails_up_front(tmp_path):
     ):
         tuner.search(x, y, epochs=1, verbose=0)
     assert not list(tmp_path.rglob("trial_*"))
-    splits = {
-        "train": (np.zeros((3, 4), "float32"), np.array([0, 1, 2])),
-        "val": (np.zeros((1, 4), "float32"), np.array([0])),
-    }
+    x, y = np.zeros((4, 4), "float32"), np.array([0, 1, 2, 0])
+    pool = tf.data.Dataset.from_tensor_slices((x, y))
+    splits = {"pool": pool, "labels": y, "classes": 3}
     with pytest.raises(
         ValueError, match=r"rarest class \(1\) for stratified folds\. Received: folds=3"
     ):

@@ -45,10 +45,10 @@ def run_trial(self, trial, *args, **kwargs):
     return {"val_accuracy": score(trial.hyperparameters.values)}
 
 def search(name, project):
-    budget = {"bayesian": 7, "coarse-to-fine": 6}.get(name, 6)
-    kw = {"rounds": 2} if name == "coarse-to-fine" else {}
-    tuner = make_tuner(name, Space(), max_trials=budget, directory=root, project_name=project,
-                       max_epochs=3, folds=2, **kw)
+    kw = {"bayesian": {"max_trials": 7}, "coarse-to-fine": {"max_trials": 6, "rounds": 2},
+          "hyperband": {"max_epochs": 3}, "cv-grid": {"max_trials": 6, "folds": 2}}
+    tuner = make_tuner(name, Space(), directory=root, project_name=project,
+                       **kw.get(name, {"max_trials": 6}))
     tuner.run_trial = types.MethodType(run_trial, tuner)
     x, y = np.zeros((8, 2)), np.array([0, 1] * 4)
     tuner.search(x, y, verbose=0) if name == "cv-grid" else tuner.search(verbose=0)

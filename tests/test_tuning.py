@@ -52,9 +52,8 @@ def _hypermodel(space=SPACE):
 @pytest.mark.parametrize("name", [t for t in TUNERS if t != "cv-grid"])
 def test_every_tuner_runs_through_the_factory(name, tmp_path):
     space = SPACE if name not in ("grid",) else {"units": [8, 64], "learning_rate": [1e-3, 1e-2]}
-    tuner = _fast(
-        make_tuner(name, _hypermodel(space), max_trials=6, directory=tmp_path, max_epochs=3)
-    )
+    budget = {"max_epochs": 3} if name == "hyperband" else {"max_trials": 6}
+    tuner = _fast(make_tuner(name, _hypermodel(space), directory=tmp_path, **budget))
     tuner.search(verbose=0)
     result = summarize(tuner)
     scores = [t["score"] for t in result["trials"] if t["status"] == "COMPLETED"]

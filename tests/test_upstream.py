@@ -95,3 +95,114 @@ def test_functional_models_still_keep_their_nodes_by_depth():
     assert [n.operation.name for n in nodes[0]] == ["out"]
     parents = {p.operation.name for p in nodes[0][0].parent_nodes}
     assert parents == {"a", "b"}
+
+
+# --------------------------------------------------------------------------- keras-tuner
+# One canary per entry of upstream.KERAS_TUNER_PRIVATE, and one for upstream.op_determinism.
+
+
+def _kt_oracle(tmp_path, cls_name: str = "RandomSearchOracle", **kw):
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("a", [1, 2, 3])
+    oracle = getattr(keras_tuner.oracles, cls_name)(
+        objective="val_loss", hyperparameters=hp, max_trials=10, **kw
+    )
+    oracle._set_project_dir(str(tmp_path), "canary")
+    return oracle
+
+
+def _end(oracle, trial, loss: float = 1.0) -> None:
+    oracle.update_trial(trial.trial_id, {"val_loss": loss})
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+
+
+def _canary_seed_state(tmp_path):
+    oracle = _kt_oracle(tmp_path, seed=0)
+    assert oracle.seed != 0  # still `seed or random.randint(1, 10000)`: the mixin's reason
+    oracle.seed = oracle._seed_state = 5
+    before = oracle._seed_state
+    oracle._random_values()
+    assert oracle._seed_state > before  # the counter _random_values draws from
+
+
+def _canary_random_state(tmp_path):
+    oracle = _kt_oracle(tmp_path, "BayesianOptimizationOracle", seed=3)
+    assert isinstance(oracle._random_state, np.random.RandomState)
+
+
+def _canary_reload_queues(tmp_path):
+    """An ongoing trial is queued in _retry_queue on reload; ended ones are in end_order."""
+    oracle = _kt_oracle(tmp_path, seed=1)
+    done = oracle.create_trial("a")
+    _end(oracle, done)
+    running = oracle.create_trial("a")
+    again = _kt_oracle(tmp_path, seed=1)
+    again.reload()
+    assert again._retry_queue == [running.trial_id]
+    assert again.end_order == [done.trial_id]
+    assert again._run_times[done.trial_id] == 1 and again._run_times[running.trial_id] == 0
+
+
+def _canary_duplicate(tmp_path):
+    oracle = _kt_oracle(tmp_path, seed=1)
+    trial = oracle.create_trial("a")
+    _end(oracle, trial)
+    assert oracle._duplicate(dict(trial.hyperparameters.values))
+    assert isinstance(oracle._max_collisions, int) and oracle._max_collisions > 0
+
+
+def _canary_random_values(tmp_path):
+    values = _kt_oracle(tmp_path, seed=1)._random_values()
+    assert set(values) == {"a"} and values["a"] in (1, 2, 3)
+
+
+def _canary_set_project_dir(tmp_path):
+    oracle = _kt_oracle(tmp_path / "x")
+    assert oracle._project_dir == str(tmp_path / "x" / "canary")
+
+
+def _canary_grid_walk(tmp_path):
+    oracle = _kt_oracle(tmp_path, "GridSearchOracle")
+    assert oracle._get_next_combination({"a": 1}) == {"a": 2}
+    assert oracle._get_next_combination({"a": 3}) is None
+    assert (oracle._compare({"a": 1}, {"a": 2}), oracle._compare({"a": 3}, {"a": 3})) == (-1, 0)
+
+
+KERAS_TUNER_CANARIES = {
+    "Oracle._seed_state": _canary_seed_state,
+    "BayesianOptimizationOracle._random_state": _canary_random_state,
+    "Oracle._retry_queue": _canary_reload_queues,
+    "Oracle.end_order": _canary_reload_queues,
+    "Oracle._run_times": _canary_reload_queues,
+    "Oracle._duplicate": _canary_duplicate,
+    "Oracle._max_collisions": _canary_duplicate,
+    "Oracle._random_values": _canary_random_values,
+    "Oracle._set_project_dir": _canary_set_project_dir,
+    "GridSearchOracle._get_next_combination": _canary_grid_walk,
+    "GridSearchOracle._compare": _canary_grid_walk,
+}
+
+
+def test_every_private_keras_tuner_name_has_a_canary():
+    assert set(KERAS_TUNER_CANARIES) == set(upstream.KERAS_TUNER_PRIVATE)
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_TUNER_CANARIES))
+def test_keras_tuner_private_api_still_means_what_dlcourse_assumes(name, tmp_path):
+    KERAS_TUNER_CANARIES[name](tmp_path)
+
+
+def test_op_determinism_is_switched_back_off_through_private_tf_config():
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    assert not hasattr(tf.config.experimental, "disable_op_determinism")  # still no public way
+    assert not tf_config.is_op_determinism_enabled()
+    with upstream.op_determinism():
+        assert tf_config.is_op_determinism_enabled()
+    assert not tf_config.is_op_determinism_enabled()
+    with upstream.op_determinism(enabled=False):
+        assert not tf_config.is_op_determinism_enabled()

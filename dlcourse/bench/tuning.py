@@ -29,14 +29,12 @@ def task_table(quick: bool = False, dataset: str = DATASET) -> Table:
     runs = {m: [] for m in compare.METHODS}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            splits = compare.loader_splits(dataset, seed)
             result = compare.compare(
                 dataset=dataset,
                 trials=trials,
                 epochs=epochs,
                 seed=seed,
                 directory=tmp,
-                splits=splits,
             )
             for m, r in result.items():
                 runs[m].append(r)

@@ -10,7 +10,7 @@ from dlcourse.tuning.cv import CVGridSearch, CVTuner
 from dlcourse.tuning.factory import TUNERS, make_tuner
 from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel, validate_space
 from dlcourse.tuning.oracles import SearchFailedError
-from dlcourse.tuning.search import prepare, run_search, summarize, table
+from dlcourse.tuning.search import cv_pool, loader_splits, run_search, summarize, table
 
 __all__ = [
     "DEFAULT_SPACE",
@@ -22,8 +22,9 @@ __all__ = [
     "CoarseToFineOracle",
     "MLPHyperModel",
     "SearchFailedError",
+    "cv_pool",
+    "loader_splits",
     "make_tuner",
-    "prepare",
     "run_search",
     "summarize",
     "table",

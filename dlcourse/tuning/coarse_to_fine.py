@@ -262,7 +262,22 @@ class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
                     hps.values[hp.name] = self._value_for(hp, k, n, j, local, center, attempt)
             if not self._duplicate(hps.values):
                 return hps.values
-        return self._random_values()  # still nothing new: anywhere in the space
+        return self._untried(n)  # still nothing new: anywhere in the space
+
+    def _untried(self, n: int) -> dict | None:
+        """A point not tried yet, anywhere in the space; ``None`` once a finite space is full.
+
+        A finite space (choices, booleans, integers) is listed and one of its untried points
+        drawn, so the budget is filled while untried points remain (keras-tuner's random
+        fallback gives up after a few collisions); a continuous one is sampled at random.
+        """
+        points = _points(self.hyperparameters)
+        if points is None:
+            return self._random_values()
+        fresh = [p for p in points if not self._duplicate(p)]
+        if not fresh:
+            return None
+        return fresh[int(np.random.default_rng([self.seed, n, 99]).integers(len(fresh)))]
 
     def _n_global(self) -> int:
         share = max(1, round(self.explore * self.trials_per_round)) if self.explore else 0
@@ -288,6 +303,26 @@ class CoarseToFineOracle(ResumableMixin, keras_tuner.Oracle):
                 return center[hp.name]
             return kept[min(int(u * len(kept)), len(kept) - 1)]
         return hp.default
+
+
+def _points(space, limit: int = 4096) -> list[dict] | None:
+    """Every point of a finite space (active values only); ``None``: continuous or too big."""
+    points: list[dict] = [{}]
+    for hp in space.space:
+        if isinstance(hp, hp_module.Fixed):
+            values = [hp.value]
+        elif isinstance(hp, (*_CATEGORICAL, hp_module.Int)):
+            values = list(hp.values)
+        else:
+            return None
+        grown = []
+        for p in points:
+            active = all(c.is_active(p) for c in hp.conditions)
+            grown += [{**p, hp.name: v} for v in values] if active else [p]
+        if len(grown) > limit:
+            return None
+        points = grown
+    return points
 
 
 def _center_value(hp, center: dict | None, centers: list[dict]):

@@ -1,7 +1,9 @@
 """Searches side by side on a real task: the MLP on an embedded dataset, validation loss as the
 objective (it keeps improving where accuracy saturates), equal budgets for every method.
 
-Random, coarse-to-fine and Bayesian optimization each get ``trials`` trials of ``epochs``
+Every trial trains deterministically (seeded builds, TensorFlow op determinism), so a method
+rerun at the same seed repeats its trials exactly. Random, coarse-to-fine and Bayesian
+optimization each get ``trials`` trials of ``epochs``
 epochs; Hyperband gets the same total epochs (``trials * epochs``): its brackets run until that
 budget is spent. The data comes from the loader (:func:`dlcourse.data.make_dataset`).
 """
@@ -12,9 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import keras
+
+from dlcourse import upstream
 from dlcourse.tuning.factory import make_tuner
 from dlcourse.tuning.hypermodels import MLPHyperModel
-from dlcourse.tuning.search import summarize
+from dlcourse.tuning.search import loader_splits, summarize
 
 METHODS = ("random", "coarse-to-fine", "bayesian", "hyperband")
 # The hyperparameters that matter most for an MLP (notes 000 Unit II), continuous ranges.
@@ -26,17 +31,6 @@ TASK_SPACE: dict[str, Any] = {
 }
 
 
-def loader_splits(dataset: str, seed: int = 0) -> dict:
-    """Train and validation pipelines of ``dataset`` from the loader, plus its classes."""
-    from dlcourse import data
-    from dlcourse.data import files
-
-    train = data.make_dataset(dataset, "train", batch_size=32, seed=seed, device=None)
-    val = data.make_dataset(dataset, "val", batch_size=256, shuffle=False, device=None)
-    classes = len(data.Features.from_manifest(files.ensure(dataset)).classes)  # no NumPy load
-    return {"train": train, "val": val, "classes": classes}
-
-
 def compare(
     *,
     dataset: str = "digits28",
@@ -45,15 +39,17 @@ def compare(
     epochs: int = 4,
     seed: int = 0,
     directory: str | Path,
-    splits: dict | None = None,
     space: dict | None = None,
 ) -> dict[str, dict]:
     """Run every method once at ``seed``: ``{method: {"best_val_loss", "seconds", "epochs",
     "trials", "curve"}}`` (``curve``: best-so-far validation loss after each trial)."""
-    splits = splits or loader_splits(dataset, seed)
-    shape = tuple(splits["train"].element_spec[0].shape[1:])
     out = {}
     for method in methods:
+        # Fresh pipelines per method, built after seeding (their shuffles pair their seeds with
+        # the global one): every method, and a rerun of one, sees the same batches.
+        keras.utils.set_random_seed(seed)
+        splits = loader_splits(dataset, seed)
+        shape = tuple(splits["train"].element_spec[0].shape[1:])
         hm = MLPHyperModel(shape, splits["classes"], space=space or TASK_SPACE, seed=seed)
         kwargs = {"max_trials": trials}
         if method == "hyperband":  # equal total epochs: brackets until trials * epochs are spent
@@ -72,7 +68,8 @@ def compare(
         )
         used = _count_epochs(tuner, budget=trials * epochs, default=epochs)
         start = time.perf_counter()
-        tuner.search(splits["train"], validation_data=splits["val"], epochs=epochs, verbose=0)
+        with upstream.op_determinism():  # same seed, same trials (the models are seeded too)
+            tuner.search(splits["train"], validation_data=splits["val"], epochs=epochs, verbose=0)
         result = summarize(tuner)
         scores = [t["score"] for t in result["trials"] if t["score"] is not None]
         out[method] = {

@@ -2,7 +2,8 @@
 validation"), as a keras-tuner ``Tuner`` whose trial score is the mean over k folds.
 
 Every trial trains one fresh model per fold (scikit-learn's ``StratifiedKFold``, or ``KFold``
-for regression targets) and reports the mean of the per-fold best validation scores as the
+for regression targets; over arrays ``x, y`` or over an unbatched loader pipeline of
+``(x, y)`` examples, whose folds are cut by example index) and reports the mean of the per-fold best validation scores as the
 objective, plus ``<objective>_std`` (the fold spread) and each fold's score as extra metrics.
 The ``callbacks`` given to ``search`` (EarlyStopping, ...) reach every fold's ``fit``.
 """
@@ -60,12 +61,19 @@ class CVTuner(FailLoudly, keras_tuner.Tuner):
         self.folds, self.stratified, self.seed = folds, stratified, seed
         super().__init__(oracle, hypermodel, **kwargs)
 
-    def search(self, x, y, *args, **kwargs):
-        """Check the folds fit the data (before any trial starts), then search."""
-        check_folds(self.folds, y, self.stratified)
+    def search(self, x, y=None, *args, **kwargs):
+        """Check the folds fit the data (before any trial starts), then search.
+
+        ``x, y``: arrays, or ``x`` an unbatched ``tf.data.Dataset`` of ``(x, y)`` examples
+        (the loader with ``batch_size=None``) and ``y`` left out.
+        """
+        self._labels = _labels(x) if y is None else np.asarray(y)
+        check_folds(self.folds, self._labels, self.stratified)
         super().search(x, y, *args, **kwargs)
 
-    def run_trial(self, trial, x, y, *args, validation_data=None, callbacks=None, **fit_kwargs):
+    def run_trial(
+        self, trial, x, y=None, *args, validation_data=None, callbacks=None, **fit_kwargs
+    ):
         """Train once per fold; ``validation_data`` is ignored (the folds validate)."""
         from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -75,17 +83,24 @@ class CVTuner(FailLoudly, keras_tuner.Tuner):
         splitter = (StratifiedKFold if self.stratified else KFold)(
             self.folds, shuffle=True, random_state=self.seed
         )
-        x, y = np.asarray(x), np.asarray(y)
+        labels = self._labels if y is None else np.asarray(y)  # read by search()
         scores = []
-        for train, val in splitter.split(x, y if self.stratified else None):
+        for k, (train, val) in enumerate(
+            splitter.split(labels, labels if self.stratified else None)
+        ):
+            if y is None:  # a pipeline: the fold's examples by index, shuffled for training
+                data = (_subset(x, train, shuffle_seed=self.seed + k),)
+                held_out = _subset(x, val)
+            else:
+                x = np.asarray(x)
+                data, held_out = (x[train], labels[train]), (x[val], labels[val])
             model = self.hypermodel.build(hp)
             history = self.hypermodel.fit(
                 hp,
                 model,
-                x[train],
-                y[train],
+                *data,
                 *args,
-                validation_data=(x[val], y[val]),
+                validation_data=held_out,
                 callbacks=copy.copy(list(callbacks or [])),  # a fresh list per fold
                 **fit_kwargs,
             )
@@ -93,6 +108,25 @@ class CVTuner(FailLoudly, keras_tuner.Tuner):
         metrics = {name: float(np.mean(scores)), f"{name}_std": float(np.std(scores))}
         metrics.update({f"fold{k}_{name}": s for k, s in enumerate(scores)})
         return metrics
+
+
+def _labels(examples) -> np.ndarray:
+    """The labels of an unbatched ``(x, y)`` pipeline, in order (read once, images skipped)."""
+    return np.fromiter(examples.map(lambda x, y: y).as_numpy_iterator(), dtype=np.int64)
+
+
+def _subset(examples, index: np.ndarray, shuffle_seed: int | None = None, batch_size: int = 32):
+    """The examples of an unbatched pipeline at positions ``index``, batched."""
+    import tensorflow as tf
+
+    keep = np.zeros(int(index.max()) + 1, bool)
+    keep[index] = True
+    mask = tf.constant(keep)
+    picked = examples.take(len(keep)).enumerate().filter(lambda i, ex: tf.gather(mask, i))
+    picked = picked.map(lambda i, ex: ex)
+    if shuffle_seed is not None:
+        picked = picked.shuffle(len(index), seed=shuffle_seed)
+    return picked.batch(batch_size)
 
 
 class CVGridSearch(CVTuner):

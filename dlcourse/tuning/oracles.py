@@ -47,6 +47,10 @@ class ResumableMixin:
         self.end_order += [t for t in done if t not in self.end_order]
         for t in done:
             self._run_times[t] = max(self._run_times[t], 1)
+        self._ended_while_saving(done)
+
+    def _ended_while_saving(self, trial_ids: list[str]) -> None:
+        """Hook for oracles that queue work when a trial ends (the grid's next point)."""
 
 
 class RandomSearchOracle(ResumableMixin, keras_tuner.oracles.RandomSearchOracle):
@@ -62,26 +66,63 @@ class HyperbandOracle(ResumableMixin, keras_tuner.oracles.HyperbandOracle):
 
 
 class GridSearchOracle(ResumableMixin, keras_tuner.oracles.GridSearchOracle):
-    """Grid search whose position is a pure function of the trials tried so far.
+    """keras-tuner's grid walk, with the walk kept in the oracle state so a search resumes.
 
-    keras-tuner's oracle walks the grid through an in-memory linked list of trial ids, which a
-    restart loses. This one restarts the walk at the first grid point (every hyperparameter at
-    its default) and steps with keras-tuner's own ``_get_next_combination`` past every point
-    already tried; so a reloaded search continues exactly where it stopped.
+    keras-tuner orders the trials in an in-memory linked list and, when a trial ends, tries
+    the grid point after it (``_get_next_combination`` of the values that trial used, so a
+    hyperparameter a trial did not use is never stepped) unless the next trial in the order
+    already covers it. This is the same walk, with the order (``order``) and the trials whose
+    successor is still to be tried (``pending``) in ``get_state``, so a restart loses nothing
+    and a conditional space runs exactly keras-tuner's trials (12, not 21, for a Boolean that
+    switches between two 3-value Choices).
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order: list[str] = []  # trial ids in grid order
+        self.pending: list[str] = []  # ended trials whose successor is still to be tried
+
     def populate_space(self, trial_id: str) -> dict:
-        space = self.get_space()
-        values = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
-        while values is not None and self._duplicate(values):
-            values = self._get_next_combination(values)
+        values = None
+        if not self.order:  # the first point: every active hyperparameter at its default
+            space = self.get_space()
+            values = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
+            self.order.append(trial_id)
+            self.pending.append(trial_id)  # its successor is known before it ends
+        while self.pending and values is None:
+            old = self.pending.pop(0)
+            values = self._successor(old)
+            if values is not None:
+                self.order.insert(self.order.index(old) + 1, trial_id)
         if values is not None:
             return {"status": trial_module.TrialStatus.RUNNING, "values": values}
         status = "IDLE" if self.ongoing_trials else "STOPPED"
         return {"status": getattr(trial_module.TrialStatus, status), "values": None}
 
+    def _successor(self, trial_id: str) -> dict | None:
+        """The grid point after ``trial_id``'s, unless the next trial in order has it."""
+        values = self._get_next_combination(self.trials[trial_id].hyperparameters.values)
+        at = self.order.index(trial_id) + 1
+        if values is None or at == len(self.order):
+            return values
+        following = self.trials[self.order[at]].hyperparameters.values
+        return values if self._compare(values, following) < 0 else None
+
     def end_trial(self, trial) -> None:
-        keras_tuner.Oracle.end_trial(self, trial)  # no linked list to maintain
+        # Queued before keras-tuner saves the oracle, so the state on disk holds it; a trial
+        # queued twice is harmless (its successor is found covered the second time).
+        self.pending.append(trial.trial_id)
+        keras_tuner.Oracle.end_trial(self, trial)
+
+    def _ended_while_saving(self, trial_ids: list[str]) -> None:
+        self.pending += [t for t in trial_ids if t not in self.pending]
+
+    def get_state(self) -> dict:
+        return super().get_state() | {"grid": {"order": self.order, "pending": self.pending}}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.order, self.pending = list(state["grid"]["order"]), list(state["grid"]["pending"])
 
 
 class FailLoudly:

@@ -15,17 +15,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from dlcourse import data, launch, plots, upstream
 from dlcourse.tuning.coarse_to_fine import check_count, check_max_trials
 from dlcourse.tuning.cv import check_folds
-from dlcourse.tuning.factory import DEFAULT_DIRECTORY, check_tuner, make_tuner
+from dlcourse.tuning.factory import (
+    DEFAULT_DIRECTORY,
+    DEFAULT_TRIALS,
+    check_applies,
+    check_tuner,
+    make_tuner,
+)
 from dlcourse.tuning.hypermodels import DEFAULT_SPACE, GRID_SPACE, MLPHyperModel, validate_space
 from dlcourse.tuning.oracles import raise_if_all_failed
 from dlcourse.utils import check_in_range, write_json
 
-DATASETS = ("digits", "digits28")
+DATASETS = ("digits", "digits28", "mnist5k")
 
 
 def check_dataset(dataset: str) -> None:
@@ -35,11 +42,39 @@ def check_dataset(dataset: str) -> None:
         )
 
 
-def prepare(dataset: str = "digits") -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Embedded splits scaled to [0, 1] float32: ``{"train": (x, y), "val": ..., "test": ...}``."""
+def loader_splits(dataset: str = "digits", seed: int = 0) -> dict:
+    """The loader's train and validation pipelines of ``dataset``, plus its class count.
+
+    ``{"train": tf.data.Dataset, "val": tf.data.Dataset, "classes": int}``; the training
+    pipeline shuffles with ``seed`` (every epoch, reproducibly), batches of 32 (a hypermodel
+    with ``batch_size`` in its space rebatches).
+    """
+    from dlcourse.data import files
+
     check_dataset(dataset)
-    splits = data.load(dataset)
-    return {k: (s.x.astype("float32") / 255.0, s.y) for k, s in splits.items()}
+    train = data.make_dataset(dataset, "train", batch_size=32, seed=seed, device=None)
+    val = data.make_dataset(dataset, "val", batch_size=256, shuffle=False, device=None)
+    classes = len(data.Features.from_manifest(files.ensure(dataset)).classes)  # no NumPy load
+    return {"train": train, "val": val, "classes": classes}
+
+
+def cv_pool(dataset: str = "digits") -> dict:
+    """Every non-test example of ``dataset`` as one unbatched loader pipeline, for k folds.
+
+    ``{"pool": tf.data.Dataset, "labels": np.ndarray, "classes": int}``: the train and val
+    splits in file order (:class:`~dlcourse.tuning.cv.CVTuner` cuts its folds by index);
+    ``labels`` is read once from the pipeline, to stratify the folds.
+    """
+    from dlcourse.data import files
+
+    check_dataset(dataset)
+    pool = data.make_dataset(dataset, "train", batch_size=None, shuffle=False, device=None)
+    pool = pool.concatenate(
+        data.make_dataset(dataset, "val", batch_size=None, shuffle=False, device=None)
+    )
+    labels = np.fromiter(pool.map(lambda x, y: y).as_numpy_iterator(), dtype=np.int64)
+    classes = len(data.Features.from_manifest(files.ensure(dataset)).classes)
+    return {"pool": pool, "labels": labels, "classes": classes}
 
 
 def default_space(tuner: str) -> dict[str, Any]:
@@ -55,6 +90,7 @@ def run_search(
     epochs: int = 10,
     space: Mapping[str, Any] | None = None,
     seed: int = 0,
+    deterministic: bool = True,
     directory: str | Path = DEFAULT_DIRECTORY,
     project_name: str | None = None,
     overwrite: bool = False,
@@ -65,8 +101,15 @@ def run_search(
 ) -> dict:
     """Search, report, and return ``{"best": {...}, "trials": [...], "project_dir": ...}``.
 
-    ``max_trials`` defaults to 20, or the full grid for grid tuners. ``splits`` (from
-    :func:`prepare`) skips loading. ``report=False`` skips the table and figures (workers).
+    Trials train on the loader's pipelines of ``dataset`` (:func:`loader_splits`; cv-grid
+    cuts k folds from :func:`cv_pool`); ``splits`` passes those dicts in instead.
+    ``max_trials`` defaults to 20, or the full grid for grid tuners; Hyperband refuses it.
+    ``deterministic`` (default) trains every trial deterministically: Keras is seeded with
+    ``seed`` before each model is built and TensorFlow's op determinism is on during the
+    search, so the same seed picks the same trials. On CPU its cost was within run-to-run
+    noise (3 alternating repeats of a 3-trial, 3-epoch search on digits); on a GPU, op
+    determinism swaps some kernels for slower deterministic ones.
+    ``report=False`` skips the table and figures (workers).
     """
     validate_search(
         tuner,
@@ -77,19 +120,26 @@ def run_search(
         space=space,
         **tuner_kwargs,
     )
-    if max_trials is None and tuner not in ("grid", "cv-grid"):
-        max_trials = 20
-    if tuner_kwargs.get("rounds") is not None and tuner_kwargs["rounds"] > max_trials:
-        raise ValueError(
-            f"`rounds` must be <= max_trials ({max_trials}). Received: rounds={tuner_kwargs['rounds']}"
-        )
-    splits = splits or prepare(dataset)
-    (x, y), (xv, yv) = splits["train"], splits["val"]
+    if tuner == "coarse-to-fine" and tuner_kwargs.get("rounds") is not None:
+        budget = max_trials or DEFAULT_TRIALS
+        if tuner_kwargs["rounds"] > budget:
+            raise ValueError(
+                f"`rounds` must be <= max_trials ({budget}). "
+                f"Received: rounds={tuner_kwargs['rounds']}"
+            )
+    if deterministic:  # the pipelines' shuffles too: their seeds pair with the global seed
+        keras.utils.set_random_seed(seed)
+    splits = splits or (cv_pool(dataset) if tuner == "cv-grid" else loader_splits(dataset, seed))
     if tuner == "cv-grid":  # reject folds the data cannot fill before any folder is made
-        check_folds(tuner_kwargs.get("folds", 3), np.concatenate([y, yv]))
-    classes = int(max(y.max(), yv.max())) + 1
+        check_folds(tuner_kwargs.get("folds") or 3, splits["labels"])
+        shape = splits["pool"].element_spec[0].shape
+    else:
+        shape = splits["train"].element_spec[0].shape[1:]
     hypermodel = MLPHyperModel(
-        x.shape[1:], classes, space=default_space(tuner) if space is None else space
+        tuple(shape),
+        splits["classes"],
+        space=default_space(tuner) if space is None else space,
+        seed=seed if deterministic else None,
     )
     tuner_obj = make_tuner(
         tuner,
@@ -101,12 +151,13 @@ def run_search(
         overwrite=overwrite,
         **tuner_kwargs,
     )
-    if tuner == "cv-grid":  # the folds validate: cross-validate over all non-test data
-        search_in_role(
-            tuner_obj, np.concatenate([x, xv]), np.concatenate([y, yv]), epochs=epochs, verbose=0
-        )
-    else:
-        search_in_role(tuner_obj, x, y, validation_data=(xv, yv), epochs=epochs, verbose=0)
+    with upstream.op_determinism(deterministic):
+        if tuner == "cv-grid":  # the folds validate: cross-validate over all non-test data
+            search_in_role(tuner_obj, splits["pool"], epochs=epochs, verbose=0)
+        else:
+            search_in_role(
+                tuner_obj, splits["train"], validation_data=splits["val"], epochs=epochs, verbose=0
+            )
     if launch.role(of="keras_tuner") == "worker":  # the chief holds the oracle and reports
         return {"worker": os.environ["KERASTUNER_TUNER_ID"]}
     raise_if_all_failed(tuner_obj.oracle)  # (a distributed chief serves; it did not search)
@@ -144,9 +195,10 @@ def validate_search(
 ) -> None:
     """The checks :func:`run_search` runs before any data is loaded or folder made."""
     check_tuner(tuner)
+    check_applies(tuner, max_trials=max_trials, **tuner_kwargs)
     check_dataset(dataset)
-    if max_trials is not None or tuner not in ("grid", "cv-grid"):
-        check_max_trials(20 if max_trials is None else max_trials)
+    if max_trials is not None:
+        check_max_trials(max_trials)
     check_count("epochs", epochs)
     check_count("seed", seed, minimum=0)
     if space is not None:
@@ -154,9 +206,9 @@ def validate_search(
     for name in ("rounds", "keep", "max_epochs"):
         if tuner_kwargs.get(name) is not None:
             check_count(name, tuner_kwargs[name], minimum=2 if name == "max_epochs" else 1)
-    if "folds" in tuner_kwargs:
+    if tuner_kwargs.get("folds") is not None:
         check_count("folds", tuner_kwargs["folds"], minimum=2)
-    if "shrink" in tuner_kwargs:
+    if tuner_kwargs.get("shrink") is not None:
         check_in_range("shrink", tuner_kwargs["shrink"], 0.0, 1.0, closed="()")
 
 

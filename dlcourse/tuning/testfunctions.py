@@ -9,6 +9,12 @@ Functions (all minimized; ``optimum`` is the known global minimum):
 * ``log_rosenbrock``: Rosenbrock's valley in the decade exponents of two log-sampled
   hyperparameters, a learning rate in [1e-5, 1e-1] and a weight decay in [1e-6, 1e-2]
   (``x_i = log10(p_i) - c_i``); 0 at learning_rate = 1e-2, weight_decay = 1e-3.
+* ``ackley``: Ackley on [-32.768, 32.768]^2 (a, b, c = 20, 0.2, 2 pi); 0 at the origin, in
+  a field of regularly spaced local minima.
+* ``levy``: Levy on [-10, 10]^2; 0 at (1, 1).
+* ``styblinski_tang``: Styblinski-Tang on [-5, 5]^3; -39.16617 d = -117.4985 at
+  x_i = -2.903534.
+* ``goldstein_price``: Goldstein-Price on [-2, 2]^2; 3 at (0, -1), spanning six decades.
 * ``mixed``: an integer (``layers`` 1-6), a categorical (``optimizer``), a conditional float
   (``momentum``, active only for sgd) and a log-sampled learning rate; 0 at layers = 3, sgd,
   momentum = 0.9, learning_rate = 10^-2.5.
@@ -59,6 +65,32 @@ def hartmann(x) -> float:
     x = np.asarray(x, dtype=float)
     a, p = (_H3_A, _H3_P) if len(x) == 3 else (_H6_A, _H6_P)
     return float(-np.sum(_H_ALPHA * np.exp(-np.sum(a * (x - p) ** 2, axis=1))))
+
+
+def ackley(x) -> float:
+    x = np.asarray(x, dtype=float)
+    mean_sq, mean_cos = np.mean(x**2), np.mean(np.cos(2 * math.pi * x))
+    return float(-20 * math.exp(-0.2 * math.sqrt(mean_sq)) - math.exp(mean_cos) + 20 + math.e)
+
+
+def levy(x) -> float:
+    w = 1 + (np.asarray(x, dtype=float) - 1) / 4
+    body = np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(math.pi * w[:-1] + 1) ** 2))
+    tail = (w[-1] - 1) ** 2 * (1 + np.sin(2 * math.pi * w[-1]) ** 2)
+    return float(np.sin(math.pi * w[0]) ** 2 + body + tail)
+
+
+def styblinski_tang(x) -> float:
+    x = np.asarray(x, dtype=float)
+    return float(np.sum(x**4 - 16 * x**2 + 5 * x) / 2)
+
+
+def goldstein_price(x1: float, x2: float) -> float:
+    a = 1 + (x1 + x2 + 1) ** 2 * (19 - 14 * x1 + 3 * x1**2 - 14 * x2 + 6 * x1 * x2 + 3 * x2**2)
+    b = 30 + (2 * x1 - 3 * x2) ** 2 * (
+        18 - 32 * x1 + 12 * x1**2 + 48 * x2 - 36 * x1 * x2 + 27 * x2**2
+    )
+    return a * b
 
 
 def rosenbrock(x1: float, x2: float) -> float:
@@ -123,6 +155,25 @@ def _unit(n: int) -> dict:
     return {f"x{i}": (0.0, 1.0) for i in range(1, n + 1)}
 
 
+def _box(n: int, lo: float, hi: float) -> dict:
+    return {f"x{i}": (lo, hi) for i in range(1, n + 1)}
+
+
+def _vector(v: dict) -> list[float]:
+    return [v[f"x{i}"] for i in range(1, len(v) + 1)]
+
+
+def _on_box(name: str, fn: Callable, n: int, lo: float, hi: float, optimum: float):
+    """A function of ``x1..xn`` on the box [lo, hi]^n."""
+    return TestFunction(
+        name,
+        lambda v: fn(_vector(v)),
+        lambda hp: _floats(hp, list(_box(n, lo, hi)), lo, hi),
+        optimum,
+        lambda b: _regular(_box(n, lo, hi), b),
+    )
+
+
 FUNCTIONS: dict[str, TestFunction] = {
     "branin": TestFunction(
         "branin",
@@ -171,6 +222,14 @@ def _declare_mixed(hp: keras_tuner.HyperParameters) -> None:
 
 
 FUNCTIONS["mixed"] = TestFunction("mixed", _mixed, _declare_mixed, 0.0)
+FUNCTIONS["ackley"] = _on_box("ackley", ackley, 2, -32.768, 32.768, 0.0)
+FUNCTIONS["levy"] = _on_box("levy", levy, 2, -10.0, 10.0, 0.0)
+FUNCTIONS["styblinski_tang"] = _on_box(
+    "styblinski_tang", styblinski_tang, 3, -5.0, 5.0, -39.16616570377142 * 3
+)
+FUNCTIONS["goldstein_price"] = _on_box(
+    "goldstein_price", lambda x: goldstein_price(*x), 2, -2.0, 2.0, 3.0
+)
 
 
 def drive(

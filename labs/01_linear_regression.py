@@ -14,6 +14,10 @@ descent, on a decaying learning rate, end close to the optimum.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import numpy as np

@@ -14,6 +14,10 @@ not a matter of luck but the curvature of the cost, which predicts exactly which
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import numpy as np

@@ -18,6 +18,10 @@ optimum that scikit-learn solves for.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 import math
 from dataclasses import dataclass
 

@@ -13,6 +13,10 @@ separates a disc from the ring around it in Cartesian coordinates, one does in p
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import numpy as np

@@ -23,6 +23,10 @@ several times faster than a naive record-by-record pipeline.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 import time
 import warnings
 from dataclasses import dataclass

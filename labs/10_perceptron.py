@@ -17,6 +17,10 @@ of units solve XOR.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 import warnings
 from dataclasses import dataclass
 

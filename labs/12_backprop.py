@@ -16,6 +16,10 @@ are Keras SGD's, and it trains an MLP that reads handwritten digits.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

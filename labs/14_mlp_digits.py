@@ -20,6 +20,10 @@ schedule, beats every scikit-learn baseline on the same small split of real MNIS
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

@@ -19,6 +19,10 @@ and coarse-to-fine run a second time at the same seed to show that it repeats ex
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 import shutil
 import tempfile
 from dataclasses import dataclass

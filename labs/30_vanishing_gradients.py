@@ -14,6 +14,10 @@ gradient flowing, and batch normalization lets even the deep sigmoid network tra
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

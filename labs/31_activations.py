@@ -13,6 +13,10 @@ and its variants, ELU, SELU) with their matching initialization train well.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

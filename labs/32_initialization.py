@@ -17,6 +17,10 @@ deep tanh or ReLU network train.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

@@ -13,6 +13,10 @@ Adam learn much faster than plain SGD.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 from dlcourse import labkit, notes_examples, plots

@@ -16,6 +16,10 @@ the same CNN trained from scratch, while reusing its dense layer as well throws 
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

@@ -16,6 +16,10 @@ matches it from scratch, which is why pretraining faded.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

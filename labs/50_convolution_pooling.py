@@ -17,6 +17,10 @@ max/avg pooling against tf.nn on random inputs, computes the notes' conv-layer c
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import numpy as np

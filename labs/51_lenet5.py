@@ -22,6 +22,10 @@ pixels for comparison. --dataset mnist uses the full MNIST from local files.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

@@ -18,6 +18,10 @@ the ranking says how quickly each design learns here, not how it does on ImageNe
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 import time
 from dataclasses import dataclass
 

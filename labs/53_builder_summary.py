@@ -16,6 +16,10 @@ AlexNet). One figure: parameters vs multiply-adds, log-log.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import numpy as np

@@ -23,6 +23,10 @@ dlcourse.training.fit; every draw is scored on the same task-B test split.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 from dataclasses import dataclass
 
 import keras

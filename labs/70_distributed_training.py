@@ -20,6 +20,10 @@ the same cores, so expect no speed-up here: the point is the mechanics.
 
 from __future__ import annotations
 
+import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA alone)
+
+# isort: split
+
 import shutil
 from dataclasses import dataclass
 

@@ -5,7 +5,8 @@ Each lab runs once per seed (``python labs/NN.py --seed S``, one process each, t
 per lab goes to ``docs/bench/seeds/<lab>.json`` (seeds, claims per seed, wall times, the lab
 file's SHA-256 and the git commit it was measured at), and the table is rendered from every
 record there, so ``DLCOURSE_BENCH_LABS="36 37"`` remeasures some labs and keeps the others'
-rows. The goal is 5/5 for every lab.
+rows (``DLCOURSE_BENCH_LABS=none`` measures none and only renders the records). The goal is
+5/5 for every lab.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ RECORDS = Path(__file__).resolve().parents[2] / "docs" / "bench" / "seeds"
 
 def run(quick: bool = False) -> list[Table]:
     chosen = os.environ.get("DLCOURSE_BENCH_LABS", "").replace(",", " ").split()
-    labs = [labkit.find_lab(k) for k in chosen] if chosen else labkit.list_labs()
+    if chosen == ["none"]:
+        labs = []
+    else:
+        labs = [labkit.find_lab(k) for k in chosen] if chosen else labkit.list_labs()
+    if quick and not labs:
+        raise ValueError("A quick seeds run measures one lab. Received: DLCOURSE_BENCH_LABS=none")
     if quick:  # a smoke test: one lab, two seeds, quick settings, nothing recorded
         return [_table([measure(labs[0], SEEDS[:2], ["--quick"])])]
     for lab in labs:

@@ -309,7 +309,7 @@ CASES = [
     ("lab-dataset", lambda t: _lab_cfg("14", dataset="imagenet"), ["dataset", "'imagenet'"]),
     ("lab-models", lambda t: _lab_cfg("52", models=("resnet5000",)), ["models", "'resnet5000'"]),
     ("lab-models-not-tuple", lambda t: _lab_cfg("51", models="lenet5"), ["models", "'lenet5'"]),
-    ("lab-function", lambda t: _lab_cfg("20", function="ackley"), ["function", "'ackley'"]),
+    ("lab-function", lambda t: _lab_cfg("20", function="rastrigin"), ["function", "'rastrigin'"]),
     ("lab-positive-negative", lambda t: _lab_cfg("03", positive=3, negative=3),
      ["negative", "negative=3"]),
     ("lab-dropout", lambda t: _lab_cfg("35", dropout=1.0), ["dropout", "1.0"]),

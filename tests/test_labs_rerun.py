@@ -108,18 +108,17 @@ def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
 
 def test_a_lab_gives_the_same_metrics_alone_or_after_another_lab(tmp_path):
     """labkit.start clears Keras' state and reseeds: what ran before in the process is moot."""
-    alone = tmp_path / "alone"
-    code = f"from dlcourse import labkit; labkit.run_lab('51', quick=True, out_dir={str(alone)!r})"
-    subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )  # a fresh process: nothing ran before the lab
+
+    def run(code: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                       text=True, check=True)  # fmt: skip
+
+    alone, before = tmp_path / "alone", tmp_path / "before"
+    lab = "from dlcourse import labkit; labkit.run_lab({!r}, quick=True, out_dir={!r})"
+    run(lab.format("51", str(alone)))  # a fresh process: nothing ran before the lab
+    run(lab.format("14", str(before)) + "; " + lab.format("51", str(before)).split("; ")[1])
     first = json.loads((alone / "51_lenet5" / "metrics.json").read_text())
-    labkit.run_lab("14", quick=True, out_dir=str(tmp_path / "before"))  # trains, draws seeds
-    after = labkit.run_lab("51", quick=True, out_dir=str(tmp_path / "after"))
+    after = json.loads((before / "51_lenet5" / "metrics.json").read_text())
     assert _measured(after) == _measured(first)
     assert any(isinstance(v, float) for v in _measured(first).values())

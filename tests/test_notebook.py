@@ -192,7 +192,7 @@ def test_a_notebook_has_the_labs_steps_and_settings(tmp_path):
     assert title.startswith("# The MNIST MLP") and "**Notes:** 000" in title
     assert 'LAB = "14_mlp_digits"' in definitions and "__file__" not in definitions.split("#")[0]
     assert "def run(" not in definitions and "__main__" not in definitions
-    assert "    epochs=15,  # training epochs\n" in config
+    assert "    epochs=50,  # training epochs" in config
     assert 'quick=os.environ.get("DLCOURSE_QUICK") == "1"' in config
     steps = "\n".join(cell.source for cell in nb.cells[3:])
     assert steps.startswith("out = labkit.start(cfg, LAB)") and "return metrics" not in steps

@@ -208,8 +208,8 @@ def overhead_table(results: dict) -> Table:
         rows,
         notes=[
             (
-                "Measured side by side in one run, in parallel worker processes on a shared "
-                "machine; the ratios are what to compare (the lead may rerun on a quiet machine)."
+                "Measured side by side in one run, in parallel worker processes; the ratios are "
+                "what to compare (the section's header gives the machine's measured load)."
             )
         ],
     )

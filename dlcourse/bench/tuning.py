@@ -18,7 +18,7 @@ from dlcourse.bench import Table
 
 DATASET = "mnist5k"  # the largest real embedded dataset: 3,500 training digits
 SEEDS = (0, 1, 2, 3, 4)
-TRIALS, EPOCHS = 8, 2  # 5 seeds x 4 methods x 16 epochs: about 10 minutes on 2 cores
+TRIALS, EPOCHS = 8, 2  # 5 seeds x 4 methods x 16 epochs (the section records its duration)
 
 
 def task_table(quick: bool = False, dataset: str = DATASET) -> Table:
@@ -61,7 +61,10 @@ def task_table(quick: bool = False, dataset: str = DATASET) -> Table:
                 f"{len(seeds)} seeds; {trials} trials x {epochs} epochs per method, Hyperband at "
                 f"the same total epochs; space: {compare.TASK_SPACE}. Lowest median: {best}."
             ),
-            "Wall times were measured one after another on a shared machine: compare ratios.",
+            (
+                "Wall times were measured one after another: compare ratios (the section's header "
+                "gives the machine's measured load)."
+            ),
         ],
     )
 

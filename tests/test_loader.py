@@ -147,6 +147,23 @@ def test_keras_layers_augmenter_is_seeded_per_batch_and_varies_per_epoch(data_di
     assert a1.shape == (180, 8, 8, 1) and 0.0 <= a1.min() and a1.max() <= 1.0
 
 
+def test_a_look_at_the_first_batches_leaves_later_epochs_unchanged(data_dir):
+    """The transforms depend on the epoch and the batch, not on how far another iterator read
+    (fit's input check and a notebook's next(iter(ds)) read a batch, their prefetch more)."""
+    from dlcourse.data.augment import keras_augmenter
+
+    def epoch_after_a_look(batches_read):
+        aug = keras_augmenter(rotate=15, shift=0.1, zoom=0.1, seed=5)
+        ds = make_dataset("digits", data_dir=data_dir, batch_size=16, augment=aug, seed=1)
+        look = iter(ds)
+        for _ in range(batches_read):
+            next(look)
+        del look
+        return np.concatenate([x.numpy() for x, _ in ds])
+
+    np.testing.assert_array_equal(epoch_after_a_look(1), epoch_after_a_look(5))
+
+
 def test_take_and_classes_choose_a_fixed_subset(data_dir):
     ds = make_dataset("digits", "val", data_dir=data_dir, batch_size=16, take=20, classes=(7, 3))
     x, y = (np.concatenate(t) for t in zip(*[(a.numpy(), b.numpy()) for a, b in ds]))

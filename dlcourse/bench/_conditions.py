@@ -47,7 +47,9 @@ class Meter:
             "versions": _versions(),
             "load_before": round(self.load_before, 2),
             "load_after": round(os.getloadavg()[0], 2),
-            "others_share": round(max(0.0, others) / max(seconds * cores, 1e-9), 3),
+            # CPU times advance in clock ticks: over a very short section the quotient can
+            # leave [0, 1], which no machine can use, so it is clipped there.
+            "others_share": round(min(1.0, max(0.0, others) / max(seconds * cores, 1e-9)), 3),
         }
 
 

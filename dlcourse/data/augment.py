@@ -10,15 +10,23 @@ saturation and hue. Apply to *training data only*: pass the augmenter to the loa
 :func:`keras_augmenter` builds Keras preprocessing layers (``RandomRotation``,
 ``RandomTranslation``, ``RandomZoom``, ``RandomBrightness``, ``RandomContrast``,
 ``RandomFlip``); :class:`LayersAugmenter` takes any others (``RandomSaturation``,
-``RandomHue`` for RGB images ...). Both apply the layers to whole batches: seeded layers in a
-sequential map are reproducible run to run and draw fresh transforms every epoch (and for
-every example of a batch), so the loader runs a per-batch augmenter (``per_batch = True``)
-after ``batch`` without parallelism (a batched call is vectorized, so that costs little).
+``RandomHue`` for RGB images ...). Both apply the layers to whole batches (``per_batch =
+True``: the loader calls :meth:`LayersAugmenter.map_batches` after ``batch``).
+
+Every batch draws its transforms from its own seed, statelessly: the loader zips the batches
+with ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``, and each layer draws
+from that batch seed (never from the layer's own ``SeedGenerator``, whose state variable is
+shared by every iterator of the dataset). So the transforms depend on the seed, the epoch and
+the batch's position only: a look at the first batch (fit's input check, a notebook's
+``next(iter(ds))``) no longer shifts the later epochs by however many batches its prefetch
+thread happened to reach, and the map runs in parallel. A new epoch draws new transforms, and
+so does every example of a batch.
 uint8 images are scaled to float32 in [0, 1]; float images are assumed to be in [0, 1] already.
 """
 
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 
 from dlcourse.utils import check_in_range
@@ -30,24 +38,60 @@ def _to_unit_float(image: tf.Tensor) -> tf.Tensor:
     return tf.cast(image, tf.float32)
 
 
+class _BatchSeed(keras.random.SeedGenerator):
+    """The seed of one batch, handed to Keras's random layers where they take a generator.
+
+    Keras draws through ``SeedGenerator.next()``; here the n-th draw is the batch seed folded
+    with n, a pure function of the batch seed (no state variable: ``__init__`` of the base class,
+    which creates one, is deliberately not called). Draws happen while the map function is traced,
+    so each random op of the traced graph gets its own constant n.
+    """
+
+    def __init__(self, seed: tf.Tensor):  # noqa: super-init-not-called (see above)
+        self.batch_seed = seed
+        self.draws = 0
+
+    def next(self, ordered: bool = True) -> tf.Tensor:
+        self.draws += 1
+        return tf.random.experimental.stateless_fold_in(self.batch_seed, self.draws)
+
+
 class LayersAugmenter:
     """Keras preprocessing layers as a loader augmenter: ``(x, y) -> (layers(x), y)``, per batch.
 
     ``x`` is a batch ``(n, H, W, C)`` float32 in [0, 1]; the result is clipped to [0, 1].
+    ``seed`` seeds the stream of batch seeds (module docstring); None leaves it to TensorFlow's
+    global seed.
     """
 
-    per_batch = True  # the loader applies it after ``batch``, sequentially (reproducible)
+    per_batch = True  # the loader applies it after ``batch``, through map_batches
 
-    def __init__(self, layers):
-        import keras
-
+    def __init__(self, layers, seed: int | None = None):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("`layers` must hold at least one layer. Received: layers=[]")
-        self.model = keras.Sequential(self.layers, name="augment")
+        self.seed = seed
 
-    def __call__(self, x, y):
-        return tf.clip_by_value(self.model(_to_unit_float(x), training=True), 0.0, 1.0), y
+    def map_batches(self, ds: tf.data.Dataset) -> tf.data.Dataset:
+        """``ds``'s batches augmented, each from its own seed (new seeds every epoch)."""
+        seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).batch(2)
+        return tf.data.Dataset.zip(ds, seeds).map(
+            lambda xy, seed: self(*xy, seed=seed), num_parallel_calls=tf.data.AUTOTUNE
+        )
+
+    def __call__(self, x, y, seed: tf.Tensor | None = None):
+        """One batch; ``seed`` (shape [2]) picks its transforms (default: ``[self.seed, 0]``)."""
+        if seed is None:
+            seed = tf.constant([self.seed or 0, 0], tf.int64)
+        x = _to_unit_float(x)
+        for i, layer in enumerate(self.layers):
+            if hasattr(layer, "get_random_transformation"):  # Keras's random image layers
+                draws = _BatchSeed(tf.random.experimental.stateless_fold_in(seed, i))
+                change = layer.get_random_transformation(x, training=True, seed=draws)
+                x = layer.transform_images(x, change, training=True)
+            else:
+                x = layer(x, training=True)
+        return tf.clip_by_value(x, 0.0, 1.0), y
 
 
 def keras_augmenter(
@@ -70,12 +114,13 @@ def keras_augmenter(
         brightness: max brightness delta, in [0, 1] (images in [0, 1]).
         contrast: contrast factor drawn from [1 - contrast, 1 + contrast], contrast in [0, 1).
         flip: random left-right flip (off by default: a mirrored digit is not a digit).
-        seed: seed of the first layer; the others take ``seed + 1``, ``seed + 2`` ...
+        seed: the seed of the batch seeds the transforms are drawn from (module docstring);
+            each layer is also built with its own ``seed + k`` (so building it consumes no
+            draw of Keras's global random state), but draws from the batch seed.
 
     A 0 (or False) leaves that layer out. For other layers (saturation, hue ...), build
     ``LayersAugmenter([keras.layers.RandomSaturation(0.3, seed=1), ...])``.
     """
-    import keras
     from keras import layers
 
     check_in_range("rotate", rotate, 0.0, 180.0, closed="[]")
@@ -100,4 +145,4 @@ def keras_augmenter(
         chosen.append(layers.RandomContrast(contrast, seed=seed + 4))
     if not chosen:
         chosen.append(layers.Identity())
-    return LayersAugmenter(chosen)
+    return LayersAugmenter(chosen, seed=seed)

@@ -24,8 +24,8 @@ The stages, in order (each one a keyword argument):
    ``(H, W, C)`` float32 in [0, 1] (uint8 with ``scale=False``), ``label`` a scalar int64.
    Giving it switches CSV/TFRecord parsing to per example (still parallel). An augmenter with
    ``per_batch = True`` (:func:`dlcourse.data.augment.keras_augmenter`: Keras preprocessing
-   layers) runs instead on whole batches right after ``batch``, in a sequential map so that
-   seeded layers are reproducible.
+   layers) runs instead on whole batches right after ``batch``, through its ``map_batches``
+   (each batch drawn from its own seed, statelessly, so the transforms are reproducible).
 7. ``batch(batch_size)``, then ``preprocess(x, y) -> (x, y)`` (optional) on whole batches.
 8. ``prefetch(AUTOTUNE)``, then :func:`to_device` (``device``): with one visible GPU
    ``tf.data.experimental.prefetch_to_device`` copies batches ahead to it. This is the one
@@ -249,8 +249,8 @@ def from_files(
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if not per_example:  # vectorized: one parse per batch
         ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    if batch_augment:  # sequential: seeded Keras layers draw in a fixed order
-        ds = ds.map(augment)
+    if batch_augment:  # each batch from its own seed: see dlcourse.data.augment
+        ds = augment.map_batches(ds)
     if preprocess is not None:
         ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     workers = _worker_count()

@@ -172,8 +172,8 @@ def as_dataset(
     if augment is not None and not per_batch:
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size)
-    if per_batch:
-        ds = ds.map(augment)
+    if per_batch:  # each batch from its own seed: see dlcourse.data.augment
+        ds = augment.map_batches(ds)
     if preprocess is not None:
         ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

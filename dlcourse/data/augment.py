@@ -47,7 +47,7 @@ class _BatchSeed(keras.random.SeedGenerator):
     so each random op of the traced graph gets its own constant n.
     """
 
-    def __init__(self, seed: tf.Tensor):  # noqa: super-init-not-called (see above)
+    def __init__(self, seed: tf.Tensor):  # no super().__init__(): see above
         self.batch_seed = seed
         self.draws = 0
 

@@ -22,6 +22,7 @@ import keras
 import keras_tuner
 
 from dlcourse.models.mlp import mlp
+from dlcourse.training.optimizers import OPTIMIZERS, create_optimizer
 
 DEFAULTS: dict[str, Any] = {
     "num_layers": 2,
@@ -51,8 +52,6 @@ GRID_SPACE: dict[str, Any] = {
     "activation": ["relu", "tanh"],
     "learning_rate": [1e-3, 1e-2],
 }
-
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam")
 
 
 def validate_space(space: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,12 +164,7 @@ class MLPHyperModel(keras_tuner.HyperModel):
             classes=self.classes,
             name=self.name,
         )
-        optimizer = keras.optimizers.get(
-            {
-                "class_name": self.value(hp, "optimizer"),
-                "config": {"learning_rate": self.value(hp, "learning_rate")},
-            }
-        )
+        optimizer = create_optimizer(self.value(hp, "optimizer"), self.value(hp, "learning_rate"))
         model.compile(
             optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
         )

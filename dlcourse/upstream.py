@@ -16,10 +16,15 @@ that fails when upstream changes or fixes it, so the workaround can then go.
 * A functional model's graph by depth is the private ``Functional._nodes_by_depth``; the
   papers' depth rule (:func:`dlcourse.models.summary.paper_depth`) walks it through
   :func:`nodes_by_depth`.
+* Keras's random layers draw every seed through ``SeedGenerator.next()`` (the private
+  ``keras.src.random.seed_generator.draw_seed``); :func:`batch_seed` is a generator without
+  the state variable, so the loader's per-batch seed alone decides a batch's transforms
+  (:mod:`dlcourse.data.augment`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -54,6 +59,33 @@ def nodes_by_depth(model) -> dict:
     """A functional model's nodes by depth, ``{depth: [node, ...]}`` (0: the output nodes);
     each node has ``.operation`` (its layer) and ``.parent_nodes``."""
     return model._nodes_by_depth
+
+
+def batch_seed(seed):
+    """A ``keras.random.SeedGenerator`` for one batch: its n-th draw is ``seed`` folded with n.
+
+    ``seed`` is a shape-[2] integer tensor. The draws are a pure function of it (no state
+    variable: the base class's ``__init__``, which creates one, is not called). Draws happen
+    while a map function is traced, so each random op of the graph gets its own constant n.
+    """
+    return _batch_seed_class()(seed)
+
+
+@functools.cache
+def _batch_seed_class() -> type:
+    import keras
+    import tensorflow as tf
+
+    class BatchSeed(keras.random.SeedGenerator):
+        def __init__(self, seed):  # no super().__init__(): see batch_seed
+            self.batch_seed = seed
+            self.draws = 0
+
+        def next(self, ordered: bool = True):
+            self.draws += 1
+            return tf.random.experimental.stateless_fold_in(self.batch_seed, self.draws)
+
+    return BatchSeed
 
 
 def serve(oracle, expected_workers: int, on_listen=None, poll_s: float = 0.2) -> None:

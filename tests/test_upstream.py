@@ -206,3 +206,21 @@ def test_op_determinism_is_switched_back_off_through_private_tf_config():
     assert not tf_config.is_op_determinism_enabled()
     with upstream.op_determinism(enabled=False):
         assert not tf_config.is_op_determinism_enabled()
+
+
+def test_keras_random_layers_still_draw_only_through_seed_generator_next():
+    """A batch seed alone decides the transform; the layer's own generator is left alone."""
+    import tensorflow as tf
+
+    layer = keras.layers.RandomRotation(0.2, seed=1)
+    state = layer.generator.state.numpy().copy()
+    x = tf.random.stateless_uniform((4, 8, 8, 1), seed=(0, 0))
+
+    def rotated(s):
+        seed = upstream.batch_seed(tf.constant([s, 0], tf.int64))
+        change = layer.get_random_transformation(x, training=True, seed=seed)
+        return layer.transform_images(x, change, training=True).numpy()
+
+    np.testing.assert_array_equal(rotated(3), rotated(3))
+    assert not np.allclose(rotated(3), rotated(4))
+    np.testing.assert_array_equal(layer.generator.state.numpy(), state)

@@ -26,9 +26,9 @@ uint8 images are scaled to float32 in [0, 1]; float images are assumed to be in 
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
+from dlcourse import upstream
 from dlcourse.utils import check_in_range
 
 
@@ -36,24 +36,6 @@ def _to_unit_float(image: tf.Tensor) -> tf.Tensor:
     if image.dtype == tf.uint8:
         return tf.cast(image, tf.float32) / 255.0
     return tf.cast(image, tf.float32)
-
-
-class _BatchSeed(keras.random.SeedGenerator):
-    """The seed of one batch, handed to Keras's random layers where they take a generator.
-
-    Keras draws through ``SeedGenerator.next()``; here the n-th draw is the batch seed folded
-    with n, a pure function of the batch seed (no state variable: ``__init__`` of the base class,
-    which creates one, is deliberately not called). Draws happen while the map function is traced,
-    so each random op of the traced graph gets its own constant n.
-    """
-
-    def __init__(self, seed: tf.Tensor):  # no super().__init__(): see above
-        self.batch_seed = seed
-        self.draws = 0
-
-    def next(self, ordered: bool = True) -> tf.Tensor:
-        self.draws += 1
-        return tf.random.experimental.stateless_fold_in(self.batch_seed, self.draws)
 
 
 class LayersAugmenter:
@@ -86,7 +68,7 @@ class LayersAugmenter:
         x = _to_unit_float(x)
         for i, layer in enumerate(self.layers):
             if hasattr(layer, "get_random_transformation"):  # Keras's random image layers
-                draws = _BatchSeed(tf.random.experimental.stateless_fold_in(seed, i))
+                draws = upstream.batch_seed(tf.random.experimental.stateless_fold_in(seed, i))
                 change = layer.get_random_transformation(x, training=True, seed=draws)
                 x = layer.transform_images(x, change, training=True)
             else:
@@ -121,6 +103,7 @@ def keras_augmenter(
     A 0 (or False) leaves that layer out. For other layers (saturation, hue ...), build
     ``LayersAugmenter([keras.layers.RandomSaturation(0.3, seed=1), ...])``.
     """
+    import keras
     from keras import layers
 
     check_in_range("rotate", rotate, 0.0, 180.0, closed="[]")

@@ -4,7 +4,8 @@ Unit: I
 Notes: 004 (loading and preprocessing data: list_files, interleave, shuffle, map, batch,
 prefetch; prefetching with multithreaded loading and preprocessing)
 Description: Builds the loader pipeline over mnist5k's TFRecord shards one stage at a time and
-measures examples/s after each, in one run: (1) naive: the shards read one after another, every
+measures examples/s after each, in one run, the stages timed in turns (each stage's fastest
+pass after the first): (1) naive: the shards read one after another, every
 record parsed on its own, sequentially; (2) + interleave: several shards read at once;
 (3) + parallel map: the per-record parse on several threads; (4) parse after batch: one
 vectorized parse per batch instead of one per record; (5) + cache: the parsed records kept in
@@ -32,7 +33,6 @@ import warnings
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from dlcourse import data, labkit, plots
@@ -90,15 +90,21 @@ def stage(n: int, cfg: Config):
     return ds.prefetch(auto) if n >= 5 else ds
 
 
-def throughput(ds, epochs: int) -> tuple[float, list[float]]:
-    """Steady-state examples per second (median pass after the first), each pass's seconds."""
-    seconds, examples = [], 0
+def throughputs(pipelines: dict, epochs: int) -> tuple[dict, dict]:
+    """Examples per second of each pipeline, and each one's seconds per pass.
+
+    Passes are taken in turns (every pipeline's first pass, then every pipeline's second, ...),
+    so a burst of load on a shared machine slows all of them alike; the rate is that of the
+    fastest pass after the first (the first fills caches and traces), as ``timeit`` advises.
+    """
+    seconds: dict = {name: [] for name in pipelines}
     for _ in range(epochs):
-        start, examples = time.perf_counter(), 0
-        for _, y in ds:
-            examples += int(y.shape[0])
-        seconds.append(time.perf_counter() - start)
-    return examples / float(np.median(seconds[1:])), seconds
+        for name, ds in pipelines.items():
+            start, examples = time.perf_counter(), 0
+            for _, y in ds:
+                examples += int(y.shape[0])
+            seconds[name].append(time.perf_counter() - start)
+    return {name: examples / min(t[1:]) for name, t in seconds.items()}, seconds
 
 
 def train_epoch(ds, seed: int, repeats: int = 2) -> float:
@@ -121,13 +127,13 @@ def train_epoch(ds, seed: int, repeats: int = 2) -> float:
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
-    # Throughput: the same shards through each stage of the pipeline, one after another.
-    rates, first, later = {}, {}, {}
-    for n, name in enumerate(STAGES):
-        rate, seconds = throughput(stage(n, cfg), cfg.epochs)
-        rates[name] = round(rate)
-        first[name], later[name] = round(seconds[0], 4), round(min(seconds[1:]), 4)
-        print(f"{name:>18}: {rate:10,.0f} examples/s", flush=True)
+    # Throughput: the same shards through each stage of the pipeline, timed in turns.
+    rate, seconds = throughputs({name: stage(n, cfg) for n, name in enumerate(STAGES)}, cfg.epochs)
+    rates = {name: round(r) for name, r in rate.items()}
+    first = {name: round(t[0], 4) for name, t in seconds.items()}
+    later = {name: round(min(t[1:]), 4) for name, t in seconds.items()}
+    for name in STAGES:
+        print(f"{name:>18}: {rate[name]:10,.0f} examples/s", flush=True)
     # Training: one MLP epoch fed by the naive pipeline and by the library's loader.
     full = data.make_dataset(cfg.dataset, "train", batch_size=cfg.batch_size, cache=True)
     train_s = {
@@ -153,8 +159,8 @@ def run(cfg: Config) -> dict:
     }
 
     # The claims: the full pipeline's throughput against the naive one's, and the vectorized
-    # parse against the per-record one. Each stage is timed at its own moment, so a busy machine
-    # adds noise: the margins are far below what a quiet machine shows. (The cache's gain and
+    # parse against the per-record one. The stages are timed in turns, so load on a busy machine
+    # falls on all of them; the margins are still far below what a quiet machine shows. (The cache's gain and
     # the training epochs are reported, not claimed: a few hundredths of a second per pass,
     # they drown in that noise.)
     metrics["claims"] = [

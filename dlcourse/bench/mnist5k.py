@@ -260,8 +260,8 @@ def run(quick: bool = False) -> list[Table]:
                 ),
                 (
                     "Times are wall seconds on the cores named in this section's measured line; "
-                    "training on a CPU is not bit-reproducible run to run, so compare them within "
-                    "this table."
+                    "they vary with the machine's load (the accuracies repeat at the same seed), "
+                    "so compare them within this table."
                 ),
             ],
         ),

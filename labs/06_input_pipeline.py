@@ -4,19 +4,19 @@ Unit: I
 Notes: 004 (loading and preprocessing data: list_files, interleave, shuffle, map, batch,
 prefetch; prefetching with multithreaded loading and preprocessing)
 Description: Builds the loader pipeline over mnist5k's TFRecord shards one stage at a time and
-measures examples/s after each, in one run, the stages timed in turns (each stage's fastest
-pass after the first): (1) naive: the shards read one after another, every
-record parsed on its own, sequentially; (2) + interleave: several shards read at once;
-(3) + parallel map: the per-record parse on several threads; (4) parse after batch: one
-vectorized parse per batch instead of one per record; (5) + cache: the parsed records kept in
-memory after the first epoch; (6) + prefetch: the next batches are prepared while the current
-one is consumed. Then trains the same MLP for one epoch fed by the naive and by the full
-pipeline (the library's dlcourse.data.make_dataset). AUTOTUNE lets tf.data pick the number of
-threads and the buffer sizes at run time from what it measures. deterministic=True keeps the
-element order fixed under parallelism (reproducible runs); False lets a fast element overtake a
-slow one (more throughput, order varies). cache pays when the data fits in memory and reading
-or parsing costs more than what follows it (every epoch after the first is served from memory);
-it must come before shuffle and augmentation, or they would be frozen too.
+measures examples/s after each, in one run (the stages timed in turns, each at its fastest pass
+after the first): (1) naive: the shards read one after another, every record parsed on its own,
+sequentially; (2) + interleave: several shards read at once; (3) + parallel map: the per-record
+parse on several threads; (4) parse after batch: one vectorized parse per batch instead of one
+per record; (5) + cache: the parsed records kept in memory after the first epoch; (6) +
+prefetch: the next batches are prepared while the current one is consumed. Then trains the same
+MLP for one epoch fed by the naive and by the full pipeline (the library's
+dlcourse.data.make_dataset). AUTOTUNE lets tf.data pick the number of threads and the buffer
+sizes at run time from what it measures. deterministic=True keeps the element order fixed under
+parallelism (reproducible runs); False lets a fast element overtake a slow one (more throughput,
+order varies). cache pays when the data fits in memory and reading or parsing costs more than
+what follows it (every epoch after the first is served from memory); it must come before shuffle
+and augmentation, or they would be frozen too.
 Lesson: How the examples are read and parsed can cost as much as the model: one vectorized parse
 per batch instead of one per record, parallel reads, caching and prefetching deliver examples
 several times faster than a naive record-by-record pipeline.
@@ -90,21 +90,20 @@ def stage(n: int, cfg: Config):
     return ds.prefetch(auto) if n >= 5 else ds
 
 
-def throughputs(pipelines: dict, epochs: int) -> tuple[dict, dict]:
-    """Examples per second of each pipeline, and each one's seconds per pass.
+def timed_passes(pipelines: dict, epochs: int) -> tuple[dict, dict]:
+    """Examples in one pass of each pipeline, and each one's seconds per pass.
 
     Passes are taken in turns (every pipeline's first pass, then every pipeline's second, ...),
-    so a burst of load on a shared machine slows all of them alike; the rate is that of the
-    fastest pass after the first (the first fills caches and traces), as ``timeit`` advises.
+    so a burst of load on a shared machine slows all of them alike.
     """
-    seconds: dict = {name: [] for name in pipelines}
+    examples, seconds = {}, {name: [] for name in pipelines}
     for _ in range(epochs):
         for name, ds in pipelines.items():
-            start, examples = time.perf_counter(), 0
+            start, examples[name] = time.perf_counter(), 0
             for _, y in ds:
-                examples += int(y.shape[0])
+                examples[name] += int(y.shape[0])
             seconds[name].append(time.perf_counter() - start)
-    return {name: examples / min(t[1:]) for name, t in seconds.items()}, seconds
+    return examples, seconds
 
 
 def train_epoch(ds, seed: int, repeats: int = 2) -> float:
@@ -127,11 +126,15 @@ def train_epoch(ds, seed: int, repeats: int = 2) -> float:
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
-    # Throughput: the same shards through each stage of the pipeline, timed in turns.
-    rate, seconds = throughputs({name: stage(n, cfg) for n, name in enumerate(STAGES)}, cfg.epochs)
-    rates = {name: round(r) for name, r in rate.items()}
+    # Throughput: the same shards through each stage of the pipeline, timed in turns. The
+    # rate is that of the fastest pass after the first (which fills caches and traces), as
+    # timeit advises.
+    examples, seconds = timed_passes({name: stage(n, cfg) for n, name in enumerate(STAGES)},
+                                     cfg.epochs)  # fmt: skip
     first = {name: round(t[0], 4) for name, t in seconds.items()}
     later = {name: round(min(t[1:]), 4) for name, t in seconds.items()}
+    rate = {name: examples[name] / min(t[1:]) for name, t in seconds.items()}
+    rates = {name: round(r) for name, r in rate.items()}
     for name in STAGES:
         print(f"{name:>18}: {rate[name]:10,.0f} examples/s", flush=True)
     # Training: one MLP epoch fed by the naive pipeline and by the library's loader.
@@ -159,10 +162,10 @@ def run(cfg: Config) -> dict:
     }
 
     # The claims: the full pipeline's throughput against the naive one's, and the vectorized
-    # parse against the per-record one. The stages are timed in turns, so load on a busy machine
-    # falls on all of them; the margins are still far below what a quiet machine shows. (The cache's gain and
-    # the training epochs are reported, not claimed: a few hundredths of a second per pass,
-    # they drown in that noise.)
+    # parse against the per-record one. The stages are timed in turns, so load on a busy
+    # machine falls on all of them; the margins are still far below what a quiet machine shows.
+    # (The cache's gain and the training epochs are reported, not claimed: a few hundredths of
+    # a second per pass, they drown in that noise.)
     metrics["claims"] = [
         labkit.at_least(
             "The full pipeline delivers at least twice the naive pipeline's examples per second",

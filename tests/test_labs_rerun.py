@@ -109,15 +109,16 @@ def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
 def test_a_lab_gives_the_same_metrics_alone_or_after_another_lab(tmp_path):
     """labkit.start clears Keras' state and reseeds: what ran before in the process is moot."""
 
-    def run(code: str) -> None:
+    def run_in_one_process(out: Path, *labs: str) -> None:
+        calls = [f"labkit.run_lab({lab!r}, quick=True, out_dir={str(out)!r})" for lab in labs]
+        code = "\n".join(["from dlcourse import labkit", *calls])
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                        text=True, check=True)  # fmt: skip
 
     alone, before = tmp_path / "alone", tmp_path / "before"
-    lab = "from dlcourse import labkit; labkit.run_lab({!r}, quick=True, out_dir={!r})"
-    run(lab.format("51", str(alone)))  # a fresh process: nothing ran before the lab
-    run(lab.format("14", str(before)) + "; " + lab.format("51", str(before)).split("; ")[1])
+    run_in_one_process(alone, "51")  # a fresh process: nothing ran before the lab
+    run_in_one_process(before, "14", "51")
     first = json.loads((alone / "51_lenet5" / "metrics.json").read_text())
     after = json.loads((before / "51_lenet5" / "metrics.json").read_text())
     assert _measured(after) == _measured(first)

@@ -16,6 +16,7 @@ TUNER    ?= coarse-to-fine
 WORKERS  ?= 2
 ARGS     ?=
 TEST_WORKERS ?= 2
+JOBS     ?= 2
 FORCE    ?=
 
 .DEFAULT_GOAL := help
@@ -24,7 +25,7 @@ FORCE    ?=
 help:  ## List the targets
 	@echo "dlcourse make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
-	@echo "Variables: L=NN (lab), TUNER=grid|random|coarse-to-fine|cv-grid|hyperband|bayesian, WORKERS=N, ARGS='...', FORCE=1"
+	@echo "Variables: L=NN (lab), JOBS=N (labs at once), TUNER=grid|random|coarse-to-fine|cv-grid|hyperband|bayesian, WORKERS=N, ARGS='...', FORCE=1"
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3.11 (or python3) on PATH; install Python 3.11"; exit 1; }
@@ -41,14 +42,14 @@ data: $(STAMP)  ## Write the embedded datasets into data/ (idempotent, atomic)
 fetch: $(STAMP)  ## Download a real dataset (needs a network): make fetch DATA=mnist|fashion_mnist|cifar10
 	$(PY) -m dlcourse.data.real $(DATA)
 
-labs: data  ## Every lab at its defaults, then runs/REPORT.md; skips up-to-date labs (FORCE=1: rerun all)
-	$(PY) -m dlcourse labs run --all $(if $(FORCE),--force) -- $(ARGS)
+labs: data  ## Every lab at its defaults, JOBS=2 at once, then runs/REPORT.md; skips up-to-date labs (FORCE=1: rerun all)
+	$(PY) -m dlcourse labs run --all --jobs $(JOBS) $(if $(FORCE),--force) -- $(ARGS)
 
 lab: data  ## Run one lab: make lab L=NN [ARGS='--epochs 5']
 	$(PY) -m dlcourse labs run --force $(L) -- $(ARGS)
 
 check: data  ## Run every lab at its defaults (reusing up-to-date runs); fail if a claim fails
-	$(PY) -m dlcourse labs check $(if $(FORCE),--force) -- $(ARGS)
+	$(PY) -m dlcourse labs check --jobs $(JOBS) $(if $(FORCE),--force) -- $(ARGS)
 
 report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 	$(PY) -m dlcourse labs report

@@ -43,6 +43,12 @@ def _main(argv: list[str]) -> int:
     p_run.add_argument(
         "--force", action="store_true", help="rerun labs whose last run is complete and current"
     )
+    p_run.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="labs run at once (each lab's output then goes to log.txt in its run folder)",
+    )
     p_check = labs_sub.add_parser(
         "check",
         help="run labs at their defaults (reusing up-to-date runs); exit 1 if a claim fails",
@@ -51,6 +57,7 @@ def _main(argv: list[str]) -> int:
     p_check.add_argument("labs", nargs="*", help="lab numbers or names (default: every lab)")
     p_check.add_argument("--out-dir", default="runs", help="where run folders go")
     p_check.add_argument("--force", action="store_true", help="rerun up-to-date labs too")
+    p_check.add_argument("--jobs", type=int, default=1, help="labs run at once")
     p_nb = labs_sub.add_parser(
         "notebook", help="write each lab as a Jupyter notebook (no outputs), from its file"
     )
@@ -92,7 +99,9 @@ def _main(argv: list[str]) -> int:
         return 0
     if args.labs_command == "check":
         keys = [_lab(k) for k in args.labs] or None
-        problems = labrun.check(keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force)
+        problems = labrun.check(
+            keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force, jobs=args.jobs
+        )
         for line in problems:
             print(f"claims: {line}", file=sys.stderr)
         print("every claim holds" if not problems else f"{len(problems)} problem(s), above")
@@ -100,7 +109,9 @@ def _main(argv: list[str]) -> int:
     if not args.labs and not args.all:
         parser.error("name labs to run, or pass --all")
     keys = [_lab(k) for k in args.labs] or None
-    results = labrun.run_all(keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force)
+    results = labrun.run_all(
+        keys, out_dir=args.out_dir, extra_args=lab_args, force=args.force, jobs=args.jobs
+    )
     codes = [r["returncode"] for r in results]
     if len(codes) == 1:
         return codes[0] if codes[0] >= 0 else 1  # one lab: its own exit code (2: a bad flag)

@@ -9,6 +9,7 @@ with the same fingerprint.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from dlcourse.labkit import (
     list_labs,
     load_lab,
 )
-from dlcourse.utils import atomic_path, write_json
+from dlcourse.utils import atomic_path, check_positive, write_json
 
 
 def run_all(
@@ -40,32 +41,54 @@ def run_all(
     extra_args: Sequence[str] = (),
     *,
     force: bool = False,
+    jobs: int = 1,
 ) -> list[dict]:
     """Run labs one process each, record wall time and peak RSS, then write the report.
 
     A lab whose last run in ``out_dir`` completed with the same code and arguments (see
     :func:`fingerprint`) is skipped, so rerunning after an interruption carries on where it
     stopped; ``force`` reruns every lab. A lab killed mid-training resumes from its backup.
+
+    ``jobs`` labs run at once (``make labs`` runs two: a lab spends much of its time in one
+    thread, importing TensorFlow or stepping a small model, so two share two cores well).
+    With more than one job each lab's output goes to ``log.txt`` in its run folder and one line
+    per lab says when it starts and how it ended; results come back in the labs' order.
     """
+    check_positive("jobs", jobs)
     labs = [find_lab(k) for k in keys] if keys else list_labs()
-    results = []
-    for i, lab in enumerate(labs, 1):
-        print(f"\n=== [{i}/{len(labs)}] {lab.name}: {lab.title}", flush=True)
+    results: list[dict | None] = [None] * len(labs)
+    todo = []
+    for i, lab in enumerate(labs):
         done = None if force else completed_run(lab, out_dir, extra_args)
-        if done is not None:
-            print(
-                f"=== {lab.name}: skipped, its last run completed with the same code and "
-                "arguments (--force, or FORCE=1 with make, reruns it)",
-                flush=True,
-            )
-            results.append({**done, "skipped": True})
+        if done is None:
+            todo.append(i)
             continue
-        result = run_subprocess(lab, out_dir, extra_args)
-        results.append(result)
-        status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
+        print(
+            f"=== [{i + 1}/{len(labs)}] {lab.name}: skipped, its last run completed with the same "
+            "code and arguments (--force, or FORCE=1 with make, reruns it)",
+            flush=True,
+        )
+        results[i] = {**done, "skipped": True}
+
+    def one(i: int) -> None:
+        lab = labs[i]
+        print(f"\n=== [{i + 1}/{len(labs)}] {lab.name}: {lab.title}", flush=True)
+        result = run_subprocess(lab, out_dir, extra_args, quiet=jobs > 1)
         rss = result["peak_rss_mb"]
         rss_text = f", peak RSS {rss:.0f} MB" if rss is not None else ""
+        status = "ok" if result["returncode"] == 0 else f"FAILED (exit {result['returncode']})"
         print(f"=== {lab.name}: {status} in {result['wall_s']:.1f} s{rss_text}", flush=True)
+        if result["returncode"] != 0 and result.get("log_tail"):
+            print(result["log_tail"], flush=True)
+        results[i] = result
+
+    if jobs == 1 or len(todo) < 2:
+        for i in todo:
+            one(i)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            for future in [pool.submit(one, i) for i in todo]:
+                future.result()
     # No report where no lab got as far as its run folder (e.g. every one refused a bad flag).
     report = write_report(out_dir) if Path(out_dir).is_dir() else "none (nothing ran)"
     failed = [r["lab"] for r in results if r["returncode"] != 0]
@@ -85,11 +108,12 @@ def check(
     extra_args: Sequence[str] = (),
     *,
     force: bool = False,
+    jobs: int = 1,
 ) -> list[str]:
     """``labs check``: run labs (up-to-date runs are reused, as in :func:`run_all`), then
     return one line per problem: a lab that failed or states no claims, a claim that fails."""
     problems = []
-    for result in run_all(keys, out_dir, extra_args, force=force):
+    for result in run_all(keys, out_dir, extra_args, force=force, jobs=jobs):
         metrics = _read_json(Path(out_dir) / result["lab"] / "metrics.json")
         if result["returncode"] != 0 or metrics is None:
             problems.append(f"{result['lab']}: the lab failed (exit {result['returncode']})")
@@ -122,8 +146,14 @@ def completed_run(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict
     return info if info.get("fingerprint") == fingerprint(lab, extra_args) else None
 
 
-def run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dict:
-    """Run one lab in its own process; record exit code, wall time and peak RSS."""
+def run_subprocess(
+    lab: LabInfo, out_dir: str, extra_args: Sequence[str], *, quiet: bool = False
+) -> dict:
+    """Run one lab in its own process; record exit code, wall time and peak RSS.
+
+    ``quiet``: the lab's output goes to ``log.txt`` in its run folder (nowhere if the lab
+    stopped before creating it) instead of this process's, and the record keeps its last lines.
+    """
     cmd = [sys.executable, str(lab.path), "--out-dir", out_dir, *extra_args]
     folder = Path(out_dir) / lab.name
     (folder / "run_info.json").unlink(missing_ok=True)  # a killed rerun must not look complete
@@ -133,8 +163,10 @@ def run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dic
     rss_file = Path(rss_file)
     start = time.perf_counter()
     env = {**os.environ, PEAK_RSS_ENV: str(rss_file)}
+    output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True} if quiet else {}
     try:
-        proc = subprocess.run(cmd, check=False, env=env)  # a failing lab is recorded, not raised
+        # A failing lab is recorded, not raised.
+        proc = subprocess.run(cmd, check=False, env=env, **output)
         rss_text = rss_file.read_text()
     finally:
         rss_file.unlink(missing_ok=True)
@@ -146,9 +178,14 @@ def run_subprocess(lab: LabInfo, out_dir: str, extra_args: Sequence[str]) -> dic
         # None when the lab died before it could report (e.g. killed by a signal).
         "peak_rss_mb": float(rss_text) if rss_text else None,
         "fingerprint": key,
+        "side_by_side": quiet,  # run next to another lab (make labs' JOBS=2): shared cores
     }
     if folder.is_dir():  # a lab that stopped before creating its folder leaves nothing behind
+        if quiet:
+            (folder / "log.txt").write_text(proc.stdout)
         write_json(folder / "run_info.json", info)
+    if quiet:
+        info["log_tail"] = "\n".join(proc.stdout.splitlines()[-5:])
     return info
 
 

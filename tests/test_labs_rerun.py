@@ -99,11 +99,38 @@ def test_force_reruns_a_completed_lab(tmp_path, monkeypatch, capsys):
             "fingerprint": labrun.fingerprint(lab, ["--quick"])}  # fmt: skip
     (folder / "run_info.json").write_text(json.dumps(info))
     ran = []
-    monkeypatch.setattr(labrun, "run_subprocess", lambda lab, *a: ran.append(lab.name) or info)
+    monkeypatch.setattr(
+        labrun, "run_subprocess", lambda lab, *a, **kw: ran.append(lab.name) or info
+    )
     labrun.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"])
     assert ran == [] and "04_representations: skipped" in capsys.readouterr().out
     labrun.run_all(["04"], out_dir=str(tmp_path), extra_args=["--quick"], force=True)
     assert ran == ["04_representations"]
+
+
+def test_jobs_run_labs_side_by_side_and_keep_their_order(tmp_path, monkeypatch):
+    spans = {}
+
+    def fake(lab, out_dir, extra_args, *, quiet=False):
+        start = time.perf_counter()
+        time.sleep(0.5 if lab.number == "01" else 0.1)  # the first lab ends last
+        spans[lab.name] = (start, time.perf_counter(), quiet)
+        return {"lab": lab.name, "returncode": 0, "wall_s": 0.1, "peak_rss_mb": None}
+
+    monkeypatch.setattr(labrun, "run_subprocess", fake)
+    results = labrun.run_all(["01", "02", "04"], out_dir=str(tmp_path), jobs=2)
+    assert [r["lab"] for r in results] == sorted(spans)
+    (a0, a1, quiet), (b0, b1, _) = spans["01_linear_regression"], spans["02_learning_rate"]
+    assert quiet and b0 < a1 and a0 < b1, "with jobs=2 the first two labs overlap"
+    with pytest.raises(ValueError, match="Received: jobs=0"):
+        labrun.run_all(["01"], out_dir=str(tmp_path), jobs=0)
+
+
+def test_a_quiet_lab_keeps_its_output_and_says_why_it_failed(tmp_path):
+    lab = labkit.find_lab("04")
+    info = labrun.run_subprocess(lab, str(tmp_path), ["--quick", "--seed", "-1"], quiet=True)
+    assert info["returncode"] == 2 and "Received: seed=-1" in info["log_tail"]
+    assert not (tmp_path / lab.name).exists()  # refused before any work: no folder, no log
 
 
 def test_a_lab_gives_the_same_metrics_alone_or_after_another_lab(tmp_path):

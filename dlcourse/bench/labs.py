@@ -51,6 +51,9 @@ def run(quick: bool = False) -> list[Table]:
             f"({when}): wall time and peak RSS as that run measured them, under a load it did "
             "not record."
         )
+        if any((_read(Path(labkit.DEFAULT_OUT) / r[0] / "run_info.json") or {}).get("side_by_side")
+               for r in rows if r[1].startswith("make labs")):  # fmt: skip
+            source += " That run ran two labs at a time (JOBS=2): each shared the cores."
     return [
         Table(
             "Per lab: wall time, peak RSS, headline accuracy and time-to-accuracy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import types
@@ -44,7 +45,9 @@ def test_quick_run_writes_sections_and_keeps_the_manual_block(tmp_path):
     labs = re.search(r"## labs.*?<!-- /topic -->", text, re.DOTALL)[0]
     row = next(line for line in labs.splitlines() if line.startswith("| 01_"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1:3] == ["quick", "ok"] and float(cells[3]) > 0 and float(cells[4]) > 0
+    assert cells[1:3] == ["quick", "ok"] and float(cells[3]) > 0 and float(cells[5]) > 0
+    before = json.loads(labs_bench.BEFORE.read_text())["labs"]["01_linear_regression"]["wall_s"]
+    assert float(cells[4]) == before  # the same lab before issue 24, beside it
     assert re.search(r"took \d+ s of wall time", text)
     _assert_well_formed(text)
 

@@ -21,6 +21,8 @@ from dlcourse import labkit, labrun
 from dlcourse.bench import Table
 
 BUDGET_S = 720.0
+# The same labs before a round of work, to compare with (wall s and peak RSS per lab).
+BEFORE = Path(__file__).resolve().parents[2] / "docs" / "bench" / "labs" / "before_issue24.json"
 RSS_GOAL_MB = 2048
 QUICK_LABS = 1  # --quick: only the first lab, in its quick mode
 
@@ -54,6 +56,17 @@ def run(quick: bool = False) -> list[Table]:
         if any((_read(Path(labkit.DEFAULT_OUT) / r[0] / "run_info.json") or {}).get("side_by_side")
                for r in rows if r[1].startswith("make labs")):  # fmt: skip
             source += " That run ran two labs at a time (JOBS=2): each shared the cores."
+    before = _read(BEFORE) or {"labs": {}}
+    for row in rows:
+        row.insert(4, before["labs"].get(row[0], {}).get("wall_s", "new"))
+    notes = [
+        (
+            "run: default (or quick) = run by this bench at those settings; "
+            "make labs DATE = copied from that run's runs/<lab>/run_info.json, its date."
+        )
+    ]
+    if before["labs"]:
+        notes.append(f"before s: {before['what']} ({BEFORE.name}); new = no such lab then.")
     return [
         Table(
             "Per lab: wall time, peak RSS, headline accuracy and time-to-accuracy",
@@ -62,18 +75,14 @@ def run(quick: bool = False) -> list[Table]:
                 "run",
                 "status",
                 "wall s",
+                "before s",
                 "peak RSS MB",
                 f"< {RSS_GOAL_MB} MB",
                 "accuracy",
                 "time to accuracy",
             ],
             rows,
-            notes=[
-                (
-                    "run: default (or quick) = run by this bench at those settings; "
-                    "make labs DATE = copied from that run's runs/<lab>/run_info.json, its date."
-                )
-            ],
+            notes=notes,
             source=source,
         )
     ]

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_client import KernelManager
+from lessons_doc import fragments_by_lab, missing_fragments, read_rows
 from nbclient import NotebookClient
 
 from dlcourse import cli, labkit, notebook
@@ -22,6 +23,7 @@ from dlcourse import cli, labkit, notebook
 LABS = [lab.name for lab in labkit.list_labs()]
 SAME_AS_SCRIPT = ("01_linear_regression", "04_representations")  # cheap, and no wall times
 _MARK = "metrics as JSON: "
+LESSON_FRAGMENTS = fragments_by_lab(read_rows())  # lab number -> what docs/lessons.md quotes
 
 # A lab with every shape the generator meets: narrative blocks (one of two lines), a nested
 # function, a comment inside a block, a multi-line string, a figure, a claim, non-ASCII text.
@@ -169,6 +171,10 @@ def test_lab_notebook_runs_at_quick_settings(name, kernel, tmp_path):
     assert saved["claims"], f"{name} states no claims"
     assert not labkit.failed_claims(saved, quick=True), labkit.format_claims(saved, quick=True)
     assert labkit.format_claims(saved, quick=True) in nb.cells[-2].outputs[0].text
+    # The claims docs/lessons.md names for this lab are ones this run states.
+    quoted = LESSON_FRAGMENTS.get(labkit.find_lab(name).number, [])
+    missing = missing_fragments(quoted, [c["claim"] for c in saved["claims"]])
+    assert not missing, f"docs/lessons.md quotes claims {name} does not state: {missing}"
 
 
 def test_every_lab_has_a_notebook(tmp_path, capsys):

@@ -113,7 +113,7 @@ def equivariance(x: np.ndarray, max_shift: int, kernel: int = 5) -> dict:
 def stage_change(model: keras.Model, x: np.ndarray) -> dict:
     """Relative change of each layer's output under a 1-pixel shift (4 directions averaged)."""
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    stages = keras.Model(model.inputs, [layer.output for layer in layers])
+    stages = keras.Model(model.input, [layer.output for layer in layers])
     base = [keras.ops.convert_to_numpy(o) for o in stages(x)]
     change = np.zeros(len(layers))
     for dy, dx in directions(1):

@@ -54,3 +54,49 @@ def dropout_masks(masks: np.ndarray, *, title: str = "") -> plt.Figure:
     ax.set(xlabel="unit", ylabel="sub-network", title=title)
     ax.set_xticks(range(masks.shape[1]))
     return fig
+
+
+def accuracy_vs_shift(accuracy: Mapping[str, Sequence[float]], *, title: str = "") -> plt.Figure:
+    """Test accuracy against the shift of the test images (0, 1, 2 ... pixels), one line per
+    network, e.g. a CNN and an MLP trained on unshifted digits."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for label, acc in accuracy.items():
+        ax.plot(np.arange(len(acc)), acc, marker="o", label=label)
+    ax.set(title=title, xlabel="shift (pixels)", ylabel="test accuracy", ylim=(0, 1.02))
+    ax.set_xticks(np.arange(max(len(a) for a in accuracy.values())))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def shifted_maps(
+    images: Sequence[np.ndarray],
+    maps: Sequence[np.ndarray],
+    shifts: Sequence[int],
+    *,
+    title: str = "A shifted digit and a feature map shifting along",
+) -> plt.Figure:
+    """Top row: one image shifted right by each of ``shifts`` pixels; bottom row: a feature
+    map of each (same height and width). A dashed line marks the unshifted image's centre of
+    mass (of the unshifted map in the bottom row), a solid one each panel's own, so the map is
+    seen moving with the image."""
+    fig, axes = plt.subplots(2, len(images), figsize=(2.2 * len(images), 4.6), squeeze=False)
+    for col, (img, fmap, k) in enumerate(zip(images, maps, shifts)):
+        for row, (panel, cmap) in enumerate(((img, "gray"), (fmap, "viridis"))):
+            ax = axes[row, col]
+            ax.imshow(np.asarray(panel).squeeze(), cmap=cmap)
+            ax.axvline(_centre_column((images, maps)[row][0]), color="w", ls="--", lw=1)
+            ax.axvline(_centre_column(panel), color="r", lw=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, col].set_title(f"shift {k} px", fontsize=9)
+    axes[0, 0].set_ylabel("image")
+    axes[1, 0].set_ylabel("feature map")
+    fig.suptitle(title)
+    return fig
+
+
+def _centre_column(image: np.ndarray) -> float:
+    """Column of an image's centre of mass (of its absolute values)."""
+    weights = np.abs(np.asarray(image).squeeze()).sum(axis=0)
+    return float((np.arange(len(weights)) * weights).sum() / max(weights.sum(), 1e-12))

@@ -8,8 +8,9 @@ minimizing the cross-entropy)
 Description: First the output gradients. An MLP (one hidden layer of 100 ReLU units, the
 softmax as its own layer after the logits) is trained with the cross-entropy and Adam until it
 fits its training digits (8 epochs of mnist5k); like any well-trained network it is then
-confidently wrong on a few validation digits (a wrong class given 0.9 or more: about 10 of
-500). On its validation outputs tf.GradientTape measures, per digit, the gradient of each loss
+confidently wrong on a few held-out digits (a wrong class given 0.9 or more: about 25 of the
+1,500 validation and test digits, pooled so that they are more than a handful). On its outputs
+for those held-out digits tf.GradientTape measures, per digit, the gradient of each loss
 with respect to the logits: the cross-entropy's is p - y, large where the network is
 confidently wrong; the squared error between the softmax output and the one-hot label passes
 through the softmax's Jacobian diag(p) - p p^T, which vanishes where the softmax saturates. The
@@ -66,7 +67,9 @@ class Config(labkit.TrainConfig):
         check="fraction",
     )
     n_train: int = arg(0, "first training digits used; 0 = all 3,500", check="non_negative")
-    n_val: int = arg(0, "first validation digits used; 0 = all 500", check="non_negative")
+    n_val: int = arg(
+        0, "first validation (and test) digits used; 0 = all 500 (1,000)", check="non_negative"
+    )
 
     QUICK = labkit.quick(n_train=256, n_val=128, epochs=1, fit_epochs=1, every=4)
 
@@ -93,7 +96,11 @@ def run(cfg: Config) -> dict:
         take=cfg.n_train or None,
         eval_take=cfg.n_val or None,
     )
-    xv, yv = data.arrays(val)  # fixed validation digits for the curves and the gradients
+    xv, yv = data.arrays(val)  # fixed validation digits for the training curves
+    test = data.datasets(
+        "mnist5k", batch_size=cfg.batch_size, splits=("test",), eval_take=cfg.n_val or None
+    )["test"]
+    xh, yh = (np.concatenate(a) for a in zip(data.arrays(val), data.arrays(test)))  # held out
 
     # The network: Dense logits, then the softmax as its own layer, so the logits can be read.
     def build(loss, optimizer):
@@ -108,7 +115,7 @@ def run(cfg: Config) -> dict:
         return model
 
     # A network that fits its training digits (cross-entropy, Adam): trained this far, it is
-    # confidently wrong on some validation digits, as well-trained networks are.
+    # confidently wrong on some held-out digits, as well-trained networks are.
     fitted, _ = train_variants(
         {"fitted": lambda: build(LOSSES["cross-entropy"], keras.optimizers.Adam(cfg.fit_rate))},
         train,
@@ -119,12 +126,13 @@ def run(cfg: Config) -> dict:
     )
 
     # The gradients: each loss's gradient with respect to the logits (autodiff), per digit, on
-    # that network's validation outputs, against the probability of the true class.
+    # that network's outputs for the held-out digits (validation and test), against the
+    # probability of the true class.
     # Confidently wrong: a wrong class gets at least `confident`; unsure: the true class gets
     # 0.3 to 0.7.
-    grads, probs = output_gradients(fitted["fitted"], xv, yv)
-    p_true = probs[np.arange(len(yv)), yv]
-    p_wrong = np.where(np.eye(CLASSES, dtype=bool)[yv], 0.0, probs).max(axis=1)
+    grads, probs = output_gradients(fitted["fitted"], xh, yh)
+    p_true = probs[np.arange(len(yh)), yh]
+    p_wrong = np.where(np.eye(CLASSES, dtype=bool)[yh], 0.0, probs).max(axis=1)
     plots.save(gradient_vs_probability(p_true, grads), out, "gradients_vs_probability")
     ratio = grads["cross-entropy"] / grads["squared error"]
     groups = {"confidently wrong": p_wrong >= cfg.confident, "unsure": abs(p_true - 0.5) <= 0.2}
@@ -177,7 +185,7 @@ def run(cfg: Config) -> dict:
         labkit.at_least(
             f"Where the network is confidently wrong (a wrong class given >= {cfg.confident:g}), "
             "the cross-entropy's gradient with respect to the logits is at least 4 times the "
-            "squared error's (median ratio over those validation digits)",
+            "squared error's (median ratio over those held-out digits)",
             wrong["ratio"],
             4.0,
             needs_defaults=True,

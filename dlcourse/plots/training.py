@@ -228,6 +228,9 @@ def gradient_vs_probability(
         yscale="log",
     )
     ax.set_xscale("logit", nonpositive="clip")  # stretches both ends: p near 0 and near 1
+    ticks = [1e-4, 1e-2, 0.5, 0.99, 0.9999]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     ax.set_ylim(bottom=1e-4)  # confidently right digits have vanishing gradients under both
     ax.legend()
     ax.grid(alpha=0.3)

@@ -177,3 +177,61 @@ def ewma_bias_correction(
     ax.set(xlabel="t", ylabel="value", title=title)
     ax.legend(fontsize=8)
     return fig
+
+
+def train_val_curve(
+    xs: Sequence[float],
+    train: Sequence[float],
+    val: Sequence[float],
+    *,
+    xlabel: str,
+    ylabel: str = "accuracy",
+    title: str = "",
+    logx: bool = True,
+) -> plt.Figure:
+    """Training and validation score against a setting (training-set size, width ...), one point
+    per trained network, the gap between them shaded: a learning curve or a capacity curve."""
+    xs, train, val = (np.asarray(v, np.float64) for v in (xs, train, val))
+    if not len(xs) == len(train) == len(val):
+        raise ValueError(
+            "`xs`, `train` and `val` must have the same length. "
+            f"Received: lengths {len(xs)}, {len(train)}, {len(val)}"
+        )
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.plot(xs, train, "-o", label="training")
+    ax.plot(xs, val, "-o", label="validation")
+    ax.fill_between(xs, train, val, alpha=0.2, color="C3", label="gap (variance)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+        ax.minorticks_off()
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def gradient_vs_probability(
+    p_true: np.ndarray, grads: Mapping[str, np.ndarray], *, title: str = ""
+) -> plt.Figure:
+    """Per-example gradient norm of each loss with respect to the logits against the
+    probability the network gives the true class (logit scale, so that both ends show): where
+    it is confidently wrong (left) a loss whose gradient vanishes cannot correct it. Gradients
+    below 1e-4 (confidently right digits) are off the plot."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for label, g in grads.items():
+        ax.scatter(p_true, g, s=8, alpha=0.5, label=label)
+    ax.set(
+        xlabel="predicted probability of the true class",
+        ylabel="||dLoss/dlogits|| (one example)",
+        title=title or "Gradient at the output vs how right the network is",
+        yscale="log",
+    )
+    ax.set_xscale("logit", nonpositive="clip")  # stretches both ends: p near 0 and near 1
+    ticks = [1e-4, 1e-2, 0.5, 0.99, 0.9999]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_ylim(bottom=1e-4)  # confidently right digits have vanishing gradients under both
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig

@@ -73,6 +73,9 @@ def measure(
     old = previous["seeds"] if previous and previous.get("lab_sha256") == sha else {}
     commit = previous.get("commit", "?") if old else None
     result = {"lab": lab.name, "seeds": {}, "lab_sha256": sha}
+    if old:  # what the record says about its kept seeds (e.g. a note on how they were kept)
+        own = ("lab", "seeds", "lab_sha256", "commit", "date")
+        result |= {k: v for k, v in previous.items() if k not in own}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             if str(seed) in old:
@@ -124,6 +127,7 @@ def _table(records: list[dict]) -> Table:
             statistics.median(walls),
             f"{_commits(rec)}, {rec.get('date', '?')}",
         ])  # fmt: skip
+    kept = [r["lab"][:2] for r in records if r.get("seeds_kept_note")]
     return Table(
         "Claims holding per seed, every lab at its defaults",
         [
@@ -144,7 +148,14 @@ def _table(records: list[dict]) -> Table:
                 "commit named; `DLCOURSE_BENCH_LABS=\"NN ...\" make bench ARGS='--only seeds'` "
                 "remeasures labs."
             ),
-        ],
+        ]
+        + [
+            (
+                f"Labs {', '.join(kept)}: their first seeds were measured on a lab file that "
+                "differs from today's only by the `import dlcourse` line added after them (see "
+                "each record's seeds_kept_note); the later seeds on today's."
+            )
+        ][: bool(kept)],
     )
 
 

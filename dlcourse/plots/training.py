@@ -235,3 +235,70 @@ def gradient_vs_probability(
     ax.legend()
     ax.grid(alpha=0.3)
     return fig
+
+
+def train_val_gap_panels(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    metric: str = "loss",
+    *,
+    title: str = "",
+    ylabel: str = "",
+) -> plt.Figure:
+    """One panel per model: training vs validation ``metric`` per epoch, the gap between them
+    shaded (the overfitting a regularizer should shrink); panels share their y axis."""
+    n = len(histories)
+    if n == 0:
+        raise ValueError("`histories` must hold at least one model. Received: histories={}")
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False, sharey=True
+    )
+    for ax, (label, hist) in zip(axes.flat, histories.items()):
+        train, val = np.asarray(hist[metric]), np.asarray(hist[f"val_{metric}"])
+        ep = np.arange(1, len(train) + 1)
+        ax.plot(ep, train, label="train")
+        ax.plot(ep, val, label="validation")
+        ax.fill_between(ep, train, val, color="tab:red", alpha=0.15, label="gap")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].set_ylabel(ylabel or metric)
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(title or f"train vs validation {metric}, the gap shaded")
+    fig.tight_layout()
+    return fig
+
+
+def early_stopping_curve(
+    val_loss: Sequence[float],
+    *,
+    stopped_at: int,
+    restored_loss: float,
+    train_loss: Sequence[float] | None = None,
+    title: str = "Early stopping",
+) -> plt.Figure:
+    """A validation loss per epoch with its minimum marked, the epoch where early stopping
+    stopped (``stopped_at``, 1-based) and the loss of the restored best weights."""
+    val_loss = np.asarray(val_loss, np.float64)
+    if val_loss.size == 0:
+        raise ValueError("`val_loss` must hold at least one epoch. Received: val_loss=[]")
+    ep = np.arange(1, len(val_loss) + 1)
+    best = int(np.argmin(val_loss)) + 1
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    if train_loss is not None:
+        ax.plot(ep, train_loss, color="0.6", lw=1, label="training loss")
+    ax.plot(ep, val_loss, color="tab:orange", label="validation loss")
+    ax.plot(best, val_loss[best - 1], "o", color="tab:green", ms=8,
+            label=f"minimum (epoch {best})")  # fmt: skip
+    ax.axvline(stopped_at, color="k", ls="--", lw=1, label=f"early stopping (epoch {stopped_at})")
+    ax.axhline(restored_loss, color="tab:green", ls=":", lw=1,
+               label=f"restored best weights: {restored_loss:.3f}")  # fmt: skip
+    ax.plot(ep[-1], val_loss[-1], "x", color="tab:red", ms=9,
+            label=f"trained to the end: {val_loss[-1]:.3f}")  # fmt: skip
+    ax.set(xlabel="epoch", ylabel="loss", title=title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig

@@ -9,10 +9,12 @@ Perceptron, reproduces the snowboarding neuron and the simplified two-layer ANN 
 Keras), classifies Iris setosa from petal length and width (the notes' scikit-learn example, with
 the twin beside it), proves XOR is not linearly separable (a linear program) and shows the
 perceptron cycling on it, then solves XOR with a two-layer network, hand-set and learned by
-backprop.
+backprop, and trains the same network without an activation (identity hidden units), which
+collapses into the one linear layer W2 W1 (notes 000: A1*(A2*X) = A*X): on every seed it ends at
+a constant 0.5 output, cost ln 2, while the tanh network's cost falls to about 0.001.
 Lesson: A single linear threshold unit learns any linearly separable function (the logic gates,
 iris setosa), but no line separates XOR, so the perceptron rule cycles forever on it; two layers
-of units solve XOR.
+of units solve XOR, but only with a nonlinear activation between them.
 """
 
 from __future__ import annotations
@@ -196,6 +198,27 @@ def run(cfg: Config) -> dict:
         seed=cfg.seed,
     )
     learned_xor = bp.predict(x4.T, params, "tanh", "sigmoid")
+
+    # The same two-layer network without an activation (identity hidden units), from the same
+    # initial weights and the same steps: W2 (W1 x + b1) + b2 is one linear map of x, so it can
+    # do no better on XOR than one layer.
+    params_lin, costs_lin = bp.train(
+        x4.T,
+        xor[None].astype(float),
+        [2, cfg.xor_hidden, 1],
+        hidden="linear",
+        output="sigmoid",
+        learning_rate=0.5,
+        epochs=cfg.xor_epochs,
+        seed=cfg.seed,
+    )
+    linear_xor = bp.predict(x4.T, params_lin, "linear", "sigmoid")
+    collapsed = {  # the one layer W = W2 W1, b = W2 b1 + b2
+        "W": (params_lin["W2"] @ params_lin["W1"]).round(6).tolist(),
+        "b": (params_lin["W2"] @ params_lin["b1"] + params_lin["b2"]).ravel().round(6).tolist(),
+    }
+    logits = params_lin["W2"] @ (params_lin["W1"] @ x4.T + params_lin["b1"]) + params_lin["b2"]
+    one_layer = np.array(collapsed["W"]) @ x4.T + np.array(collapsed["b"])[:, None]
     metrics = {
         "notes_gates": notes_gates(),
         "learned_gates": learned,
@@ -210,6 +233,10 @@ def run(cfg: Config) -> dict:
             "hand_set_two_layer_correct": bool((pc.xor_network(x4) == xor).all()),
             "learned_two_layer_correct": bool((learned_xor == xor).all()),
             "learned_final_cost": costs[-1],
+            "no_activation_correct": int((linear_xor == xor).sum()),
+            "no_activation_final_cost": costs_lin[-1],
+            "no_activation_as_one_layer": collapsed,
+            "no_activation_vs_one_layer_max_abs_diff": float(np.abs(logits - one_layer).max()),
         },
     }
 
@@ -232,6 +259,11 @@ def run(cfg: Config) -> dict:
         x4,
         xor,
     )
+    panels["XOR: 2 linear layers"] = (
+        lambda pts: bp.predict(pts.T, params_lin, "linear", "sigmoid"),
+        x4,
+        xor,
+    )
     plots.save(plots.decision_regions(panels), out, "decision_regions")
     plots.save(
         plots.decision_regions(
@@ -244,7 +276,7 @@ def run(cfg: Config) -> dict:
     )
     plots.save(
         plots.curves(
-            {"XOR two-layer network": costs},
+            {"XOR two-layer network (tanh)": costs, "the same, no activation": costs_lin},
             title="Backprop on XOR",
             ylabel="cross-entropy",
             logy=True,
@@ -259,6 +291,7 @@ def run(cfg: Config) -> dict:
     ann = metrics["simplified_two_layer_ann"]
     two_layer_xor = float((learned_xor == xor).mean())
     perceptron_xor = float((p_xor.predict(x4) == xor).mean())
+    linear_xor_ok = (linear_xor == xor).mean() <= 0.75 and costs_lin[-1] >= 0.69
     metrics["claims"] = [
         labkit.within(
             "The NumPy perceptron takes scikit-learn's Perceptron's steps, weight for weight, on "
@@ -291,6 +324,17 @@ def run(cfg: Config) -> dict:
             two_layer_xor == 1.0 and perceptron_xor <= 0.75,
             two_layer_accuracy=two_layer_xor,
             perceptron_accuracy=perceptron_xor,
+        ),
+        labkit.claim(
+            "Without a nonlinear activation the two layers collapse into one linear map: the "
+            "same network with identity hidden units, trained from the same weights by the same "
+            "steps, gets at most three XOR points right and its cost stays at least 0.69 (ln 2, "
+            "a constant 0.5's cost, is the least any linear map reaches on XOR), where with tanh "
+            "it gets all four and its cost falls below 0.01",
+            linear_xor_ok and two_layer_xor == 1.0 and costs[-1] < 0.01,
+            no_activation_correct=int((linear_xor == xor).sum()),
+            no_activation_cost=round(costs_lin[-1], 6),
+            tanh_cost=round(costs[-1], 6),
         ),
     ]
     labkit.save_metrics(out, metrics)

@@ -35,6 +35,7 @@ from dlcourse.plots.training import (
     labelled_scatter,
     layer_gradient_norms,
     lr_finder,
+    sweep,
     train_val_panels,
     uncertainty_hist,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "regression_fit",
     "regret_curves",
     "save",
+    "sweep",
     "train_val_panels",
     "tuning_scores",
     "two_representations",

@@ -177,3 +177,42 @@ def ewma_bias_correction(
     ax.set(xlabel="t", ylabel="value", title=title)
     ax.legend(fontsize=8)
     return fig
+
+
+def sweep(
+    series: Mapping[str, Mapping[float, float | None]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+    reference: tuple[float, str] | None = None,
+) -> plt.Figure:
+    """One line per named series of ``{setting: value}`` (e.g. final loss per learning rate).
+
+    A ``None`` or non-finite value (a run that diverged) is drawn as an ``x`` at the top of
+    the axes, so a blown-up run shows where it happened instead of vanishing from the plot;
+    ``reference`` adds a labelled horizontal line ``(y, label)``, e.g. the chance level.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    finite = [
+        v for s in series.values() for v in s.values() if v is not None and np.isfinite(v)
+    ] + ([reference[0]] if reference else [])
+    top = 1.1 * max(finite, default=1.0)
+    for label, points in series.items():
+        xs = np.array(sorted(points), np.float64)
+        ys = np.array([np.nan if points[x] is None else points[x] for x in xs], np.float64)
+        (line,) = ax.plot(xs, np.where(np.isfinite(ys), ys, np.nan), "-o", ms=4, label=label)
+        bad = ~np.isfinite(ys)
+        if bad.any():
+            ax.plot(xs[bad], np.full(bad.sum(), top), "x", ms=10, mew=2, color=line.get_color())
+    if reference is not None:
+        ax.axhline(reference[0], color="k", ls="--", lw=1, label=reference[1])
+    if any(v is None or not np.isfinite(v) for s in series.values() for v in s.values()):
+        ax.plot([], [], "kx", label="diverged (NaN/inf)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig

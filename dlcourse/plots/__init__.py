@@ -29,6 +29,7 @@ from dlcourse.plots.spaces import (
 )
 from dlcourse.plots.training import (
     bars,
+    clipping_panels,
     cost_curves,
     curves,
     ewma_bias_correction,
@@ -44,6 +45,7 @@ __all__ = [
     "activation_table",
     "bars",
     "c2f_ranges",
+    "clipping_panels",
     "cost_curves",
     "curves",
     "decision_regions",

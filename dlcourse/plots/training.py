@@ -216,3 +216,38 @@ def sweep(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def clipping_panels(
+    losses: Mapping[str, Sequence[float]],
+    grad_norms: Mapping[str, Sequence[float]],
+    threshold: float,
+    *,
+    title: str = "",
+) -> plt.Figure:
+    """Left: training loss per epoch; right: the raw gradient norm per step, with the clipping
+    ``threshold``; both log y. Where a series becomes NaN/inf (it exploded) an ``x`` marks its
+    last finite value."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, series, xlabel, ylabel in (
+        (axes[0], losses, "epoch", "training loss"),
+        (axes[1], grad_norms, "step", "||gradient|| before clipping"),
+    ):
+        for label, ys in series.items():
+            ys = np.asarray(ys, np.float64)
+            xs = np.arange(1, len(ys) + 1)
+            (line,) = ax.plot(xs, np.where(np.isfinite(ys), ys, np.nan), lw=1.2, label=label)
+            ok = np.flatnonzero(np.isfinite(ys))
+            if len(ok) < len(ys):
+                last = ok[-1] if len(ok) else 0
+                y = ys[last] if len(ok) else 1.0
+                ax.plot(xs[last], y, "x", ms=10, mew=2, color=line.get_color())
+        ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log")
+        ax.grid(alpha=0.3)
+    axes[1].axhline(threshold, color="k", ls="--", lw=1, label=f"clipping threshold {threshold:g}")
+    axes[0].plot([], [], "kx", label="NaN/inf after this")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Exploding gradients, with and without clipping")
+    fig.tight_layout()
+    return fig

@@ -229,14 +229,15 @@ def clipping_panels(
     ``threshold``; both log y. Where a series becomes NaN/inf (it exploded) an ``x`` marks its
     last finite value."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, series, xlabel, ylabel in (
-        (axes[0], losses, "epoch", "training loss"),
-        (axes[1], grad_norms, "step", "||gradient|| before clipping"),
+    for ax, series, xlabel, ylabel, style in (
+        (axes[0], losses, "epoch", "training loss", "-o"),
+        (axes[1], grad_norms, "step", "||gradient|| before clipping", "-"),
     ):
         for label, ys in series.items():
             ys = np.asarray(ys, np.float64)
             xs = np.arange(1, len(ys) + 1)
-            (line,) = ax.plot(xs, np.where(np.isfinite(ys), ys, np.nan), lw=1.2, label=label)
+            finite = np.where(np.isfinite(ys), ys, np.nan)
+            (line,) = ax.plot(xs, finite, style, lw=1.2, ms=3, label=label)
             ok = np.flatnonzero(np.isfinite(ys))
             if len(ok) < len(ys):
                 last = ok[-1] if len(ok) else 0

@@ -54,6 +54,12 @@ def test_clipping_panels_mark_where_a_run_explodes_and_draw_the_threshold():
     assert loss_ax.get_yscale() == norm_ax.get_yscale() == "log"
 
 
+def test_clipping_panels_put_a_run_that_is_never_finite_at_the_top():
+    fig = plots.clipping_panels({"free": [math.nan], "ok": [7.0]}, {"free": [math.inf]}, 1.0)
+    (x_loss,) = _markers(fig.axes[0], "x")
+    assert (x_loss.get_xdata()[0], x_loss.get_ydata()[0]) == (1, 7.0)
+
+
 @pytest.fixture(scope="module")
 def lab30():
     return labkit.load_lab("30")

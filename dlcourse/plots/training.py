@@ -227,21 +227,21 @@ def clipping_panels(
 ) -> plt.Figure:
     """Left: training loss per epoch; right: the raw gradient norm per step, with the clipping
     ``threshold``; both log y. Where a series becomes NaN/inf (it exploded) an ``x`` marks its
-    last finite value."""
+    last finite value (a series never finite: at step 1, level with the panel's highest value)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, series, xlabel, ylabel, style in (
         (axes[0], losses, "epoch", "training loss", "-o"),
         (axes[1], grad_norms, "step", "||gradient|| before clipping", "-"),
     ):
-        for label, ys in series.items():
-            ys = np.asarray(ys, np.float64)
+        values = [np.asarray(ys, np.float64) for ys in series.values()]
+        top = max((v[np.isfinite(v)].max() for v in values if np.isfinite(v).any()), default=1.0)
+        for label, ys in zip(series, values):
             xs = np.arange(1, len(ys) + 1)
             finite = np.where(np.isfinite(ys), ys, np.nan)
             (line,) = ax.plot(xs, finite, style, lw=1.2, ms=3, label=label)
             ok = np.flatnonzero(np.isfinite(ys))
-            if len(ok) < len(ys):
-                last = ok[-1] if len(ok) else 0
-                y = ys[last] if len(ok) else 1.0
+            if len(ok) < len(ys):  # NaN/inf from step 1 on: the x goes at the top, at step 1
+                last, y = (ok[-1], ys[ok[-1]]) if len(ok) else (0, top)
                 ax.plot(xs[last], y, "x", ms=10, mew=2, color=line.get_color())
         ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log")
         ax.grid(alpha=0.3)

@@ -213,6 +213,9 @@ def sweep(
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
         ax.set_xscale("log")
+        ax.minorticks_off()
+    settings = sorted({x for s in series.values() for x in s})
+    ax.set_xticks(settings, [f"{x:g}" for x in settings])  # the settings tried, as written
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig

@@ -34,9 +34,12 @@ fill whole batches: a last batch of a few digits gives BN noisy statistics, whic
 averages take in with weight 0.1 (with 2,500 digits, one seed's BN network fell to 0.21).
 
 The claims: at the learning rate 1.0 the plain network diverges (NaN) or stalls at chance, while
-the BN network trains; BN's best validation accuracy over the sweep is at least as good as the
-plain network's best; at half and twice He's scale the BN network stays within 0.1 of its
+the BN network trains; at half and twice He's scale the BN network stays within 0.1 of its
 accuracy at He's scale, while the plain network falls at least 0.4 below it (to near chance).
+Not claimed: that BN's best accuracy over the sweep beats the plain network's best. It did on
+9 of seeds 0-9 (by up to 0.12), but on seed 7 the plain network's best (at rate 0.03) was 0.002
+above BN's: at this budget a well-chosen small rate lets the plain network catch up; the metric
+``best_val_accuracy`` reports both.
 """
 
 from __future__ import annotations
@@ -169,8 +172,8 @@ def run(cfg: Config) -> dict:
     }
 
     # The claims. At the large rate: the plain network diverges or stalls near chance while
-    # BN trains (final training loss, a diverged run counting as infinite). Over the sweep:
-    # BN's best is at least as good. Init scale: BN stays within a band, plain falls.
+    # BN trains (final training loss, a diverged run counting as infinite). Init scale: BN
+    # stays within a band, plain falls.
     big = cfg.large_rate
     plain_big = loss["plain", big, 1.0]
     claims = [
@@ -179,12 +182,6 @@ def run(cfg: Config) -> dict:
             "the plain network's (which diverges to NaN or stalls near chance, ln 10 = 2.30)",
             (math.inf if plain_big is None else plain_big) - loss["BN", big, 1.0] >= 1.0,
             bn=loss["BN", big, 1.0], plain=plain_big, needs_defaults=True,
-        ),
-        labkit.beats(
-            "BN's best validation accuracy over the learning-rate sweep is at least as good as "
-            "the plain network's best",
-            metrics["best_val_accuracy"]["BN"], metrics["best_val_accuracy"]["plain"], 0.0,
-            needs_defaults=True,
         ),
     ]  # fmt: skip
     for net, holds, text in (

@@ -29,6 +29,7 @@ from dlcourse.plots.spaces import (
 )
 from dlcourse.plots.training import (
     bars,
+    clipping_panels,
     cost_curves,
     curves,
     early_stopping_curve,
@@ -36,6 +37,7 @@ from dlcourse.plots.training import (
     labelled_scatter,
     layer_gradient_norms,
     lr_finder,
+    sweep,
     train_val_gap_panels,
     train_val_panels,
     uncertainty_hist,
@@ -45,6 +47,7 @@ __all__ = [
     "activation_table",
     "bars",
     "c2f_ranges",
+    "clipping_panels",
     "cost_curves",
     "curves",
     "decision_regions",
@@ -61,6 +64,7 @@ __all__ = [
     "regression_fit",
     "regret_curves",
     "save",
+    "sweep",
     "train_val_gap_panels",
     "train_val_panels",
     "tuning_scores",

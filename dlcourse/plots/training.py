@@ -302,3 +302,81 @@ def early_stopping_curve(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def sweep(
+    series: Mapping[str, Mapping[float, float | None]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+    reference: tuple[float, str] | None = None,
+) -> plt.Figure:
+    """One line per named series of ``{setting: value}`` (e.g. final loss per learning rate).
+
+    A ``None`` or non-finite value (a run that diverged) is drawn as an ``x`` at the top of
+    the axes, so a blown-up run shows where it happened instead of vanishing from the plot;
+    ``reference`` adds a labelled horizontal line ``(y, label)``, e.g. the chance level.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    finite = [
+        v for s in series.values() for v in s.values() if v is not None and np.isfinite(v)
+    ] + ([reference[0]] if reference else [])
+    top = 1.1 * max(finite, default=1.0)
+    for label, points in series.items():
+        xs = np.array(sorted(points), np.float64)
+        ys = np.array([np.nan if points[x] is None else points[x] for x in xs], np.float64)
+        (line,) = ax.plot(xs, np.where(np.isfinite(ys), ys, np.nan), "-o", ms=4, label=label)
+        bad = ~np.isfinite(ys)
+        if bad.any():
+            ax.plot(xs[bad], np.full(bad.sum(), top), "x", ms=10, mew=2, color=line.get_color())
+    if reference is not None:
+        ax.axhline(reference[0], color="k", ls="--", lw=1, label=reference[1])
+    if any(v is None or not np.isfinite(v) for s in series.values() for v in s.values()):
+        ax.plot([], [], "kx", label="diverged (NaN/inf)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log")
+        ax.minorticks_off()
+    settings = sorted({x for s in series.values() for x in s})
+    ax.set_xticks(settings, [f"{x:g}" for x in settings])  # the settings tried, as written
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def clipping_panels(
+    losses: Mapping[str, Sequence[float]],
+    grad_norms: Mapping[str, Sequence[float]],
+    threshold: float,
+    *,
+    title: str = "",
+) -> plt.Figure:
+    """Left: training loss per epoch; right: the raw gradient norm per step, with the clipping
+    ``threshold``; both log y. Where a series becomes NaN/inf (it exploded) an ``x`` marks its
+    last finite value (a series never finite: at step 1, level with the panel's highest value)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, series, xlabel, ylabel, style in (
+        (axes[0], losses, "epoch", "training loss", "-o"),
+        (axes[1], grad_norms, "step", "||gradient|| before clipping", "-"),
+    ):
+        values = [np.asarray(ys, np.float64) for ys in series.values()]
+        top = max((v[np.isfinite(v)].max() for v in values if np.isfinite(v).any()), default=1.0)
+        for label, ys in zip(series, values):
+            xs = np.arange(1, len(ys) + 1)
+            finite = np.where(np.isfinite(ys), ys, np.nan)
+            (line,) = ax.plot(xs, finite, style, lw=1.2, ms=3, label=label)
+            ok = np.flatnonzero(np.isfinite(ys))
+            if len(ok) < len(ys):  # NaN/inf from step 1 on: the x goes at the top, at step 1
+                last, y = (ok[-1], ys[ok[-1]]) if len(ok) else (0, top)
+                ax.plot(xs[last], y, "x", ms=10, mew=2, color=line.get_color())
+        ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log")
+        ax.grid(alpha=0.3)
+    axes[1].axhline(threshold, color="k", ls="--", lw=1, label=f"clipping threshold {threshold:g}")
+    axes[0].plot([], [], "kx", label="NaN/inf after this")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Exploding gradients, with and without clipping")
+    fig.tight_layout()
+    return fig

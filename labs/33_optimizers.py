@@ -10,19 +10,22 @@ checked step by step against these Keras optimizers in the tests.
 Two lessons need a problem where the optimum is known, so they are shown with Keras's own
 optimizers on the notes' elongated quadratic bowl J = (theta1^2 + 100 theta2^2) / 2, from
 (10, 1), deterministically. Nesterov vs momentum (beta 0.9, learning rate 0.01, so the steep
-direction's curvature times the rate is 1): plain momentum overshoots along the steep axis and
-rings there (its error shrinks only by sqrt(beta) per step), while Nesterov's look-ahead
-gradient damps that swing, so it reaches the optimum in about half the steps. This holds in
-Nesterov's stable range; its range is smaller (past a rate of about 1.36 / curvature it
-diverges where momentum does not). AdaGrad vs RMSProp (learning rate 0.1): AdaGrad divides by
-the root of the sum of every squared gradient since the start, which only grows, so its steps
-shrink to a few percent of the first and it stalls far from the optimum; RMSProp divides by a
-moving average of recent squared gradients, keeps stepping at about the learning rate and
-reaches the optimum, where it jitters at that scale. On the digits MLP of this lab AdaGrad does
-not visibly stall within a few epochs (it starts with large per-weight rates), so the lab
-claims the stall only on the bowl.
+axis's curvature times the rate is 1): plain momentum overshoots across the steep axis and
+zigzags there for the whole run (its swing shrinks only by sqrt(beta) = 0.95 per step), while
+Nesterov's look-ahead gradient damps that swing within a few steps (by sqrt(beta (1 - rate x
+curvature)) per step, whatever the rate): the notes' "control overshooting by looking ahead".
+Along the flat axis both decay at about the same rate, so here Nesterov's J first falls below
+1e-6 of its start in 61 steps against momentum's 124 partly because its slow swing along the
+flat axis happens to cross the minimum then (metrics ``bowl``, not claimed). Nesterov's stable
+range is smaller (past a rate of about 1.36 / curvature it diverges where momentum does not).
+AdaGrad vs RMSProp (learning rate 0.1): AdaGrad divides by the root of the sum of every squared
+gradient since the start, which only grows, so its steps shrink to a few percent of the first
+and it stalls far from the optimum; RMSProp divides by a moving average of recent squared
+gradients, keeps stepping at about the learning rate and reaches the optimum, where it jitters
+at that scale. On the digits MLP of this lab AdaGrad does not visibly stall within a few epochs
+(it starts with large per-weight rates), so the lab claims the stall only on the bowl.
 Lesson: From the same initial weights and batches, momentum and adaptive optimizers such as
-Adam learn much faster than plain SGD; Nesterov's look-ahead damps momentum's overshoot, and
+Adam learn much faster than plain SGD; Nesterov's look-ahead damps momentum's zigzag, and
 AdaGrad's ever-growing sum of squared gradients stalls it where RMSProp keeps moving.
 """
 
@@ -152,8 +155,7 @@ def run(cfg: Config) -> dict:
     metrics["notes_examples"] = notes_examples.optimizer_examples(out, cfg.seed)
 
     # The claims: after one epoch momentum and Adam are well ahead of plain SGD; on the bowl,
-    # Nesterov converges in far fewer steps than momentum and AdaGrad stalls where RMSProp
-    # arrives; momentum's terminal velocity is the notes' 1 / (1 - beta) = 10 times the plain
+    # Nesterov damps the zigzag momentum keeps and AdaGrad stalls where RMSProp arrives; momentum's terminal velocity is the notes' 1 / (1 - beta) = 10 times the plain
     # step.
     first = metrics["val_accuracy_epoch_1"]
     claims = [
@@ -170,13 +172,12 @@ def run(cfg: Config) -> dict:
     b = metrics["bowl"]
     claims.append(
         labkit.claim(
-            "On the elongated bowl, Nesterov momentum brings J below 1e-6 of its start in at "
-            "most 2/3 of the steps plain momentum needs (same rate 0.01, beta 0.9)",
-            b["nesterov"]["steps_to_1e-6"] is not None
-            and b["momentum"]["steps_to_1e-6"] is not None
-            and b["nesterov"]["steps_to_1e-6"] <= 2 / 3 * b["momentum"]["steps_to_1e-6"],
-            steps_nesterov=b["nesterov"]["steps_to_1e-6"],
-            steps_momentum=b["momentum"]["steps_to_1e-6"],
+            "On the elongated bowl, Nesterov damps momentum's zigzag across the steep axis: "
+            "after 20 steps its largest swing there is at least 100 times smaller than plain "
+            "momentum's (same rate 0.01, beta 0.9)",
+            100 * b["nesterov"]["steep_swing_after_20"] <= b["momentum"]["steep_swing_after_20"],
+            nesterov=b["nesterov"]["steep_swing_after_20"],
+            momentum=b["momentum"]["steep_swing_after_20"],
         )
     )
     claims.append(
@@ -217,12 +218,15 @@ def _bowl_path(optimizer: keras.optimizers.Optimizer, steps: int) -> np.ndarray:
 
 
 def _bowl_summary(path: np.ndarray) -> dict:
-    """Steps until J < 1e-6 of its start (None: never), final distance, last/first step."""
+    """Steps until J < 1e-6 of its start (None: never), the largest |theta2| (the steep axis)
+    after step 20, the final distance to the minimum and the last step's length over the
+    first's."""
     loss = 0.5 * (path**2 * BOWL).sum(axis=1)
     below = np.flatnonzero(loss < 1e-6 * loss[0])
     steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
     return {
         "steps_to_1e-6": int(below[0]) if below.size else None,
+        "steep_swing_after_20": round(float(np.abs(path[20:, 1]).max()), 8),
         "final_distance": round(float(np.linalg.norm(path[-1])), 6),
         "last_step_over_first": round(float(steps[-1] / steps[0]), 4),
     }

@@ -33,4 +33,5 @@ def test_bowl_summary_counts_steps_to_a_millionth_of_the_start():
     summary = lab._bowl_summary(path)
     assert summary["steps_to_1e-6"] == 10  # 4**-10 < 1e-6 <= 4**-9
     assert summary["last_step_over_first"] == round(0.5**28, 4)
+    assert summary["steep_swing_after_20"] == round(0.5**20, 8)  # |theta2| at step 20
     assert lab._bowl_summary(path[:5])["steps_to_1e-6"] is None

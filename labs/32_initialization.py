@@ -1,7 +1,8 @@
 """
-Title: Weight initialization: the 250-inputs demonstration and the notes' table
+Title: Weight initialization: symmetry breaking, the 250-inputs demonstration and the notes' table
 Unit: III
-Notes: 000 (Unit III: weight initialization, Xavier/Glorot, He, table 11-1), 004
+Notes: 000 (Unit III: weight initialization, Xavier/Glorot, He, table 11-1), 004 (parameter
+initialization strategies: break symmetry)
 Description: Reproduces the notes' demonstration (250 inputs equal to 1, weights from N(0, 1):
 sigma(z) = sqrt(250) = 15.811, so a sigmoid saturates) and how Glorot and He initialization
 bring sigma(z) back near 1. Checks every row of the initialization table (logistic, tanh,
@@ -10,9 +11,17 @@ trains a deep tanh/sigmoid/ReLU network with N(0, 1) weights versus the table's 
 With tanh and ReLU the table's initializer is what makes the deep network train at all; a deep
 sigmoid network stays hard to train either way (its outputs are not centred on 0, so the layers
 above still saturate): lab 30 shows the cures, ReLU with He initialization and batch norm.
-Lesson: N(0, 1) weights make a neuron's input spread grow with its fan-in until the activation
-saturates; Glorot and He initialization scale the weights to the fan-in, which is what lets a
-deep tanh or ReLU network train.
+Symmetry breaking (notes 004): a small tanh network whose hidden weights all start at the same
+constant, trained on the same batches as the same network with the table's random initializer.
+Units with equal incoming and outgoing weights compute the same output and receive the same
+gradient, so the first hidden layer's units stay exactly identical however long it trains: the
+network has in effect one unit per layer and stays near chance. The last hidden layer's units do
+drift apart, slowly, because the output layer above them is random (Keras's default), so their
+outgoing weights, and hence their gradients, differ: symmetry breaks only where something differs.
+Lesson: Equal initial weights keep a layer's hidden units identical (they get the same
+gradient), so weights must start random; N(0, 1) weights make a neuron's input spread grow with
+its fan-in until the activation saturates; Glorot and He initialization scale the weights to the
+fan-in, which is what lets a deep tanh or ReLU network train.
 """
 
 from __future__ import annotations
@@ -45,6 +54,10 @@ class Config(labkit.TrainConfig):
     units: int = arg(64, "units per hidden layer", check="positive")
     epochs: int = arg(10, "training epochs per network", check="positive")
     learning_rate: float = arg(0.01, "SGD(momentum=0.9) learning rate", check="positive")
+    constant: float = arg(
+        0.05, "every hidden weight of the symmetric network starts at this value", check="positive"
+    )
+    symmetry_depth: int = arg(2, "hidden layers of the symmetry networks (tanh)", check="positive")
     n_train: int = arg(
         0, "first training (and validation) examples used; 0 = all", check="non_negative"
     )
@@ -81,9 +94,8 @@ def run(cfg: Config) -> dict:
     train, val = variant_data("digits", batch_size=32, seed=cfg.seed, take=n, eval_take=n)
 
     shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
-    depth = cfg.depth
 
-    def builder(act, init):
+    def builder(act, init, depth=cfg.depth):
         def build():
             model = deep_mlp(
                 shape,
@@ -105,6 +117,37 @@ def run(cfg: Config) -> dict:
     metrics["val_accuracy"] = final(hist, "val_accuracy")
     metrics["best_val_accuracy"] = max(metrics["val_accuracy"].values())
 
+    # Symmetry breaking: a small tanh network whose hidden weights all start at one constant
+    # (the output layer keeps Keras's random default), and the same network with the table's
+    # random initializer, on the same batches. The spread of a layer is the largest difference
+    # between two of its units' incoming weights (or biases): 0 means identical units.
+    sym_builds = {
+        "constant": builder("tanh", keras.initializers.Constant(cfg.constant), cfg.symmetry_depth),
+        "random": builder("tanh", inits.initializer_for("tanh"), cfg.symmetry_depth),
+    }
+    sym_models, sym_hist = train_variants(
+        sym_builds, train, val, epochs=cfg.epochs, cfg=cfg, folder=None
+    )
+    metrics["symmetry"] = {
+        k: {
+            "unit_spread": _unit_spread(m),  # per hidden layer, after training
+            "val_accuracy": round(float(sym_hist[k]["val_accuracy"][-1]), 4),
+        }
+        for k, m in sym_models.items()
+    }
+    first_units = {
+        f"{k}, unit {j + 1}": m.get_layer("hidden1").get_weights()[0][:, j]
+        for k, m in sym_models.items()
+        for j in range(4)
+    }
+    plots.save(
+        plots.weight_images(
+            first_units, shape[:2], title="First hidden layer after training: incoming weights"
+        ),
+        out,
+        "symmetry_units",
+    )
+
     # Results: validation curves, and sigma(z) of the demonstration per initialization.
     plots.save(
         plots.curves(
@@ -122,7 +165,8 @@ def run(cfg: Config) -> dict:
     )
 
     # The claims: the notes' worked example (sigma(z) = sqrt(250)), the table against Keras's
-    # initializers, and the table's initializer beating N(0, 1) in training.
+    # initializers, equal weights keeping the units identical (and the network near chance),
+    # and the table's initializer beating N(0, 1) in training.
     rel = [abs(r["keras"] - r["formula"]) / r["formula"] for r in metrics["table"].values()]
     acc = metrics["val_accuracy"]
     claims = [
@@ -140,6 +184,26 @@ def run(cfg: Config) -> dict:
             0.02,
         ),
     ]
+    sym = metrics["symmetry"]
+    equal, random = sym["constant"]["unit_spread"][0], sym["random"]["unit_spread"][0]
+    claims += [
+        labkit.claim(
+            "Trained from equal weights, the first hidden layer's units are still identical "
+            "(largest spread of their incoming weights at most 1e-6), while the random "
+            "initializer's units differ by at least 0.1",
+            equal <= 1e-6 and random >= 0.1,
+            spread_constant=equal,
+            spread_random=random,
+        ),
+        labkit.beats(
+            "The network with random initial weights beats the same network started from equal "
+            "weights by at least 50 points of validation accuracy",
+            sym["random"]["val_accuracy"],
+            sym["constant"]["val_accuracy"],
+            0.5,
+            needs_defaults=True,
+        ),
+    ]
     for act in ("tanh", "relu"):
         if f"{act}, table" in acc:
             claims.append(
@@ -155,6 +219,17 @@ def run(cfg: Config) -> dict:
     metrics["claims"] = claims  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+def _unit_spread(model: keras.Model) -> list[float]:
+    """Per hidden layer: max over inputs of (max - min over units) of the incoming weights."""
+    spreads = []
+    for layer in model.layers:
+        if layer.name.startswith("hidden"):
+            kernel, bias = layer.get_weights()  # (inputs, units), (units,)
+            w = np.vstack([kernel, bias[None]])
+            spreads.append(round(float((w.max(axis=1) - w.min(axis=1)).max()), 8))
+    return spreads
 
 
 def _table_check(seed: int, n_in: int = 300, n_out: int = 100) -> dict:

@@ -1,14 +1,27 @@
 """
-Title: Learning-rate schedules compared, and a learning-rate finder
+Title: Learning-rate schedules against a constant rate, and a learning-rate finder
 Unit: III
-Notes: 000 (Unit III: learning rate scheduling), 003 (learning-rate decay)
+Notes: 000 (Unit III: learning rate scheduling), 003 (learning-rate decay), 004
 Description: Finds a good learning rate with an exponential range test, then trains the same
-MLP with SGD + momentum under a constant rate, piecewise constant, performance scheduling
-(reduce on plateau), exponential eta0 10^(-t/r), power eta0 (1 + t/r)^(-c) with c = 1 and
-c = 2, and 1cycle; plots the learning rate actually used at every step and the validation loss
-of every schedule.
-Lesson: A learning-rate schedule starts fast and ends slow: each decay rule, sized to the run,
-brings the rate well below its start, as the notes' worked examples compute.
+MLP (two hidden layers of 128 ReLU units) on mnist5k with SGD + momentum 0.9 from the same
+initial weights, on the same batches, for the same 10 epochs: under a constant rate, and under
+exponential eta0 10^(-t/r), power eta0 (1 + t/r)^(-c) with c = 1, 1cycle and performance
+scheduling (halve the rate when the validation loss stalls), each sized to the run.
+eta0 = 0.15 is deliberately a bit too high to keep: with mini-batches of 32 the constant rate
+"progresses quickly at first, but ends up dancing around the optimum" (notes 000): its training
+loss stays at a noise floor (0.22-0.40 averaged over the last epoch on the seeds tried, and
+anywhere from 0.12 to 0.46 at the very last step) while every schedule that lowers the rate lets
+SGD settle (notes 003: the steps, and the oscillations, near the optimum get smaller), so each
+ends with a last-epoch training loss 4.7 to 100 times lower and a validation loss lower by 0.18
+or more. The claims compare the mean training loss over the last epoch, because the loss at the
+final step of a bouncing run is one noisy sample of that floor. At eta0 = 0.1 the constant rate
+sometimes settles too (final training loss 0.04-0.15), so the gap is smaller there. Validation
+accuracy is higher with every schedule too (by 3 to 9 points), but on 500 validation digits
+that margin is reported, not claimed. The learning-rate figure draws every rule of the notes
+(piecewise constant and power c = 2 too) over the same run without training each.
+Lesson: On the same budget a decaying learning rate converges lower than a constant one: a
+constant rate high enough to progress fast leaves SGD bouncing at a noise floor, and lowering it
+lets SGD settle (each schedule ends with a far lower training and validation loss).
 """
 
 from __future__ import annotations
@@ -29,51 +42,48 @@ from dlcourse.training.callbacks import LearningRateLogger, find_learning_rate
 from dlcourse.training.variants import final, train_variants, variant_data
 
 LAB = labkit.lab_name(__file__)
-SCHEDULES = (
-    "constant",
-    "piecewise",
-    "exponential",
-    "power c=1",
-    "power c=2",
-    "1cycle",
-    "performance",
-)
+SCHEDULES = ("constant", "exponential", "power c=1", "1cycle", "performance")
+DECAYING = SCHEDULES[1:]
 
 
 @dataclass(frozen=True)
 class Config(labkit.TrainConfig):
-    eta0: float = arg(0.05, "initial (1cycle: peak) learning rate", check="positive")
-    epochs: int = arg(10, "training epochs per schedule", check="positive")
+    eta0: float = arg(
+        0.15, "initial (1cycle: peak) learning rate; too high to keep, so a constant rate bounces",
+        check="positive",
+    )  # fmt: skip
+    epochs: int = arg(
+        10, "training epochs per schedule (the same budget for all)", check="positive"
+    )
     batch_size: int = arg(32, "mini-batch size", check="positive")
     finder_steps: int = arg(120, "steps of the learning-rate range test", check="positive")
-    depth: int = arg(4, "hidden layers", check="positive")
+    depth: int = arg(2, "hidden layers", check="positive")
+    units: int = arg(128, "units per hidden layer", check="positive")
     n_train: int = arg(
         0, "first training (and validation) examples used; 0 = all", check="non_negative"
     )
-    schedules: tuple[str, ...] = arg(SCHEDULES, "schedules compared", choices=SCHEDULES)
+    schedules: tuple[str, ...] = arg(SCHEDULES, "schedules trained", choices=SCHEDULES)
 
-    QUICK = labkit.quick(
-        n_train=256, epochs=2, finder_steps=20, schedules=("exponential", "1cycle", "performance")
-    )
+    QUICK = labkit.quick(n_train=256, epochs=2, finder_steps=20)
 
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
-    # The data: the loader's 8x8 digits; a fresh training pipeline per variant, so every
-    # variant sees the same batches in the same order.
+    # The data: the loader's mnist5k (3,500 training digits, 500 validation); a fresh training
+    # pipeline per variant, so every schedule sees the same batches in the same order.
     n = cfg.n_train or None
     train, val = variant_data(
-        "digits", batch_size=cfg.batch_size, seed=cfg.seed, take=n, eval_take=n
+        "mnist5k", batch_size=cfg.batch_size, seed=cfg.seed, take=n, eval_take=n
     )
 
-    shape = val.element_spec[0].shape[1:]  # (8, 8, 1), x in [0, 1] (scaled by the loader)
+    shape = val.element_spec[0].shape[1:]  # (28, 28, 1), x in [0, 1] (scaled by the loader)
     epochs = cfg.epochs
     steps = int(train().cardinality())  # batches per epoch
 
     # The learning-rate range test: raise the rate every step, watch the loss, pick a rate.
     def model(lr):
-        m = deep_mlp(shape, 10, depth=cfg.depth)
+        m = deep_mlp(shape, 10, depth=cfg.depth, units=cfg.units)
         return compile_classifier(m, keras.optimizers.SGD(lr, momentum=0.9))
 
     keras.utils.set_random_seed(cfg.seed)
@@ -87,28 +97,30 @@ def run(cfg: Config) -> dict:
     )
     plots.save(plots.lr_finder(rates, losses, suggestion), out, "lr_finder")
 
-    # Each schedule sized to the run, then one model trained per schedule on the same batches.
+    # Every rule of the notes sized to the run; the learning rate each gives at every step.
     def size(name, **kw):
         return sch.create_schedule(name, cfg.eta0, steps_per_epoch=steps, epochs=epochs, **kw)
 
-    schedules = {
+    rules = {
         "constant": cfg.eta0,
         "piecewise": size("piecewise"),
         "exponential": size("exponential"),
         "power c=1": size("power", c=1.0),
         "power c=2": size("power", c=2.0),
         "1cycle": size("1cycle"),
-        "performance": cfg.eta0,
+        "performance": cfg.eta0,  # a callback lowers it: ReduceLROnPlateau on the val loss
     }
-    schedules = {k: schedules[k] for k in cfg.schedules}
-    loggers = {k: LearningRateLogger() for k in schedules}
+
+    # One model per trained schedule, from the same initial weights on the same batches.
+    logger = LearningRateLogger()  # the rate performance scheduling actually used
 
     def callbacks(name):
-        extra = [sch.performance_scheduling(0.5, patience=1)] if name == "performance" else []
-        return [loggers[name], *extra]
+        return (
+            [logger, sch.performance_scheduling(0.5, patience=1)] if name == "performance" else []
+        )
 
-    builds = {k: (lambda s=s: model(s)) for k, s in schedules.items()}
-    _, hist = train_variants(
+    builds = {k: (lambda s=rules[k]: model(s)) for k in cfg.schedules}
+    models, hist = train_variants(
         builds,
         train,
         val,
@@ -117,9 +129,15 @@ def run(cfg: Config) -> dict:
         folder=out / "train",
         callbacks=callbacks,
     )
+
+    # Results: the learning rate per step of every rule; training and validation loss per
+    # trained schedule; the training loss where each run ended, on the whole training set.
+    lr_per_step = {k: sch.schedule_values(r, steps * epochs) for k, r in rules.items()}
+    if "performance" in hist:
+        lr_per_step["performance"] = logger.rates
     plots.save(
         plots.curves(
-            {k: lg.rates for k, lg in loggers.items()},
+            lr_per_step,
             xlabel="step",
             ylabel="learning rate",
             title="Learning rate per step",
@@ -129,38 +147,60 @@ def run(cfg: Config) -> dict:
         "learning_rates",
     )
     plots.save(
-        plots.curves(
-            {k: h["val_loss"] for k, h in hist.items()},
-            ylabel="validation loss",
-            title="Schedules, SGD + momentum",
-        ),
+        plots.train_val_panels(hist, "loss", title="Training vs validation loss per schedule"),
         out,
-        "val_loss",
+        "train_val_loss",
     )
     metrics = {
         "lr_finder_suggestion": suggestion,
+        # the mean training loss over the last epoch: where SGD hovers at the end (one final
+        # point of a bouncing run is one sample of it), and the loss on every training digit
+        # where the run stopped
+        "last_epoch_train_loss": final(hist, "loss"),
+        "final_train_loss": {
+            k: round(float(m.evaluate(train(), verbose=0)[0]), 5) for k, m in models.items()
+        },
         "val_loss": final(hist, "val_loss"),
         "val_accuracy": final(hist, "val_accuracy"),
         "best_val_accuracy": max(final(hist, "val_accuracy").values()),
-        "final_learning_rate": {k: lg.rates[-1] for k, lg in loggers.items()},
+        "final_learning_rate": {k: round(v[-1], 6) for k, v in lr_per_step.items()},
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
 
     # The notes' worked examples: 003's decay rules, 000's piecewise constant schedule.
     metrics["notes_examples"] = notes_examples.schedule_examples(out)
 
-    # The claims: the decaying schedules end well below eta0; the notes' worked examples.
-    ex, final_lr = metrics["notes_examples"], metrics["final_learning_rate"]
+    # The claims: on the same budget every schedule that lowers the rate ends far below the
+    # constant rate's training loss (mean over the last epoch) and its validation loss; the
+    # notes' worked examples.
+    ex, loss, val_loss = (
+        metrics["notes_examples"],
+        metrics["last_epoch_train_loss"],
+        metrics["val_loss"],
+    )
+    decaying = [k for k in DECAYING if k in loss]
     claims = [
         labkit.claim(
-            f"The {name} schedule ends at most {share} of eta0",
-            final_lr[name] <= share * cfg.eta0,
-            final_lr=final_lr[name],
-            eta0=cfg.eta0,
+            f"On the same budget, the {name} schedule ends with a training loss (mean over the "
+            "last epoch) at least 2 times lower than the constant rate",
+            2 * loss[name] <= loss["constant"],
+            train_loss=loss[name],
+            constant=loss["constant"],
+            needs_defaults=True,
         )
-        for name, share in (("exponential", 0.5), ("1cycle", 0.1))
-        if name in final_lr
+        for name in decaying
+        if "constant" in loss
     ]
+    if "constant" in loss and decaying:
+        claims.append(
+            labkit.claim(
+                "On the same budget, every decaying schedule ends with a validation loss at least "
+                "0.05 lower than the constant rate",
+                all(val_loss["constant"] - val_loss[k] >= 0.05 for k in decaying),
+                val_loss={k: val_loss[k] for k in ("constant", *decaying)},
+                needs_defaults=True,
+            )
+        )
     want = [0.1, 0.0667, 0.05, 0.04]  # notes 003: eta0 / (1 + decay_rate * epoch), eta0 = 0.2
     got = ex["per_epoch"]["1/(1 + epoch) eta0"][:4]
     claims.append(

@@ -8,14 +8,16 @@ record there, so ``DLCOURSE_BENCH_LABS="36 37"`` remeasures some labs and keeps 
 rows (``DLCOURSE_BENCH_LABS=none`` measures none and only renders the records). The goal is
 10/10 for every lab.
 
-A seed already in a lab's record, measured on the same lab file (its SHA-256), is kept rather
-than run again, so an interrupted run picks up where it stopped and growing :data:`SEEDS` runs
-only the new seeds; each seed keeps the commit it was measured at. Editing the lab file
-remeasures all of its seeds (``DLCOURSE_BENCH_FRESH=1``: always).
+A seed already in a lab's record, measured on the same lab code (the SHA-256 of the file
+without its header docstring, :func:`code_sha256`), is kept rather than run again, so an
+interrupted run picks up where it stopped and growing :data:`SEEDS` runs only the new seeds;
+each seed keeps the commit it was measured at. Editing the lab's code remeasures all of its
+seeds (``DLCOURSE_BENCH_FRESH=1``: always); editing its docstring does not.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime
 import hashlib
 import json
@@ -70,11 +72,13 @@ def measure(
     Seeds of ``previous`` (the lab's last record) measured on the same lab file are kept; after
     each new seed the record so far is written to ``record``, so a killed run loses nothing."""
     sha = hashlib.sha256(lab.path.read_bytes()).hexdigest()
-    old = previous["seeds"] if previous and previous.get("lab_sha256") == sha else {}
+    code = code_sha256(lab.path)
+    same = previous and (previous.get("code_sha256") or previous.get("lab_sha256")) in (code, sha)
+    old = previous["seeds"] if same else {}
     commit = previous.get("commit", "?") if old else None
-    result = {"lab": lab.name, "seeds": {}, "lab_sha256": sha}
+    result = {"lab": lab.name, "seeds": {}, "lab_sha256": sha, "code_sha256": code}
     if old:  # what the record says about its kept seeds (e.g. a note on how they were kept)
-        own = ("lab", "seeds", "lab_sha256", "commit", "date")
+        own = ("lab", "seeds", "lab_sha256", "code_sha256", "commit", "date")
         result |= {k: v for k, v in previous.items() if k not in own}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -96,6 +100,15 @@ def measure(
             if record is not None:
                 write_json(record, _with_commit(result))
     return _with_commit(result | {"date": result.get("date") or previous.get("date", "?")})
+
+
+def code_sha256(path: Path) -> str:
+    """SHA-256 of a lab's code without its header docstring (``ast.dump``): editing the prose
+    (the title, the lesson, the description) keeps the seeds measured on the code."""
+    tree = ast.parse(path.read_text())
+    if ast.get_docstring(tree) is not None:
+        tree.body = tree.body[1:]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
 def _with_commit(result: dict) -> dict:

@@ -1,17 +1,25 @@
 """
 Title: Every builder summarized: parameters, output shapes, multiply-adds
 Unit: IV
-Notes: 000 (Unit IV: memory requirements, LeNet-5 and AlexNet tables), 002 (classic networks summary: parameter counts)
+Notes: 000 (Unit IV: memory requirements, LeNet-5 and AlexNet tables, GoogLeNet's bottleneck
+layers and global average pooling), 002 (1x1 convolutions, classic networks summary: parameter
+counts)
 Lesson: A CNN's size follows from its layer shapes alone: counting each layer's weights and
 multiply-adds from the builders' output shapes reproduces the published parameter counts of
 every reference model (keras.applications, torchvision, the papers and the notes' tables),
-without allocating a single weight.
+without allocating a single weight. The same counts show why GoogLeNet is cheap: a 1x1
+bottleneck cuts a 5x5 convolution's multiplications almost tenfold, and global average pooling
+needs 49 times fewer classifier weights than flattening its 7x7 feature maps.
 Description: Builds every registered model at its paper size (shapes only: the weights are
 never allocated, and nothing is trained) and writes, per
 model, a layer table (output shape, parameters, multiply-adds per instance) and an overview
 table, checking each parameter count against its reference (keras.applications for VGG-16 and
 ResNet-50/101/152, torchvision/the paper for ResNet-18/34, the notes' tables for LeNet-5 and
-AlexNet). One figure: parameters vs multiply-adds, log-log.
+AlexNet). One figure: parameters vs multiply-adds, log-log. GoogLeNet's savings, counted on
+its own builder's shapes: the inception (3a) 5x5 branch (28x28x192 input, 32 maps) with and
+without its 1x1 reduction to 16 maps (about 120M against 12.4M multiplications, the figures
+usually quoted for it), and its global-average-pooling head against a flatten + dense head on
+the same 7x7x1024 feature map.
 """
 
 from __future__ import annotations
@@ -27,7 +35,14 @@ import numpy as np
 from dlcourse import labkit, notes_examples, plots
 from dlcourse.labkit import arg
 from dlcourse.models import create_model, list_models, model_family
-from dlcourse.models.summary import shapes_only, summary_table, total_macs
+from dlcourse.models.googlenet import SPEC as GOOGLENET_SPEC
+from dlcourse.models.summary import (
+    bottleneck_savings,
+    head_params,
+    shapes_only,
+    summary_table,
+    total_macs,
+)
 from dlcourse.utils import atomic_path
 
 LAB = labkit.lab_name(__file__)
@@ -88,6 +103,24 @@ def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
     return row, f"### {name}\n\n{summary_table(model)}\n"
 
 
+def googlenet_savings(classes: int) -> dict:
+    """GoogLeNet's two economies, on the shapes its builder gives at paper size: the 1x1
+    bottleneck of inception (3a)'s 5x5 branch and the global-average-pooling head."""
+    model = shapes_only(create_model, "googlenet", classes=classes)
+    modules = dict(item for item in GOOGLENET_SPEC if item != "M")  # name -> channels
+    _, _, _, reduce, filters, _ = modules["3a"]  # #5x5 reduce 16, #5x5 32
+    branch_in = tuple(model.get_layer("inception_3a_5x5_reduce").input.shape[1:])  # 28x28x192
+    features = tuple(model.get_layer("avg_pool").input.shape[1:])  # 7x7x1024
+    costs = bottleneck_savings(branch_in, filters=filters, kernel=5, reduce=reduce)
+    heads = head_params(features, classes)
+    return {
+        "bottleneck": {"input_shape": list(branch_in), "reduce": reduce, "filters": filters,
+                       **costs, "macs_ratio": round(costs["direct_macs"] / costs["bottleneck_macs"], 2)},
+        "gap_head": {"feature_shape": list(features), "classes": classes, **heads,
+                     "params_ratio": round(heads["flatten_dense"] / heads["gap_dense"], 2)},
+    }  # fmt: skip
+
+
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
     # What to build: every registered model at paper size, or a few small ones.
@@ -124,7 +157,13 @@ def run(cfg: Config) -> dict:
     # The notes' depth rule (000/002): which layers the papers count.
     metrics["paper_depth"] = notes_examples.depth_examples()
 
-    # The claim: every builder with a reference count matches it exactly.
+    # GoogLeNet's savings (notes 000): the 1x1 bottleneck and global average pooling, counted
+    # on the shapes of its builder at paper size (no weights allocated here either).
+    metrics["googlenet_savings"] = saving = googlenet_savings(cfg.classes)
+    neck, head = saving["bottleneck"], saving["gap_head"]
+
+    # The claims: every builder with a reference count matches it exactly; GoogLeNet's
+    # bottleneck and pooling save what the notes say.
     expected = [n for n, kw in plan.items() if n in REFERENCES and not kw.get("width")]
     metrics["claims"] = [
         labkit.claim(
@@ -132,6 +171,21 @@ def run(cfg: Config) -> dict:
             "(keras.applications, torchvision, the papers, the notes' tables) exactly",
             bool(expected) and sum(checked) == len(expected),
             matched=sum(checked), references=len(expected)),
+        labkit.at_least(
+            "A 1x1 bottleneck to 16 maps before GoogLeNet's inception (3a) 5x5 convolution "
+            "(28x28x192 -> 32 maps) cuts its multiplications at least 9 times",
+            neck["macs_ratio"], 9.0, direct=neck["direct_macs"],
+            bottleneck=neck["bottleneck_macs"]),
+        labkit.within(
+            "Counted from the Keras layers, that 5x5 convolution costs about 120M "
+            "multiplications and the bottlenecked pair about 12.4M (largest relative error "
+            "at most 1%)",
+            max(abs(neck["direct_macs"] / 120e6 - 1), abs(neck["bottleneck_macs"] / 12.4e6 - 1)),
+            0.01),
+        labkit.at_least(
+            "GoogLeNet's global-average-pooling head has at least 40 times fewer parameters "
+            "than a flatten + dense head on the same 7x7x1024 feature maps",
+            head["params_ratio"], 40.0, gap=head["gap_dense"], flatten=head["flatten_dense"]),
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics

@@ -138,3 +138,57 @@ def dense_vs_conv_weights(
         "dense_weights": int(dense.kernel.shape[0] * dense.kernel.shape[1]),
         "conv_weights": int(keras.ops.size(conv.kernel)),
     }
+
+
+def bottleneck_savings(input_shape: tuple, *, filters: int, kernel: int, reduce: int) -> dict:
+    """Notes 000 (GoogLeNet's bottleneck layers) and 002 (1x1 convolutions): a ``kernel`` x
+    ``kernel`` conv to ``filters`` maps on ``input_shape``, directly and after a 1x1 conv to
+    ``reduce`` maps, both SAME; multiply-adds and weights (biases excluded) counted by
+    :func:`layer_macs` from the built Keras layers (shapes only, no weights allocated).
+
+    GoogLeNet's inception (3a) 5x5 branch, ``(28, 28, 192)``, 32 maps, 1x1 to 16 first: about
+    120M multiplications directly, 12.4M with the bottleneck.
+    """
+    if len(input_shape) != 3 or min(input_shape) < 1 or min(filters, kernel, reduce) < 1:
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) and `filters`, `kernel`, `reduce` "
+            f"positive. Received: input_shape={input_shape!r}, filters={filters!r}, "
+            f"kernel={kernel!r}, reduce={reduce!r}"
+        )
+
+    def build():
+        x = keras.Input(input_shape)
+        direct = keras.layers.Conv2D(filters, kernel, padding="same", name="direct")(x)
+        y = keras.layers.Conv2D(reduce, 1, name="reduce_1x1")(x)
+        y = keras.layers.Conv2D(filters, kernel, padding="same", name="after_1x1")(y)
+        return keras.Model(x, [direct, y])
+
+    model = shapes_only(build)
+    macs = {layer.name: layer_macs(layer) for layer in model.layers[1:]}
+    weights = {layer.name: int(keras.ops.size(layer.kernel)) for layer in model.layers[1:]}
+    return {
+        "direct_macs": macs["direct"],
+        "bottleneck_macs": macs["reduce_1x1"] + macs["after_1x1"],
+        "direct_weights": weights["direct"],
+        "bottleneck_weights": weights["reduce_1x1"] + weights["after_1x1"],
+    }
+
+
+def head_params(feature_shape: tuple, classes: int) -> dict:
+    """Notes 000 (GoogLeNet's global average pooling): parameters of a classifier on a
+    ``feature_shape`` map, Flatten -> Dense(classes) against GlobalAveragePooling2D ->
+    Dense(classes), counted by Keras on shapes only. Flatten keeps every position's weights,
+    so it needs ``height * width`` times as many."""
+    if len(feature_shape) != 3 or min(feature_shape) < 1 or classes < 1:
+        raise ValueError(
+            "`feature_shape` must be (height, width, maps) and `classes` positive. Received: "
+            f"feature_shape={feature_shape!r}, classes={classes!r}"
+        )
+
+    def build(pool):
+        x = keras.Input(feature_shape)
+        return keras.Model(x, keras.layers.Dense(classes)(pool()(x)))
+
+    flat = shapes_only(build, keras.layers.Flatten)
+    gap = shapes_only(build, keras.layers.GlobalAveragePooling2D)
+    return {"flatten_dense": flat.count_params(), "gap_dense": gap.count_params()}

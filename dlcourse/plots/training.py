@@ -380,3 +380,34 @@ def clipping_panels(
     fig.suptitle(title or "Exploding gradients, with and without clipping")
     fig.tight_layout()
     return fig
+
+
+def versus(
+    x: Sequence[float],
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    xlabel: str = "",
+    title: str = "",
+    logy: Sequence[str] = (),
+) -> plt.Figure:
+    """One panel per measured quantity (its y label), one marked line per named series, all
+    against the same ``x`` (e.g. training loss and validation accuracy vs depth, plain vs
+    residual: the degradation curve). Panels named in ``logy`` get a log y axis."""
+    if not panels or any(len(ys) != len(x) for p in panels.values() for ys in p.values()):
+        raise ValueError(
+            "`panels` must map each y label to series of len(x) values. "
+            f"Received: len(x)={len(x)}, panels={ {k: list(v) for k, v in panels.items()} }"
+        )
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    for ax, (ylabel, series) in zip(axes.flat, panels.items()):
+        for label, ys in series.items():
+            ax.plot(x, ys, "-o", ms=5, label=label)
+        ax.set(xlabel=xlabel, ylabel=ylabel, xticks=list(x))
+        if ylabel in logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

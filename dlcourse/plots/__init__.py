@@ -3,6 +3,8 @@
 * :mod:`~dlcourse.plots.output`: :func:`save` (atomic PNG in a run folder, inline in Jupyter).
 * :mod:`~dlcourse.plots.training`: learning curves, bars, cost per iteration, gradient norms,
   train vs validation panels, the LR finder, labelled scatters.
+* :mod:`~dlcourse.plots.comparisons`: one setting against another: the train-validation gap
+  per regularizer, early stopping, a value per learning rate or scale, clipping on and off.
 * :mod:`~dlcourse.plots.images`: image grids (feature maps, augmented samples), weights as
   images, dropout masks.
 * :mod:`~dlcourse.plots.spaces`: gradient-descent paths, fitted lines, decision regions,
@@ -16,6 +18,12 @@ figures; open figures would pile up).
 
 from __future__ import annotations
 
+from dlcourse.plots.comparisons import (
+    clipping_panels,
+    early_stopping_curve,
+    sweep,
+    train_val_gap_panels,
+)
 from dlcourse.plots.images import dropout_masks, image_grid, weight_images
 from dlcourse.plots.output import in_notebook, save
 from dlcourse.plots.search import c2f_ranges, regret_curves, tuning_scores
@@ -29,16 +37,12 @@ from dlcourse.plots.spaces import (
 )
 from dlcourse.plots.training import (
     bars,
-    clipping_panels,
     cost_curves,
     curves,
-    early_stopping_curve,
     ewma_bias_correction,
     labelled_scatter,
     layer_gradient_norms,
     lr_finder,
-    sweep,
-    train_val_gap_panels,
     train_val_panels,
     uncertainty_hist,
 )

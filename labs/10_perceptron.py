@@ -10,8 +10,8 @@ Keras), classifies Iris setosa from petal length and width (the notes' scikit-le
 the twin beside it), proves XOR is not linearly separable (a linear program) and shows the
 perceptron cycling on it, then solves XOR with a two-layer network, hand-set and learned by
 backprop, and trains the same network without an activation (identity hidden units), which
-collapses into the one linear layer W2 W1 (notes 000: A1*(A2*X) = A*X): on every seed it ends at
-a constant 0.5 output, cost ln 2, while the tanh network's cost falls to about 0.001.
+collapses into the one linear layer W2 W1 (notes 000: A1*(A2*X) = A*X): it ends near a
+constant 0.5 output (cost ln 2), while the tanh network's cost falls close to 0.
 Lesson: A single linear threshold unit learns any linearly separable function (the logic gates,
 iris setosa), but no line separates XOR, so the perceptron rule cycles forever on it; two layers
 of units solve XOR, but only with a nonlinear activation between them.

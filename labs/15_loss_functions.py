@@ -8,8 +8,8 @@ minimizing the cross-entropy)
 Description: First the output gradients. An MLP (one hidden layer of 100 ReLU units, the
 softmax as its own layer after the logits) is trained with the cross-entropy and Adam until it
 fits its training digits (8 epochs of mnist5k); like any well-trained network it is then
-confidently wrong on a few held-out digits (a wrong class given 0.9 or more: about 25 of the
-1,500 validation and test digits, pooled so that they are more than a handful). On its outputs
+confidently wrong on a few held-out digits (a wrong class given 0.9 or more; the 1,500
+validation and test digits are pooled so that there are more than a handful). On its outputs
 for those held-out digits tf.GradientTape measures, per digit, the gradient of each loss
 with respect to the logits: the cross-entropy's is p - y, large where the network is
 confidently wrong; the squared error between the softmax output and the one-hot label passes
@@ -19,8 +19,8 @@ MeanSquaredError averages over them) handicaps it. Then the training speed: the 
 from the same initial weights on the same batches with the same plain SGD rate, trained once
 with each loss; validation accuracy is recorded every few steps. Not claimed: that the
 cross-entropy stays ahead at any learning rate. With a rate five times larger (0.1) the
-squared error catches up to within a few points after 3 epochs (it still trails after the
-first): the gap comes from the size of the gradients at a given rate.
+squared error catches up within a few epochs (it still trails after the first): the gap comes
+from the size of the gradients at a given rate.
 Lesson: With a softmax output, the cross-entropy's gradient stays large where the network is
 confidently wrong while the squared error's vanishes there, so the same network with the same
 learning rate learns much faster with the cross-entropy.

@@ -14,9 +14,9 @@ axis's curvature times the rate is 1): plain momentum overshoots across the stee
 zigzags there for the whole run (its swing shrinks only by sqrt(beta) = 0.95 per step), while
 Nesterov's look-ahead gradient damps that swing within a few steps (by sqrt(beta (1 - rate x
 curvature)) per step, whatever the rate): the notes' "control overshooting by looking ahead".
-Along the flat axis both decay at about the same rate, so here Nesterov's J first falls below
-1e-6 of its start in 61 steps against momentum's 124 partly because its slow swing along the
-flat axis happens to cross the minimum then (metrics ``bowl``, not claimed). Nesterov's stable
+Along the flat axis both decay at about the same rate, so where Nesterov's J first falls below
+1e-6 of its start sooner than momentum's, that is partly because its slow swing along the flat
+axis happens to cross the minimum then (metrics ``bowl``, not claimed). Nesterov's stable
 range is smaller (past a rate of about 1.36 / curvature it diverges where momentum does not).
 AdaGrad vs RMSProp (learning rate 0.1): AdaGrad divides by the root of the sum of every squared
 gradient since the start, which only grows, so its steps shrink to a few percent of the first

@@ -31,15 +31,14 @@ the slow one to catch up; with 10 times He's scale it would lag far behind in so
 averages (Keras's default 0.99 needs more steps than these short runs take before the
 validation accuracy, which uses the moving averages, is meaningful), and the training digits
 fill whole batches: a last batch of a few digits gives BN noisy statistics, which its moving
-averages take in with weight 0.1 (with 2,500 digits, one seed's BN network fell to 0.21).
+averages take in with weight 0.1.
 
 The claims: at the learning rate 1.0 the plain network diverges (NaN) or stalls at chance, while
 the BN network trains; at half and twice He's scale the BN network stays within 0.1 of its
 accuracy at He's scale, while the plain network falls at least 0.4 below it (to near chance).
 Not claimed: that BN's best accuracy over the sweep beats the plain network's best. It did on
-9 of seeds 0-9 (by up to 0.12), but on seed 7 the plain network's best (at rate 0.03) was 0.002
-above BN's: at this budget a well-chosen small rate lets the plain network catch up; the metric
-``best_val_accuracy`` reports both.
+most seeds but not on every one: at this budget a well-chosen small rate lets the plain network
+catch up; the metric ``best_val_accuracy`` reports both.
 """
 
 from __future__ import annotations

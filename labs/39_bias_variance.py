@@ -8,13 +8,13 @@ mnist5k (the first 250, 500, 1,000, 2,000 and all 3,500 training digits) and plo
 validation error against the size of the slice: the learning curve. Every network takes the
 same number of gradient steps (about 500 mini-batches: 125 epochs of 250 digits, 9 of 3,500),
 so the runs differ only in how many distinct digits those steps come from, and every run fits
-its training digits (training accuracy 0.99-1.0). Then the same network with 2, 8, 32 and 128
+its training digits (nearly 100 % training accuracy). Then the same network with 2, 8, 32 and 128
 hidden units on all 3,500 digits, the same number of steps: the capacity curve. Training
 accuracy is measured after training, on the training digits, like validation accuracy. Each
 run is diagnosed with the notes' table (``bias_variance``). Not claimed: that the gap shrinks
-at every doubling of the data (it did on every seed tried, but by as little as 0.008, four
-validation digits, at some doublings), nor anything about the validation error of the widest
-networks (32 and 128 units differ by about 0.01, a few validation digits).
+at every doubling of the data (it did on every seed tried, but at some doublings by only a few
+validation digits), nor anything about the validation error of the widest
+networks (32 and 128 units differ by a few validation digits).
 Lesson: More data lowers variance: the same network fitted on 3,500 digits instead of 250
 generalizes better and its train-validation gap shrinks. A bigger network lowers bias: with
 2 hidden units the MLP cannot even fit its training digits, with 128 it fits them.

@@ -21,15 +21,15 @@ block whose best mapping is near the identity only has to learn a small F (with 
 network is the shallow one: tests/test_resid.py checks it). In the plain network the signal has
 to pass through every layer's Jacobian in turn. With batch norm it does not vanish at
 initialization; it grows toward the input instead: in the deepest plain network the first
-layer's gradient is about 200 times the last hidden layer's, in the residual one about 30
-times (the gradient_norms figure), so with one learning rate for all layers the plain
+layer's gradient is far larger than the last hidden layer's, much more so than in the residual
+one (the gradient_norms figure; a claim measures the ratio), so with one learning rate for all layers the plain
 network's top layers barely move while its bottom ones take large steps. The deeper the plain
-network, the longer its chain of Jacobians, and within the same budget of epochs its training loss rises
-with depth: degradation is an optimization failure, not overfitting (the training loss is the
+network, the longer its chain of Jacobians, and within the same budget of epochs its training loss
+rises with depth: degradation is an optimization failure, not overfitting (the training loss is the
 worse one). Not claimed: that the deep residual network reaches a lower training loss than the
-shallow one, as in the paper after full training; after 6 epochs its loss is about twice the
-shallow one's (the plain network's is about 8 times), so the lab claims that depth costs it far
-less, and that its validation accuracy stays within 0.05.
+shallow one, as in the paper after full training; after these few epochs its loss is still
+above the shallow one's, though by a much smaller factor than the plain network's, so the lab
+claims that depth costs it far less, and that its validation accuracy stays within 0.05.
 Lesson: A deeper plain network trains worse than a shallower one (its training loss rises
 with depth: degradation), while the same deep network with identity shortcuts keeps the shallow
 one's validation accuracy and degrades far less: the shortcut gives the gradient a path around

@@ -64,8 +64,9 @@ def run_all(
             todo.append(i)
             continue
         print(
-            f"=== [{i + 1}/{len(labs)}] {lab.name}: skipped, its last run completed with the same "
-            "code and arguments (--force, or FORCE=1 with make, reruns it)",
+            f"\n=== [{i + 1}/{len(labs)}] {lab.name}: {lab.title}\n=== {lab.name}: skipped, its "
+            "last run completed with the same code and arguments (--force, or FORCE=1 with make, "
+            "reruns it)",
             flush=True,
         )
         results[i] = {**done, "skipped": True}

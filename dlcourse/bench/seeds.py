@@ -164,9 +164,10 @@ def _table(records: list[dict]) -> Table:
         ]
         + [
             (
-                f"Labs {', '.join(kept)}: their first seeds were measured on a lab file that "
-                "differs from today's only by the `import dlcourse` line added after them (see "
-                "each record's seeds_kept_note); the later seeds on today's."
+                f"Labs {', '.join(kept)}: some seeds were measured on a lab file that differs "
+                "from today's outside the code they run (an added import line, a docstring, or "
+                "a claim dropped since, its results removed); each record's seeds_kept_note "
+                "says which."
             )
         ][: bool(kept)],
     )

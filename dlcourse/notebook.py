@@ -36,9 +36,11 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
+import io
 import json
 import re
 import sys
+import tokenize
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -90,45 +92,118 @@ def write_all(
     return paths
 
 
-def write(lab: labkit.LabInfo, out_dir: str | Path = DEFAULT_OUT) -> Path:
+def write(lab: labkit.LabInfo, out_dir: str | Path = DEFAULT_OUT, mode: str = "solution") -> Path:
     """Write ``<out_dir>/<lab.name>.ipynb`` atomically, without outputs; return its path."""
-    nb = build(lab)
+    nb = build(lab, mode)
     path = Path(out_dir) / f"{lab.name}.ipynb"
     with atomic_path(path) as tmp:
         nbformat.write(nb, str(tmp))
     return path
 
 
-def build(lab: labkit.LabInfo) -> nbformat.NotebookNode:
-    """The notebook of ``lab``: title, definitions, config, one cell per step, claims."""
+MODES = ("solution", "student", "nbgrader")
+
+
+def build(lab: labkit.LabInfo, mode: str = "solution") -> nbformat.NotebookNode:
+    """The notebook of ``lab``: title, definitions, config, one cell per step, claims.
+
+    ``mode``: ``solution`` (the lab as it is; solution markers and hidden tests left out),
+    ``student`` (each solution region a stub, :mod:`dlcourse.exercise`) or ``nbgrader`` (an
+    nbgrader source notebook: markers kept, cell metadata, graded cells for checks and claims).
+    """
+    from dlcourse import exercise
+
+    if mode not in MODES:
+        raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
     source = lab.path.read_text()
     tree = ast.parse(source, filename=str(lab.path))
+    try:
+        regions = exercise.regions(source, lab.path)
+    except exercise.ExerciseError as err:
+        raise NotebookError(None, None, str(err)) from None
+    if mode != "solution" and not regions:
+        raise NotebookError(lab.path, None, "no solution regions: this lab is no exercise yet")
     run = _function(tree, "run", lab.path)
     lines = source.splitlines()
-    steps, result = _steps(run, lines, lab.path)
+    exercise_lines = {n for r in regions for n in range(r.instruction_line, r.end + 1)}
+    steps, result = _steps(run, lines, lab.path, exercise_lines)
     cells = [
-        nbformat.v4.new_markdown_cell(_title(lab)),
-        nbformat.v4.new_code_cell(_definitions(tree, lines, lab)),
+        nbformat.v4.new_markdown_cell(_title(lab, mode)),
+        *(nbformat.v4.new_code_cell(c) for c in _definitions(tree, lines, lab, regions)),
         nbformat.v4.new_code_cell(_config_cell(_load(lab))),
         *steps,
         nbformat.v4.new_code_cell(f"print(labkit.format_claims({result}, quick=cfg.quick))"),
     ]
+    kind = {"solution": "solution", "student": "student", "nbgrader": "source"}[mode]
     for i, cell in enumerate(cells):  # stable ids: an unchanged lab gives an unchanged file
         cell.id = f"{lab.number}-{i:02d}"
+        if cell.cell_type == "code":
+            cell.source = exercise.transform(cell.source, kind)
+    if mode == "nbgrader":
+        cells = _nbgrader_cells(lab, cells, result)
     return nbformat.v4.new_notebook(
         cells=cells,
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
-            "dlcourse": {"generated_from": f"labs/{lab.path.name}"},
+            "dlcourse": {"generated_from": f"labs/{lab.path.name}", "lab": lab.number}
+            | ({} if mode == "solution" else {"version": mode}),
         },
     )
+
+
+def _nbgrader_cells(
+    lab: labkit.LabInfo, cells: list[nbformat.NotebookNode], result: str
+) -> list[nbformat.NotebookNode]:
+    """nbgrader's cell metadata (schema 3): exercise cells are solution cells, the others locked;
+    a graded cell with hidden tests after each exercise (one per hidden check) and after the
+    claims (one per claim graded at quick settings)."""
+    from dlcourse import exercise, grade
+
+    checks = exercise.check_names(lab)
+    out = []
+
+    def meta(cell, grade_id, *, solution=False, points=None):
+        cell.metadata["nbgrader"] = {
+            "grade": points is not None,
+            "grade_id": grade_id,
+            "locked": not solution,
+            "schema_version": 3,
+            "solution": solution,
+            "task": False,
+        } | ({"points": points} if points is not None else {})
+
+    def test_cell(grade_id, call):
+        cell = nbformat.v4.new_code_cell(
+            f"### BEGIN HIDDEN TESTS\nfrom dlcourse import exercise\n{call}\n### END HIDDEN TESTS"
+        )
+        cell.id = f"{lab.number}-{grade_id}"
+        meta(cell, grade_id, points=1)
+        return cell
+
+    for cell in cells:
+        out.append(cell)
+        if cell.cell_type != "code" or not exercise.is_exercise_cell(cell.source):
+            meta(cell, f"locked-{cell.id}")
+            continue
+        meta(cell, f"solution-{cell.id}", solution=True)
+        for name in [c for c in checks if re.search(rf"\bdef {c}\b|\b{c}\b", cell.source)]:
+            checks.remove(name)
+            out.append(test_cell(f"check_{name}", f"exercise.assert_check({lab.number!r}, "
+                                 f"{name!r}, globals())"))  # fmt: skip
+    for name in checks:  # checks of no particular cell: at the end
+        out.append(test_cell(f"check_{name}", f"exercise.assert_check({lab.number!r}, {name!r}, "
+                             "globals())"))  # fmt: skip
+    for i, claim in enumerate(grade.static_claims(lab)):
+        if not claim["needs_defaults"]:
+            out.append(test_cell(f"claim_{i + 1}", f"exercise.assert_claim({result}, {i})"))
+    return out
 
 
 # --------------------------------------------------------------------------- the cells
 
 
-def _title(lab: labkit.LabInfo) -> str:
+def _title(lab: labkit.LabInfo, mode: str = "solution") -> str:
     header = dict(lab.header)
     parts = [f"# {header.pop('Title', lab.name)}"]
     unit = header.pop("Unit", None)
@@ -139,6 +214,13 @@ def _title(lab: labkit.LabInfo) -> str:
         if key in header:
             parts.append(("**Lesson:** " if key == "Lesson" else "") + header.pop(key))
     parts += [f"**{key}:** {value}" for key, value in header.items()]
+    if mode != "solution":
+        parts.append(
+            "**Exercise.** Fill in each cell marked `# YOUR CODE HERE` (delete the `raise "
+            "NotImplementedError(...)` line), following the comment above it, then run every "
+            "cell in order. Your work is graded by the lab's claims (the last cell prints them, "
+            "✔ or ✗) and by hidden checks of your code on inputs you have not seen."
+        )
     parts.append(
         f"Generated from `labs/{lab.path.name}` by `make notebooks`: edit the lab, not this "
         "notebook, which is rewritten. Change a setting in the `cfg = Config(...)` cell and run "
@@ -148,9 +230,15 @@ def _title(lab: labkit.LabInfo) -> str:
     return "\n\n".join(parts)
 
 
-def _definitions(tree: ast.Module, lines: list[str], lab: labkit.LabInfo) -> str:
-    """The module's source minus its docstring, ``run``, ``main`` and ``if __name__``."""
+def _definitions(
+    tree: ast.Module, lines: list[str], lab: labkit.LabInfo, regions: Sequence = ()
+) -> list[str]:
+    """The module's source minus its docstring, ``run``, ``main`` and ``if __name__``: one cell,
+    or, when functions hold solution regions, one cell per such function (the student edits
+    that cell) and one for the code between them."""
     drop: set[int] = set()  # 0-based line numbers left out
+    cuts: set[int] = set()  # 0-based lines where a new cell starts
+    exercise_lines = {r.begin for r in regions}
     lab_line = None
     for i, node in enumerate(tree.body):
         first, last = _span(node)
@@ -163,17 +251,23 @@ def _definitions(tree: ast.Module, lines: list[str], lab: labkit.LabInfo) -> str
             or (isinstance(node, ast.If) and "__name__" in ast.unparse(node.test))
         ):
             _no_file(node, lab.path)  # kept in the cell
+            if exercise_lines & set(range(first, last + 1)):
+                cuts.update((_attached_comments(lines, first) - 1, last))
             continue
         drop.update(range(first - 1, last))
         if isinstance(node, ast.FunctionDef) and node.name == "run":
             _no_file(node, lab.path)  # its body becomes the step cells
-    out = []
+    cells: list[list[str]] = [[]]
     for i, line in enumerate(lines):
+        if i in cuts:
+            cells.append([])
         if i == lab_line:
-            out.append(f'LAB = "{lab.name}"  # the run folder\'s name ({_LAB_LINE} in the script)')
+            cells[-1].append(
+                f'LAB = "{lab.name}"  # the run folder\'s name ({_LAB_LINE} in the script)'
+            )
         elif i not in drop:
-            out.append(line)
-    return _tidy(out)
+            cells[-1].append(line)
+    return [text for text in map(_tidy, cells) if text.strip()]
 
 
 def _config_cell(module: ModuleType) -> str:
@@ -228,9 +322,14 @@ def _source(value: object) -> str:
 
 
 def _steps(
-    run: ast.FunctionDef, lines: list[str], path: Path
+    run: ast.FunctionDef, lines: list[str], path: Path, exercise_lines: set[int] = frozenset()
 ) -> tuple[list[nbformat.NotebookNode], str]:
-    """``run``'s body as alternating markdown and code cells, and the name it returns."""
+    """``run``'s body as alternating markdown and code cells, and the name it returns.
+
+    A comment block at the body's top indentation after a blank line starts a step (a markdown
+    cell); one right under code is refused (it would silently stay in a code cell). An
+    exercise's instruction and markers (``exercise_lines``) are code.
+    """
     body = list(run.body)
     if [a.arg for a in run.args.args] != ["cfg"] or run.args.kwonlyargs or run.args.vararg:
         raise NotebookError(path, run.lineno, "`run` must take exactly one argument, `cfg`")
@@ -272,17 +371,26 @@ def _steps(
     n = start
     while n <= end:
         line = lines[n - 1]
-        narrative = (
-            n not in inside
-            and line.startswith(prefix + "#")
-            and (n == start or not lines[n - 2].strip())
-        )
+        narrative = n not in inside and n not in exercise_lines and line.startswith(prefix + "#")
+        if narrative and n != start and lines[n - 2].strip():
+            raise NotebookError(
+                path,
+                n,
+                "a comment at `run`'s top level that does not start a notebook cell: put a "
+                "blank line above it (a new step, shown as prose) or move it into the "
+                "statement it explains",
+            )
         if not narrative:
             code.append(n)
             n += 1
             continue
         comment = []
-        while n <= end and n not in inside and lines[n - 1].startswith(prefix + "#"):
+        while (
+            n <= end
+            and n not in inside
+            and n not in exercise_lines
+            and lines[n - 1].startswith(prefix + "#")
+        ):
             comment.append(re.sub(r"^# ?", "", lines[n - 1][indent:]))
             n += 1
         flush()
@@ -374,9 +482,47 @@ def _is_docstring(node: ast.stmt) -> bool:
 
 
 def _tidy(lines: list[str]) -> str:
-    """Join ``lines``: no leading or trailing blank lines, at most two blank lines in a row."""
+    """Join ``lines``: no leading or trailing blank lines, at most two blank lines in a row, no
+    tool pragmas (:func:`strip_pragmas`)."""
     text = "\n".join(line.rstrip() for line in lines)
+    text = strip_pragmas(text)
     return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
+
+
+# A comment for a tool, not for a student: ruff's `# fmt: skip` / `# fmt: off` / `# noqa`,
+# isort's `# isort: split`, mypy's `# type: ignore[...]`, coverage's `# pragma: no cover`.
+_PRAGMA = re.compile(
+    r"#\s*(?:fmt:\s*(?:skip|off|on)|isort:\s*\w+|type:\s*ignore(?:\[[^\]]*\])?"
+    r"|pragma:\s*no\s*cover|noqa(?::\s*[A-Z]+[0-9]*(?:\s*,\s*[A-Z]+[0-9]*)*)?)\s*"
+)
+
+
+def strip_pragmas(source: str) -> str:
+    """``source`` without tool pragmas: a comment that is only a pragma goes (a line holding
+    nothing else goes too); a pragma's explanation stays, ``# noqa: F401 (first: ...)`` becomes
+    ``# first: ...``. Strings are never touched (comments are found by the tokenizer)."""
+    try:
+        comments = [
+            t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type == tokenize.COMMENT and _PRAGMA.search(t.string)
+        ]  # fmt: skip
+    except (tokenize.TokenError, SyntaxError):
+        return source
+    lines: list[str | None] = source.split("\n")
+    for tok in reversed(comments):  # one comment per line at most: columns stay valid
+        row, col = tok.start
+        match = _PRAGMA.search(tok.string)
+        before = tok.string[: match.start()].rstrip()  # "# why" before the pragma, or ""
+        after = tok.string[match.end() :].strip()  # the pragma's explanation, or ""
+        if after.startswith("(") and after.endswith(")"):
+            after = after[1:-1].strip()
+        comment = " ".join(p for p in (before or ("#" if after else ""), after) if p)
+        code = lines[row - 1][:col].rstrip()
+        if code or comment:
+            lines[row - 1] = f"{code}  {comment}".rstrip() if code else comment
+        else:
+            lines[row - 1] = None  # a line that held only the pragma
+    return "\n".join(line for line in lines if line is not None)
 
 
 def _load(lab: labkit.LabInfo) -> ModuleType:

@@ -137,6 +137,7 @@ def run(cfg: Config) -> dict:
     rates = {name: round(r) for name, r in rate.items()}
     for name in STAGES:
         print(f"{name:>18}: {rate[name]:10,.0f} examples/s", flush=True)
+
     # Training: one MLP epoch fed by the naive pipeline and by the library's loader.
     full = data.make_dataset(cfg.dataset, "train", batch_size=cfg.batch_size, cache=True)
     train_s = {

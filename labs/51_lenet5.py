@@ -137,8 +137,10 @@ def svc_accuracy(cfg: Config) -> float:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's digits padded to 32x32, training images augmented.
     sets = load(cfg)
+
     # Each LeNet-5 variant trained on the same data; then the validation curves side by side.
     metrics: dict = {"seed": cfg.seed, "target": cfg.target, "epochs": cfg.epochs}
     curves = {}

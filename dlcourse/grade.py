@@ -151,7 +151,7 @@ def outside_regions(template: str, submitted: str) -> int | None:
             continue
         if op == "insert" and i1 == len(a) and not b[-1].strip():
             continue
-        return min(touched) + 1
+        return min(touched - free or touched) + 1
     return None
 
 

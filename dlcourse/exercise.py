@@ -298,7 +298,8 @@ def one_line(err: BaseException) -> str:
     frames = traceback.extract_tb(err.__traceback__)
     where = next(
         (f" (line {f.lineno} of {Path(f.filename).name})" for f in reversed(frames)
-         if "dlcourse" not in Path(f.filename).parts and "site-packages" not in f.filename),
+         if "dlcourse" not in Path(f.filename).parts and "site-packages" not in f.filename
+         and not f.filename.startswith("<frozen")),
         "",
     )  # fmt: skip
     text = f"{type(err).__name__}: {err}".split("\n")[0]

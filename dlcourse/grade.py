@@ -173,6 +173,13 @@ def _check_notebook(lab: labkit.LabInfo, nb: Any) -> str | None:
             return f"cell {cid} was deleted (or its id changed)"
         if seen[cid] > 1:
             return f"cell {cid} appears {seen[cid]} times"
+    sources = {c.source: c.id for c in template.cells if c.cell_type == "code"}
+    for i, cell in enumerate(nb.cells):  # a code cell of its own: a copy, or code added
+        if cell.cell_type == "code" and cell.get("id") not in expected:
+            twin = sources.get(cell.source)
+            if twin:
+                return f"cell {twin} appears {1 + seen.get(twin, 0)} times"
+            return f"a code cell was added (cell {i + 1}): only the exercise cells may change"
     config_id = next(c.id for c in template.cells if c.source.lstrip().startswith("import os\n"))
     for cell in nb.cells:
         want = expected.get(cell.get("id"))

@@ -245,6 +245,10 @@ def check_backward(ns: dict) -> dict:
     x = rng.random((dims[0], m))  # (features, m), in [0, 1) like the digits' pixels
     y = bp.one_hot(rng.integers(0, 10, m), 10)
     params = bp.init_params(dims, seed=int(rng.integers(1 << 30)))
+    # Nonzero biases: no pre-activation exactly 0, where ReLU's derivative is a convention.
+    params = {
+        k: v + 0.1 * rng.normal(size=v.shape) if k[0] == "b" else v for k, v in params.items()
+    }
     a_last, caches = bp.forward(x, params, activation)
     grads = ns["backward"](a_last, y, params, caches, activation)
     model = keras_twin(params, activation)

@@ -138,7 +138,7 @@ def _main(argv: list[str]) -> int:
         lab = _lab(args.lab) if args.lab else None
         results = grade.grade_all(
             args.paths, lab_key=lab, jobs=args.jobs, results=args.results,
-            timeout=args.timeout, full=args.full, seed=args.seed,
+            timeout=args.timeout, full=args.full, seed=args.seed, progress=_graded,
         )  # fmt: skip
         if args.json:
             print(json.dumps(results, indent=2))
@@ -170,6 +170,12 @@ def _main(argv: list[str]) -> int:
     if len(codes) == 1:
         return codes[0] if codes[0] >= 0 else 1  # one lab: its own exit code (2: a bad flag)
     return 0 if not any(codes) else 1
+
+
+def _graded(result: dict) -> None:
+    """One line on stderr per submission graded (stdout keeps the report, JSON or CSV)."""
+    name = result["submission"]
+    print(f"graded {name}: {result['score']}/{result['max_score']}", file=sys.stderr, flush=True)
 
 
 def _lab(key: str) -> str:

@@ -406,19 +406,18 @@ def grade_all(
                                 start_new_session=True, text=True)  # fmt: skip
         try:
             _, err = proc.communicate(timeout=timeout)
+            try:
+                result = json.loads(target.read_text())
+            except (OSError, ValueError):
+                lab = _lab_or_none(path, lab_key)
+                tail = (err or "").strip().split("\n")[-1][:200]
+                result = _done(path, lab, zero(lab, f"the grader crashed: {tail}", full=full))
+                write_json(target, result)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the kernel too: it is in the same session
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker's session (its kernel polls it)
             proc.communicate()
             lab = _lab_or_none(path, lab_key)
             result = _done(path, lab, zero(lab, f"timed out after {timeout} s", full=full))
-            write_json(target, result)
-            return path, result
-        try:
-            result = json.loads(target.read_text())
-        except (OSError, ValueError):
-            lab = _lab_or_none(path, lab_key)
-            tail = (err or "").strip().split("\n")[-1][:200]
-            result = _done(path, lab, zero(lab, f"the grader crashed: {tail}", full=full))
             write_json(target, result)
         result["seconds"] = round(time.monotonic() - start, 1)
         if progress:
@@ -429,6 +428,17 @@ def grade_all(
         for path, result in pool.map(one, todo):
             out[path] = result
     return [out[p] for p in files]
+
+
+def _die_with_parent() -> None:
+    """In a worker (Linux): SIGKILL when the grader dies, so that a killed class run leaves no
+    worker behind (a worker runs in its own session, for its timeout; its kernel polls it)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the grader died before the line above
+        sys.exit(1)
 
 
 def _lab_or_none(path: Path, lab_key: str | None) -> labkit.LabInfo | None:
@@ -494,6 +504,7 @@ def _worker(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--cell-timeout", type=int, default=DEFAULT_TIMEOUT)
     args = parser.parse_args(argv)
+    _die_with_parent()
     result = grade_one(Path(args.path), args.lab, full=args.full, seed=args.seed,
                        cell_timeout=args.cell_timeout)  # fmt: skip
     write_json(Path(args.result), result)

@@ -221,8 +221,9 @@ def _title(lab: labkit.LabInfo, mode: str = "solution") -> str:
             "cell in order. Your work is graded by the lab's claims (the last cell prints them, "
             "✔ or ✗) and by hidden checks of your code on inputs you have not seen."
         )
+    target = "make notebooks" if mode == "solution" else "make exercises"
     parts.append(
-        f"Generated from `labs/{lab.path.name}` by `make notebooks`: edit the lab, not this "
+        f"Generated from `labs/{lab.path.name}` by `{target}`: edit the lab, not this "
         "notebook, which is rewritten. Change a setting in the `cfg = Config(...)` cell and run "
         "the cells in order; each figure shows under the cell that draws it and is saved, with "
         f"`metrics.json`, in `<out_dir>/{lab.name}/` (`out_dir` is relative to this notebook)."
@@ -489,8 +490,8 @@ def _tidy(lines: list[str]) -> str:
     return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
 
 
-# A comment for a tool, not for a student: ruff's `# fmt: skip` / `# fmt: off` / `# noqa`,
-# isort's `# isort: split`, mypy's `# type: ignore[...]`, coverage's `# pragma: no cover`.
+# A comment for a tool, not for a student: ruff's "fmt: skip", "fmt: off" and "noqa", isort's
+# "isort: split", mypy's "type: ignore[...]", coverage's "pragma: no cover".
 _PRAGMA = re.compile(
     r"#\s*(?:fmt:\s*(?:skip|off|on)|isort:\s*\w+|type:\s*ignore(?:\[[^\]]*\])?"
     r"|pragma:\s*no\s*cover|noqa(?::\s*[A-Z]+[0-9]*(?:\s*,\s*[A-Z]+[0-9]*)*)?)\s*"
@@ -499,8 +500,8 @@ _PRAGMA = re.compile(
 
 def strip_pragmas(source: str) -> str:
     """``source`` without tool pragmas: a comment that is only a pragma goes (a line holding
-    nothing else goes too); a pragma's explanation stays, ``# noqa: F401 (first: ...)`` becomes
-    ``# first: ...``. Strings are never touched (comments are found by the tokenizer)."""
+    nothing else goes too); a pragma's explanation stays (ruff's ``noqa: F401 (first: ...)``
+    becomes ``# first: ...``). Strings are never touched (comments are found by the tokenizer)."""
     try:
         comments = [
             t for t in tokenize.generate_tokens(io.StringIO(source).readline)

@@ -67,6 +67,7 @@ def _solved(release: nbformat.NotebookNode, source: nbformat.NotebookNode):
 
 
 @pytest.mark.timeout(900)  # two autogrades, each starting a kernel that imports TensorFlow
+@pytest.mark.filterwarnings("ignore:Object of type")  # nbgrader's own SQLAlchemy warnings
 def test_nbgrader_grades_the_solution_full_and_the_blank_zero(course):
     lab = labkit.find_lab("01")
     api = _api(course)

@@ -120,9 +120,9 @@ def _main(argv: list[str]) -> int:
             print(path)
         return 0
     if args.labs_command == "exercise":
-        from dlcourse import exercise
+        from dlcourse import release
 
-        written, refused = exercise.write(
+        written, refused = release.write(
             [_lab(k) for k in args.labs] or None, args.out, nbgrader=args.nbgrader
         )
         for path in written:
@@ -133,20 +133,20 @@ def _main(argv: list[str]) -> int:
     if args.labs_command == "grade":
         import json
 
-        from dlcourse import grade
+        from dlcourse import classroom
 
         lab = _lab(args.lab) if args.lab else None
-        results = grade.grade_all(
+        results = classroom.grade_all(
             args.paths, lab_key=lab, jobs=args.jobs, results=args.results,
             timeout=args.timeout, full=args.full, seed=args.seed, progress=_graded,
         )  # fmt: skip
         if args.json:
             print(json.dumps(results, indent=2))
         elif args.csv:
-            grade.write_csv(results, sys.stdout)
+            classroom.write_csv(results, sys.stdout)
         else:
             for result in results:
-                print(grade.format_result(result))
+                print(classroom.format_result(result))
         return 0
     if args.labs_command == "report":
         print(labrun.write_report(args.out_dir))

@@ -23,7 +23,7 @@ Hidden checks live in the lab too, at module level between ``### BEGIN HIDDEN TE
 ``### END HIDDEN TESTS`` (left out of every notebook and of the student script): a function
 ``check_<name>(ns) -> dict`` takes the student's namespace (a notebook's globals, a script's
 module) and returns a claim (:func:`dlcourse.labkit.within` ...) comparing the student's code
-with its library twin on fresh random inputs. :func:`run_checks` runs them against the lab's
+with its library twin on fresh random inputs. :mod:`dlcourse.checks` runs them against the lab's
 reference file, so a student never sees them and cannot change them.
 
 The instruction may run over a few comment lines. A region must be balanced, not nested, and
@@ -34,19 +34,11 @@ sit under its instruction comment: anything else is an
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
-import importlib.util
 import io
-import os
 import re
-import sys
-import traceback
-import warnings
-from collections.abc import Iterator, Mapping
+import tokenize
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 from dlcourse import labkit
 
@@ -217,143 +209,69 @@ def solution_script(lab: labkit.LabInfo) -> str:
     return transform(lab.path.read_text(), "solution")
 
 
-def write(
-    keys: list[str] | None, out_dir: str | Path, *, nbgrader: bool = False
-) -> tuple[list[Path], list[str]]:
-    """Write each lab's student script and notebook (``nbgrader``: its nbgrader source notebook,
-    ``<out>/source/<lab>/<lab>.ipynb``). Returns the files written and the labs refused, one
-    line each (a lab without regions does not stop the others)."""
-    from dlcourse import notebook
-    from dlcourse.utils import atomic_path
-
-    labs = [labkit.find_lab(k) for k in keys] if keys else labkit.list_labs()
-    out_dir, written, refused = Path(out_dir), [], []
-    for lab in labs:
-        try:
-            if nbgrader:
-                written.append(notebook.write(
-                    lab, out_dir / "source" / lab.name, mode="nbgrader"
-                ))  # fmt: skip
-                continue
-            script = student_script(lab)
-            path = out_dir / f"{lab.name}.py"
-            with atomic_path(path) as tmp:
-                tmp.write_text(script)
-            written += [path, notebook.write(lab, out_dir, mode="student")]
-        except (ExerciseError, notebook.NotebookError) as err:
-            refused.append(f"{lab.name}: {err}")
-    return written, refused
-
-
 # --------------------------------------------------------------------------- hidden checks
 
 
-def load_reference(lab: labkit.LabInfo) -> ModuleType:
-    """The lab's own file imported under a private name (its checks and its solution)."""
-    name = f"dlcourse_reference_{lab.name}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, lab.path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
+# A comment for a tool, not for a student: ruff's "fmt: skip", "fmt: off" and "noqa", isort's
+# "isort: split", mypy's "type: ignore[...]", coverage's "pragma: no cover".
+_PRAGMA = re.compile(
+    r"#\s*(?:fmt:\s*(?:skip|off|on)|isort:\s*\w+|type:\s*ignore(?:\[[^\]]*\])?"
+    r"|pragma:\s*no\s*cover|noqa(?::\s*[A-Z]+[0-9]*(?:\s*,\s*[A-Z]+[0-9]*)*)?)\s*"
+)
+
+
+def strip_pragmas(source: str) -> str:
+    """``source`` without tool pragmas: a comment that is only a pragma goes (a line holding
+    nothing else goes too); a pragma's explanation stays (ruff's ``noqa: F401 (first: ...)``
+    becomes ``# first: ...``). Strings are never touched (comments are found by the tokenizer)."""
     try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+        comments = [
+            t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type == tokenize.COMMENT and _PRAGMA.search(t.string)
+        ]  # fmt: skip
+    except (tokenize.TokenError, SyntaxError):
+        return source
+    lines: list[str | None] = source.split("\n")
+    for tok in reversed(comments):  # one comment per line at most: columns stay valid
+        row, col = tok.start
+        match = _PRAGMA.search(tok.string)
+        before = tok.string[: match.start()].rstrip()  # "# why" before the pragma, or ""
+        after = tok.string[match.end() :].strip()  # the pragma's explanation, or ""
+        if after.startswith("(") and after.endswith(")"):
+            after = after[1:-1].strip()
+        comment = " ".join(p for p in (before or ("#" if after else ""), after) if p)
+        code = lines[row - 1][:col].rstrip()
+        if code or comment:
+            lines[row - 1] = f"{code}  {comment}".rstrip() if code else comment
+        else:
+            lines[row - 1] = None  # a line that held only the pragma
+    return "\n".join(line for line in lines if line is not None)
 
 
-def check_names(lab: labkit.LabInfo) -> list[str]:
-    """The names of the lab's hidden checks, in file order (``check_backward`` -> ``backward``),
-    read from its source without importing it."""
-    tree = ast.parse(lab.path.read_text())
-    return [
-        node.name[len("check_") :]
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("check_")
-    ]
-
-
-def run_check(lab_key: str, name: str, ns: Mapping[str, Any]) -> dict:
-    """One hidden check of a lab against the namespace ``ns``: a claim dict with ``check``
-    (its name) and, when the student's code raised, ``raised`` (one line)."""
-    lab = labkit.find_lab(lab_key)
-    fn = getattr(load_reference(lab), f"check_{name}")
-    try:
-        result = dict(fn(ns))
-    except Exception as err:  # noqa: BLE001 (the student's code raised: this check fails, the rest go on)
-        result = {"claim": (fn.__doc__ or name).strip().split("\n")[0], "holds": False,
-                  "raised": one_line(err)}  # fmt: skip
-    return {"check": name, **result}
-
-
-def run_checks(lab_key: str, ns: Mapping[str, Any]) -> list[dict]:
-    """Every hidden check of the lab against ``ns`` (see :func:`run_check`)."""
-    return [run_check(lab_key, name, ns) for name in check_names(labkit.find_lab(lab_key))]
-
-
-def one_line(err: BaseException) -> str:
-    """``err`` as one line: its type, message and where in the student's code it was raised."""
-    frames = traceback.extract_tb(err.__traceback__)
-    where = next(
-        (f" (line {f.lineno} of {Path(f.filename).name})" for f in reversed(frames)
-         if "dlcourse" not in Path(f.filename).parts and "site-packages" not in f.filename
-         and not f.filename.startswith("<frozen")),
-        "",
-    )  # fmt: skip
-    text = f"{type(err).__name__}: {err}".split("\n")[0]
-    return (text[:200] + "...") if len(text) > 200 else text + where
-
-
-def assert_check(lab_key: str, name: str, ns: Mapping[str, Any]) -> None:
-    """nbgrader's hidden test: raise ``AssertionError`` naming the check when it fails.
-
-    Silent otherwise: nbgrader gives a graded cell 0 for any output on stderr, so warnings and
-    TensorFlow's log lines (written to file descriptor 2) go nowhere while the check runs.
-    """
-    with _silent_stderr():
-        result = run_check(lab_key, name, ns)
-    if not result["holds"]:
-        raise AssertionError(f"check {name}: {describe(result)}")
-
-
-def assert_claim(metrics: Mapping[str, Any], index: int) -> None:
-    """nbgrader's test of the lab's claim number ``index`` (0-based) in ``metrics``."""
-    claims = metrics.get("claims", [])
-    if index >= len(claims):
-        raise AssertionError(f"claim {index + 1}: not stated (the lab has {len(claims)} claims)")
-    if not claims[index]["holds"]:
-        raise AssertionError(f"claim {index + 1}: {describe(claims[index])}")
-
-
-@contextlib.contextmanager
-def _silent_stderr() -> Iterator[None]:
-    """stderr (Python's and file descriptor 2) and warnings discarded inside the block."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            os.dup2(null.fileno(), 2)
-            with contextlib.redirect_stderr(io.StringIO()):
-                yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def describe(item: Mapping[str, Any]) -> str:
-    """One line for a claim or check: its text and the numbers behind it."""
-    text = item.get("claim", "")
-    if item.get("raised"):
-        return f"{text} ({item['raised']})"
-    hidden = {"claim", "holds", "check", "needs_defaults", "raised", "points", "kind", "name",
-              "score", "note"}  # fmt: skip
-    numbers = {k: v for k, v in item.items() if k not in hidden and not isinstance(v, dict)}
-    shown = ", ".join(f"{k} {_num(v)}" for k, v in numbers.items())
-    return f"{text}: {shown}" if shown else text
-
-
-def _num(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+def static_claims(lab: labkit.LabInfo) -> list[dict]:
+    """The lab's claims as its source states them (``metrics["claims"] = [...]``): their text
+    (the first argument's source) and whether they need the defaults. The grader knows the
+    maximum score even when a student's run never reaches the claims."""
+    tree = ast.parse(source := lab.path.read_text())
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.List)
+            and any(
+                isinstance(t, ast.Subscript) and ast.unparse(t.slice) in ("'claims'", '"claims"')
+                for t in node.targets
+            )
+        ):
+            claims = []
+            for call in node.value.elts:
+                first = call.args[0] if isinstance(call, ast.Call) and call.args else call
+                text = ast.get_source_segment(source, first) or ""
+                if isinstance(first, ast.Constant):
+                    text = str(first.value)
+                needs = any(
+                    k.arg == "needs_defaults" and ast.unparse(k.value) == "True"
+                    for k in getattr(call, "keywords", [])
+                )
+                claims.append({"claim": re.sub(r"\s+", " ", text), "needs_defaults": needs})
+            return claims
+    return []

@@ -10,82 +10,43 @@ every submission in it. Per submission it
 2. runs it at the lab's quick settings (``--full``: at its defaults, where every claim counts),
    in a fresh folder, stopping at the first failing cell;
 3. scores one point per claim the lab states (claims that need the defaults are shown but not
-   scored at quick settings) and one per hidden check (:mod:`dlcourse.exercise`), run even when
+   scored at quick settings) and one per hidden check (:mod:`dlcourse.checks`), run even when
    the lab stopped early.
 
-Each submission is graded in its own process, ``--jobs`` at a time, under one timeout (an
-infinite loop scores 0: "timed out"). Results go to ``--results DIR`` (one JSON file per
-submission, keyed by the file's content): a killed run, started again, grades only what is left.
-Nothing stops the class: a syntax error, a deleted cell or an unreadable file is a 0 and a
-reason.
+Here one submission is graded, in this process (``python -m dlcourse.grade PATH --result
+FILE`` is the worker that :mod:`dlcourse.classroom` starts per submission, under a timeout):
+it never raises, a bad submission is a 0 and a one-line reason.
 """
 
 from __future__ import annotations
 
-import ast
-import concurrent.futures
 import contextlib
-import csv
 import difflib
-import hashlib
 import io
 import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dlcourse import exercise, labkit
+from dlcourse import checks, exercise, labkit, notebook
 from dlcourse.utils import write_json
 
-DEFAULT_RESULTS = "grades"
 DEFAULT_TIMEOUT = 600  # seconds per submission, all of it
-SUFFIXES = (".ipynb", ".py")
 _MARK = "dlcourse-grade: "
 
 
 # --------------------------------------------------------------------------- what a lab grades
 
 
-def static_claims(lab: labkit.LabInfo) -> list[dict]:
-    """The lab's claims as its source states them (``metrics["claims"] = [...]``): their text
-    (the first argument's source) and whether they need the defaults. The grader knows the
-    maximum score even when a student's run never reaches the claims."""
-    tree = ast.parse(source := lab.path.read_text())
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.List)
-            and any(
-                isinstance(t, ast.Subscript) and ast.unparse(t.slice) in ("'claims'", '"claims"')
-                for t in node.targets
-            )
-        ):
-            claims = []
-            for call in node.value.elts:
-                first = call.args[0] if isinstance(call, ast.Call) and call.args else call
-                text = ast.get_source_segment(source, first) or ""
-                if isinstance(first, ast.Constant):
-                    text = str(first.value)
-                needs = any(
-                    k.arg == "needs_defaults" and ast.unparse(k.value) == "True"
-                    for k in getattr(call, "keywords", [])
-                )
-                claims.append({"claim": re.sub(r"\s+", " ", text), "needs_defaults": needs})
-            return claims
-    return []
-
-
-def score(lab: labkit.LabInfo, metrics: dict | None, checks: list[dict], *, full: bool) -> dict:
+def score(lab: labkit.LabInfo, metrics: dict | None, found: list[dict], *, full: bool) -> dict:
     """Points per claim and per check; claims that need the defaults count only when ``full``."""
     items = []
-    stated = static_claims(lab)
+    stated = exercise.static_claims(lab)
     ran = (metrics or {}).get("claims", [])
     for i, claim in enumerate(stated):
         got = ran[i] if i < len(ran) else None
@@ -99,7 +60,7 @@ def score(lab: labkit.LabInfo, metrics: dict | None, checks: list[dict], *, full
         if not graded:
             item["note"] = "needs the default settings: not graded at quick settings"
         items.append(item)
-    for check in checks:
+    for check in found:  # the hidden checks' results
         items.append({"kind": "check", "name": f"check {check['check']}", **check,
                       "points": 1, "score": int(bool(check.get("holds")))})  # fmt: skip
     return {
@@ -113,9 +74,9 @@ def zero(lab: labkit.LabInfo | None, reason: str, *, full: bool = False) -> dict
     """A submission that cannot be graded: every point lost, one line saying why."""
     max_score = 0
     if lab is not None:
-        stated = static_claims(lab)
+        stated = exercise.static_claims(lab)
         max_score = sum(full or not c["needs_defaults"] for c in stated)
-        max_score += len(exercise.check_names(lab))
+        max_score += len(checks.check_names(lab))
     return {"items": [], "score": 0, "max_score": max_score, "reason": reason}
 
 
@@ -157,8 +118,6 @@ def outside_regions(template: str, submitted: str) -> int | None:
 
 def _check_notebook(lab: labkit.LabInfo, nb: Any) -> str | None:
     """Why a notebook cannot be graded as ``lab``'s (None: it can)."""
-    from dlcourse import notebook
-
     meta_lab = nb.metadata.get("dlcourse", {}).get("lab")
     if meta_lab and meta_lab != lab.number:
         return f"a notebook of lab {meta_lab}, not of lab {lab.number}"
@@ -229,8 +188,8 @@ def grade_notebook(path: Path, lab: labkit.LabInfo, *, full: bool, seed: int | N
                     stopped = f"cell {cell.get('id')}: {_last_error_line(err)}"
                     break
             probe = nbformat.v4.new_code_cell(
-                "import json as _json\nfrom dlcourse import exercise as _exercise\n"
-                f"print({_MARK!r} + _json.dumps(_exercise.run_checks({lab.number!r}, globals())))"
+                "import json as _json\nfrom dlcourse import checks as _checks\n"
+                f"print({_MARK!r} + _json.dumps(_checks.run_checks({lab.number!r}, globals())))"
             )
             nb.cells.append(probe)
             try:
@@ -238,12 +197,12 @@ def grade_notebook(path: Path, lab: labkit.LabInfo, *, full: bool, seed: int | N
                 text = "".join(
                     o.get("text", "") for o in probe.outputs if o.get("name") == "stdout"
                 )
-                checks = json.loads(text.split(_MARK, 1)[1].split("\n", 1)[0])
+                found = json.loads(text.split(_MARK, 1)[1].split("\n", 1)[0])
             except (CellExecutionError, CellTimeoutError, IndexError, ValueError) as err:
-                checks = [{"check": n, "holds": False, "claim": n, "raised": f"not run: {err}"[:200]}
-                          for n in exercise.check_names(lab)]  # fmt: skip
+                found = [{"check": n, "holds": False, "claim": n, "raised": f"not run: {err}"[:200]}
+                          for n in checks.check_names(lab)]  # fmt: skip
         metrics = _metrics(Path(work), lab)
-    result = score(lab, metrics if stopped is None else None, checks, full=full)
+    result = score(lab, metrics if stopped is None else None, found, full=full)
     if stopped:
         result["stopped"] = stopped
     return result
@@ -282,17 +241,17 @@ def grade_script(path: Path, lab: labkit.LabInfo, *, full: bool, seed: int | Non
         try:
             spec.loader.exec_module(module)
         except Exception as err:  # noqa: BLE001 (a student's code may raise anything)
-            return zero(lab, f"does not import: {exercise.one_line(err)}", full=full)
+            return zero(lab, f"does not import: {checks.one_line(err)}", full=full)
         stopped, metrics = None, None
         try:
             kw = {"quick": not full, "out_dir": work} | ({"seed": seed} if seed is not None else {})
             with _quiet():
                 metrics = module.run(module.Config(**kw))
         except Exception as err:  # noqa: BLE001 (a student's code may raise anything)
-            stopped = exercise.one_line(err)
+            stopped = checks.one_line(err)
         with _quiet():
-            checks = exercise.run_checks(lab.number, vars(module))
-    result = score(lab, metrics, checks, full=full)
+            found = checks.run_checks(lab.number, vars(module))
+    result = score(lab, metrics, found, full=full)
     if stopped:
         result["stopped"] = stopped
     return result
@@ -323,7 +282,7 @@ def grade_one(path: Path, lab_key: str | None = None, *, full: bool = False,
             except Exception as err:  # noqa: BLE001 (a student's code may raise anything)
                 lab = labkit.find_lab(lab_key) if lab_key else None
                 return _done(
-                    path, lab, zero(lab, f"not a readable notebook: {exercise.one_line(err)}")
+                    path, lab, zero(lab, f"not a readable notebook: {checks.one_line(err)}")
                 )
         elif path.suffix != ".py":
             raise ValueError(f"not a notebook or a script: {path.name}")
@@ -333,7 +292,7 @@ def grade_one(path: Path, lab_key: str | None = None, *, full: bool = False,
         else:
             result = grade_script(path, lab, full=full, seed=seed)
     except Exception as err:  # anything else: this submission's 0, never the class's stop  # noqa: BLE001 (a student's code may raise anything)
-        result = zero(lab, exercise.one_line(err), full=full)
+        result = zero(lab, checks.one_line(err), full=full)
     return _done(path, lab, result | {"settings": "defaults" if full else "quick"})
 
 
@@ -342,92 +301,6 @@ def _done(path: Path, lab: labkit.LabInfo | None, result: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- a class
-
-
-def submissions(paths: Sequence[str | Path]) -> list[Path]:
-    """The files to grade: each path, or every ``.ipynb``/``.py`` in a folder (sorted)."""
-    found = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.suffix in SUFFIXES and f.is_file()
-                            and ".ipynb_checkpoints" not in f.parts)  # fmt: skip
-        else:
-            found.append(p)
-    return found
-
-
-def _key(path: Path, lab_key: str | None, full: bool, seed: int | None) -> str:
-    """A result's file name: the submission's name, content and the grading settings."""
-    try:
-        content = path.read_bytes()
-    except OSError:
-        content = b""
-    digest = hashlib.sha256(
-        content + f"\0{path.resolve()}\0{lab_key}\0{full}\0{seed}".encode()
-    ).hexdigest()[:16]
-    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', path.stem)}-{digest}.json"
-
-
-def grade_all(
-    paths: Sequence[str | Path],
-    *,
-    lab_key: str | None = None,
-    jobs: int = 2,
-    results: str | Path = DEFAULT_RESULTS,
-    timeout: int = DEFAULT_TIMEOUT,
-    full: bool = False,
-    seed: int | None = None,
-    progress: Any = None,
-) -> list[dict]:
-    """Grade every submission, ``jobs`` processes at a time, each under ``timeout`` seconds;
-    results already in ``results`` (same file, same settings) are reused, not regraded."""
-    results = Path(results)
-    results.mkdir(parents=True, exist_ok=True)
-    files = submissions(paths)
-    out: dict[Path, dict] = {}
-    todo = []
-    for path in files:
-        target = results / _key(path, lab_key, full, seed)
-        try:
-            out[path] = json.loads(target.read_text())
-            out[path]["reused"] = True
-        except (OSError, ValueError):
-            todo.append((path, target))
-
-    def one(item):
-        path, target = item
-        cmd = [sys.executable, "-m", "dlcourse.grade", str(path), "--result", str(target),
-               "--cell-timeout", str(timeout)]  # fmt: skip
-        cmd += ["--lab", lab_key] if lab_key else []
-        cmd += ["--full"] if full else []
-        cmd += ["--seed", str(seed)] if seed is not None else []
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True, text=True)  # fmt: skip
-        try:
-            _, err = proc.communicate(timeout=timeout)
-            try:
-                result = json.loads(target.read_text())
-            except (OSError, ValueError):
-                lab = _lab_or_none(path, lab_key)
-                tail = (err or "").strip().split("\n")[-1][:200]
-                result = _done(path, lab, zero(lab, f"the grader crashed: {tail}", full=full))
-                write_json(target, result)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the worker's session (its kernel polls it)
-            proc.communicate()
-            lab = _lab_or_none(path, lab_key)
-            result = _done(path, lab, zero(lab, f"timed out after {timeout} s", full=full))
-            write_json(target, result)
-        result["seconds"] = round(time.monotonic() - start, 1)
-        if progress:
-            progress(result)
-        return path, result
-
-    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
-        for path, result in pool.map(one, todo):
-            out[path] = result
-    return [out[p] for p in files]
 
 
 def _die_with_parent() -> None:
@@ -441,53 +314,7 @@ def _die_with_parent() -> None:
         sys.exit(1)
 
 
-def _lab_or_none(path: Path, lab_key: str | None) -> labkit.LabInfo | None:
-    try:
-        nb = None
-        if path.suffix == ".ipynb":
-            import nbformat
-
-            nb = nbformat.read(path, as_version=4)
-        return find_lab(path, nb, lab_key)
-    except Exception:  # noqa: BLE001 (a student's code may raise anything)
-        return None
-
-
 # --------------------------------------------------------------------------- reports
-
-
-def format_result(result: dict) -> str:
-    """A submission's report: its score, then one line per claim and check, ✔ or ✗."""
-    head = f"{result['submission']}  (lab {result.get('lab') or '?'}"
-    head += (
-        f", {result.get('settings', 'quick')} settings)  {result['score']}/{result['max_score']}"
-    )
-    lines = [head]
-    if result.get("reason"):
-        lines.append(f"  \u2718 {result['reason']}")
-    if result.get("stopped"):
-        lines.append(f"  the lab stopped: {result['stopped']}")
-    for item in result.get("items", []):
-        if not item["points"]:
-            lines.append(f"  - {item['name']}: {exercise.describe(item)} [{item.get('note', '')}]")
-            continue
-        mark = "\u2714" if item["score"] else "\u2718"
-        lines.append(f"  {mark} {item['name']}: {exercise.describe(item)}")
-    return "\n".join(lines)
-
-
-def write_csv(results: list[dict], stream) -> None:
-    """One row per submission: file, lab, score, max score, reason; one column per item."""
-    names = []
-    for r in results:
-        names += [i["name"] for i in r.get("items", []) if i["name"] not in names]
-    writer = csv.writer(stream)
-    writer.writerow(["submission", "lab", "score", "max_score", "reason", *names])
-    for r in results:
-        got = {i["name"]: i["score"] for i in r.get("items", [])}
-        reason = r.get("reason") or r.get("stopped") or ""
-        writer.writerow([r["submission"], r.get("lab"), r["score"], r["max_score"], reason,
-                         *(got.get(n, "") for n in names)])  # fmt: skip
 
 
 # --------------------------------------------------------------------------- one process each

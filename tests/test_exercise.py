@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse import cli, exercise, labkit, notebook
+from dlcourse import checks, cli, exercise, labkit, notebook, release
 
 EXERCISE_LABS = [lab.name for lab in labkit.list_labs() if exercise.BEGIN in lab.path.read_text()]
 
@@ -100,14 +100,16 @@ def test_tool_pragmas_stay_out_of_the_notebook_cells():
         'x = f(1,\n      2)  # fmt: skip\ns = "# noqa: a string"  # type: ignore[arg-type]\n'
         "y = 1  # why  # noqa: E501\n"
     )
-    assert notebook.strip_pragmas(src) == (
+    assert exercise.strip_pragmas(src) == (
         'import dlcourse  # first: reasons\n\n\nx = f(1,\n      2)\ns = "# noqa: a string"\n'
         "y = 1  # why\n"
     )
     for name in EXERCISE_LABS:  # every cell of the labs this suite owns, in every form
-        for mode in notebook.MODES:
-            for cell in notebook.build(labkit.find_lab(name), mode).cells:
-                assert not notebook._PRAGMA.search(cell.source), (name, mode, cell.source)
+        lab = labkit.find_lab(name)
+        for nb in [*(notebook.build(lab, mode) for mode in notebook.MODES),
+                   release.nbgrader_notebook(lab)]:  # fmt: skip
+            for cell in nb.cells:
+                assert not exercise._PRAGMA.search(cell.source), (name, cell.source)
 
 
 # --------------------------------------------------------------------------- student versions
@@ -119,7 +121,7 @@ def test_each_exercise_lab_has_a_student_script_and_notebook(name):
     source = lab.path.read_text()
     regions = exercise.regions(source, lab.path)
     assert 1 <= len(regions) <= 4
-    assert exercise.check_names(lab), f"{name} has no hidden checks"
+    assert checks.check_names(lab), f"{name} has no hidden checks"
     script = exercise.student_script(lab)
     ast.parse(script)
     assert script.count(exercise.STUB) == len(regions) and "def check_" not in script
@@ -139,7 +141,7 @@ def test_each_exercise_lab_has_a_student_script_and_notebook(name):
 @pytest.mark.parametrize("name", EXERCISE_LABS)
 def test_the_nbgrader_source_notebook_has_schema_3_metadata(name):
     lab = labkit.find_lab(name)
-    nb = notebook.build(lab, "nbgrader")
+    nb = release.nbgrader_notebook(lab)
     meta = [c.metadata["nbgrader"] for c in nb.cells]
     assert all(m["schema_version"] == 3 for m in meta)
     ids = [m["grade_id"] for m in meta]
@@ -151,7 +153,7 @@ def test_the_nbgrader_source_notebook_has_schema_3_metadata(name):
                for c in tests)  # fmt: skip
     assert all("### BEGIN HIDDEN TESTS" in c.source for c in tests)
     names = {c.metadata["nbgrader"]["grade_id"] for c in tests}
-    assert {f"check_{n}" for n in exercise.check_names(lab)} <= names
+    assert {f"check_{n}" for n in checks.check_names(lab)} <= names
     # Each check's cell follows the cell of its exercise.
     for i, cell in enumerate(nb.cells):
         gid = cell.metadata["nbgrader"]["grade_id"]

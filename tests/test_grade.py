@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse import cli, exercise, grade, labkit, notebook
+from dlcourse import checks, classroom, cli, exercise, grade, labkit, notebook
 
 EXERCISE_LABS = [lab.name for lab in labkit.list_labs() if exercise.BEGIN in lab.path.read_text()]
 
@@ -61,7 +61,7 @@ def test_the_blank_student_script_scores_zero(name, tmp_path):
     path.write_text(exercise.student_script(lab))
     result = grade.grade_one(path)
     assert result["lab"] == lab.number and result["max_score"] > 0
-    assert result["score"] == 0, grade.format_result(result)
+    assert result["score"] == 0, classroom.format_result(result)
     assert "NotImplementedError" in result["stopped"]
     checks = [i for i in result["items"] if i["kind"] == "check"]
     assert checks and all("NotImplementedError" in i["raised"] for i in checks)
@@ -76,16 +76,16 @@ def test_a_mutated_solution_fails_the_check_that_names_it(name, tmp_path):
     path = tmp_path / f"{name}.py"
     path.write_text(solution.replace(old, new))
     module = _module(path, f"mutant_{name}")
-    checks = exercise.run_checks(lab.number, vars(module))
-    result = grade.score(lab, None, checks, full=False)
+    found = checks.run_checks(lab.number, vars(module))
+    result = grade.score(lab, None, found, full=False)
     failed = [i for i in result["items"] if i["kind"] == "check" and not i["score"]]
-    assert [i["check"] for i in failed] == [check], grade.format_result(
+    assert [i["check"] for i in failed] == [check], classroom.format_result(
         result | {"submission": name}
     )
-    assert f"\u2718 check {check}: " in grade.format_result(result | {"submission": name})
+    assert f"\u2718 check {check}: " in classroom.format_result(result | {"submission": name})
     # The solution itself passes the same check on fresh inputs.
-    good = exercise.run_check(lab.number, check, vars(exercise.load_reference(lab)))
-    assert good["holds"], exercise.describe(good)
+    good = checks.run_check(lab.number, check, vars(checks.load_reference(lab)))
+    assert good["holds"], checks.describe(good)
 
 
 def test_a_correct_solution_passes_on_seeds_0_to_4(tmp_path):
@@ -94,11 +94,11 @@ def test_a_correct_solution_passes_on_seeds_0_to_4(tmp_path):
     path.write_text(exercise.solution_script(lab))
     for seed in range(5):
         result = grade.grade_one(path, seed=seed)
-        assert result["score"] == result["max_score"] > 0, grade.format_result(result)
+        assert result["score"] == result["max_score"] > 0, classroom.format_result(result)
 
 
 def test_static_claims_know_the_maximum_before_any_run():
-    claims = grade.static_claims(labkit.find_lab("01"))
+    claims = exercise.static_claims(labkit.find_lab("01"))
     assert [c["needs_defaults"] for c in claims] == [False, True, True]
     assert claims[0]["claim"].startswith("The normal equation (NumPy and TensorFlow)")
 
@@ -115,7 +115,7 @@ def test_outside_regions_allows_the_exercise_and_nothing_else():
 
 
 @pytest.fixture(scope="module")
-def classroom(tmp_path_factory) -> Path:
+def class_folder(tmp_path_factory) -> Path:
     """Lab 01's submissions, good, blank and broken, in one folder."""
     folder = tmp_path_factory.mktemp("class")
     lab = labkit.find_lab("01")
@@ -151,10 +151,10 @@ REASONS = {
 @pytest.mark.timeout(900)  # a killed run and its resumption: kernels that import TensorFlow
 @pytest.mark.filterwarnings("ignore:Non-unique cell id")  # the duplicated cell, renamed on write
 def test_a_class_is_graded_on_both_cores_resumes_after_a_kill_and_survives_bad_files(
-    classroom, tmp_path
+    class_folder, tmp_path
 ):
     results = tmp_path / "grades"
-    cmd = [sys.executable, "-m", "dlcourse", "labs", "grade", str(classroom), "--lab", "01",
+    cmd = [sys.executable, "-m", "dlcourse", "labs", "grade", str(class_folder), "--lab", "01",
            "--jobs", "2", "--results", str(results), "--json"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 240
@@ -174,7 +174,7 @@ def test_a_class_is_graded_on_both_cores_resumes_after_a_kill_and_survives_bad_f
         if reason:
             assert r["score"] == 0 and reason in r["reason"], (name, r)
     ada, bob = graded["ada_01.ipynb"], graded["bob_01.ipynb"]
-    assert ada["score"] == ada["max_score"] == 3, grade.format_result(ada)
+    assert ada["score"] == ada["max_score"] == 3, classroom.format_result(ada)
     assert bob["score"] == 0 and bob["max_score"] == 3 and "NotImplementedError" in bob["stopped"]
 
     # Graded once: a third run reuses every result; the CSV has one row per submission.

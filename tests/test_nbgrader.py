@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse import exercise, labkit, notebook
+from dlcourse import exercise, labkit, release
 
 nbgrader = pytest.importorskip(
     "nbgrader", reason="nbgrader is not installed: pip install -e '.[grading]'"
@@ -28,7 +28,7 @@ def course(tmp_path, monkeypatch) -> Path:
     lab = labkit.find_lab("01")
     source = root / "source" / ASSIGNMENT
     source.mkdir(parents=True)
-    nbformat.write(notebook.build(lab, "nbgrader"), source / f"{lab.name}.ipynb")
+    nbformat.write(release.nbgrader_notebook(lab), source / f"{lab.name}.ipynb")
     # The kernels nbgrader starts run this Python (alembic, its gradebook's migrations, too),
     # at the lab's quick settings, with TensorFlow's log lines off (stderr costs the points).
     bin_dir = str(Path(sys.executable).parent)
@@ -51,7 +51,7 @@ def _api(root: Path):
     return NbGraderAPI(config=config)
 
 
-def _solved(release: nbformat.NotebookNode, source: nbformat.NotebookNode):
+def _solved(release_nb: nbformat.NotebookNode, source: nbformat.NotebookNode):
     """The released notebook with its solution cells filled in from the source (markers
     dropped), as a student who solved it hands it in."""
     solutions = {
@@ -59,11 +59,11 @@ def _solved(release: nbformat.NotebookNode, source: nbformat.NotebookNode):
         for c in source.cells
         if c.metadata.get("nbgrader", {}).get("solution")
     }
-    for cell in release.cells:
+    for cell in release_nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in solutions:
             cell.source = exercise.transform(solutions[gid], "solution")
-    return release
+    return release_nb
 
 
 @pytest.mark.timeout(900)  # two autogrades, each starting a kernel that imports TensorFlow

@@ -17,7 +17,7 @@ import pytest
 from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
-from dlcourse import cli, exercise, grade, labkit, notebook
+from dlcourse import checks, classroom, cli, grade, labkit, notebook
 
 LABS = [lab.name for lab in labkit.list_labs()]
 SAME_AS_SCRIPT = ("01_linear_regression", "04_representations")  # cheap, and no wall times
@@ -172,10 +172,10 @@ def test_lab_notebook_runs_at_quick_settings(name, kernel, tmp_path):
     # An exercise lab's solution scores full marks on this very run (its claims, and its hidden
     # checks on the solution's code): tests/test_grade.py grades blanks and mutants.
     lab = labkit.find_lab(name)
-    if exercise.check_names(lab):
-        checks = exercise.run_checks(lab.number, vars(exercise.load_reference(lab)))
-        result = grade.score(lab, saved, checks, full=False)
-        report = grade.format_result(result | {"submission": name, "lab": lab.number})
+    if checks.check_names(lab):
+        found = checks.run_checks(lab.number, vars(checks.load_reference(lab)))
+        result = grade.score(lab, saved, found, full=False)
+        report = classroom.format_result(result | {"submission": name, "lab": lab.number})
         assert result["score"] == result["max_score"] > 0, report
 
 

@@ -20,7 +20,7 @@ JOBS     ?= 2
 FORCE    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install data labs lab check report notebooks jupyter test mutants lint format fetch tune tune-distributed train-distributed bench bench-quick clean
+.PHONY: help install data labs lab check report notebooks exercises jupyter test mutants lint format fetch tune tune-distributed train-distributed bench bench-quick clean
 
 help:  ## List the targets
 	@echo "dlcourse make targets:"
@@ -31,7 +31,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3.11 (or python3) on PATH; install Python 3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,grading]'
 	@touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install dlcourse with its dev tools
@@ -57,8 +57,11 @@ report: $(STAMP)  ## Rebuild runs/REPORT.md from whatever is in runs/
 notebooks: $(STAMP)  ## Write every lab as a Jupyter notebook into notebooks/ (from labs/, no outputs)
 	$(PY) -m dlcourse labs notebook --out notebooks
 
+exercises: $(STAMP)  ## Write every exercise lab's student notebook and script into exercises/ (nbgrader: make exercises ARGS=--nbgrader)
+	$(PY) -m dlcourse labs exercise --out exercises $(ARGS)
+
 $(JUPYTER_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,jupyter]'
+	$(PY) -m pip install --quiet -e '.[dev,grading,jupyter]'
 	@touch $(JUPYTER_STAMP)
 
 jupyter: data notebooks $(JUPYTER_STAMP)  ## Open JupyterLab on notebooks/ (installs the optional `jupyter` extra)

@@ -63,6 +63,31 @@ def _main(argv: list[str]) -> int:
     )
     p_nb.add_argument("labs", nargs="*", help="lab numbers or names (default: every lab)")
     p_nb.add_argument("--out", default="notebooks", help="folder of the .ipynb files")
+    p_ex = labs_sub.add_parser(
+        "exercise",
+        help="write each lab's student version: notebook and script, solution regions stubbed",
+    )
+    p_ex.add_argument("labs", nargs="*", help="lab numbers or names (default: every lab)")
+    p_ex.add_argument("--out", default="exercises", help="folder of the student files")
+    p_ex.add_argument(
+        "--nbgrader",
+        action="store_true",
+        help="write nbgrader source notebooks instead (<out>/source/<lab>/<lab>.ipynb)",
+    )
+    p_gr = labs_sub.add_parser(
+        "grade",
+        help="grade submitted notebooks/scripts by the lab's claims and hidden checks",
+    )
+    p_gr.add_argument("paths", nargs="+", help="submissions (.ipynb, .py) or folders of them")
+    p_gr.add_argument("--lab", default=None, help="the lab (default: from each file)")
+    p_gr.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
+    p_gr.add_argument("--timeout", type=int, default=600, help="seconds per submission")
+    p_gr.add_argument("--results", default="grades", help="one JSON per graded submission")
+    p_gr.add_argument("--full", action="store_true", help="run at the defaults: every claim")
+    p_gr.add_argument("--seed", type=int, default=None, help="the labs' seed (default: theirs)")
+    fmt = p_gr.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the results as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print one CSV row per submission")
     p_rep = labs_sub.add_parser("report", help="rewrite runs/REPORT.md")
     p_rep.add_argument("--out-dir", default="runs")
 
@@ -94,6 +119,35 @@ def _main(argv: list[str]) -> int:
         for path in notebook.write_all([_lab(k) for k in args.labs] or None, args.out):
             print(path)
         return 0
+    if args.labs_command == "exercise":
+        from dlcourse import release
+
+        written, refused = release.write(
+            [_lab(k) for k in args.labs] or None, args.out, nbgrader=args.nbgrader
+        )
+        for path in written:
+            print(path)
+        for line in refused:
+            print(f"not an exercise: {line}", file=sys.stderr)
+        return 1 if refused and (args.labs or not written) else 0
+    if args.labs_command == "grade":
+        import json
+
+        from dlcourse import classroom
+
+        lab = _lab(args.lab) if args.lab else None
+        results = classroom.grade_all(
+            args.paths, lab_key=lab, jobs=args.jobs, results=args.results,
+            timeout=args.timeout, full=args.full, seed=args.seed, progress=_graded,
+        )  # fmt: skip
+        if args.json:
+            print(json.dumps(results, indent=2))
+        elif args.csv:
+            classroom.write_csv(results, sys.stdout)
+        else:
+            for result in results:
+                print(classroom.format_result(result))
+        return 0
     if args.labs_command == "report":
         print(labrun.write_report(args.out_dir))
         return 0
@@ -116,6 +170,12 @@ def _main(argv: list[str]) -> int:
     if len(codes) == 1:
         return codes[0] if codes[0] >= 0 else 1  # one lab: its own exit code (2: a bad flag)
     return 0 if not any(codes) else 1
+
+
+def _graded(result: dict) -> None:
+    """One line on stderr per submission graded (stdout keeps the report, JSON or CSV)."""
+    name = result["submission"]
+    print(f"graded {name}: {result['score']}/{result['max_score']}", file=sys.stderr, flush=True)
 
 
 def _lab(key: str) -> str:

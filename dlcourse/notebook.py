@@ -7,13 +7,14 @@
 2. a code cell with the lab's imports and module-level definitions (``Config``, helpers): the
    module minus ``run``, ``main`` and the ``if __name__`` block, with
    ``LAB = labkit.lab_name(__file__)`` written as the literal lab name (a kernel has no
-   ``__file__``);
+   ``__file__``); a function holding an exercise (:mod:`dlcourse.exercise`) gets a cell of its own;
 3. the config cell the student edits: ``cfg = Config(...)`` with every field at its default, one
    per line with its help as a comment, and ``quick`` on when ``DLCOURSE_QUICK=1``;
 4. the body of ``run(cfg)`` split at its narrative comment blocks (a comment block at the body's
    top indentation preceded by a blank line): each block a markdown cell, the code up to the next
    block a code cell, dedented, so the variables of every step stay in the kernel; the final
-   ``return metrics`` is dropped;
+   ``return metrics`` is dropped (:mod:`dlcourse.cells`; a comment at that indentation right under
+   code would stay hidden in a code cell, so it is refused);
 5. a last cell printing the lab's claims with ✔/✗ (:func:`dlcourse.labkit.format_claims`).
 
 Why cells are generated from the lab's source rather than the lab written in jupytext's percent
@@ -28,7 +29,9 @@ regenerated from its lab, so the two cannot drift.
 
 A lab that cannot be split cleanly (``run`` with an early ``return``, not ending in ``return
 <name>``, ``__file__`` used outside the ``LAB`` line ...) is refused with a
-:class:`NotebookError` naming the lab file and the line.
+:class:`NotebookError` naming the lab file and the line. Tool pragmas (``fmt: skip``, ``noqa``,
+``isort: split`` ...) never reach a cell. ``build(lab, "student")`` is the student's notebook
+(``labs exercise``): the same cells, each solution region a stub.
 """
 
 from __future__ import annotations
@@ -37,28 +40,27 @@ import ast
 import dataclasses
 import importlib.util
 import json
-import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import nbformat
 
-from dlcourse import labkit
+from dlcourse import exercise, labkit
+from dlcourse.cells import (
+    NotebookError,
+    attached_comments,
+    is_docstring,
+    span,
+    steps,
+    tidy,
+)
 from dlcourse.utils import atomic_path
 
 DEFAULT_OUT = "notebooks"
 QUICK_ENV = "DLCOURSE_QUICK"  # "1": the notebook's config cell turns the lab's quick mode on
 _LAB_LINE = "LAB = labkit.lab_name(__file__)"
-
-
-class NotebookError(ValueError):
-    """A lab whose source cannot be turned into notebook cells, naming its file and line."""
-
-    def __init__(self, path: Path | None, line: int | None, problem: str):
-        where = f"{path}:{line}: " if line else f"{path}: " if path else ""
-        super().__init__(f"{where}cannot make a notebook: {problem}")
 
 
 # --------------------------------------------------------------------------- writing notebooks
@@ -90,37 +92,57 @@ def write_all(
     return paths
 
 
-def write(lab: labkit.LabInfo, out_dir: str | Path = DEFAULT_OUT) -> Path:
+def write(lab: labkit.LabInfo, out_dir: str | Path = DEFAULT_OUT, mode: str = "solution") -> Path:
     """Write ``<out_dir>/<lab.name>.ipynb`` atomically, without outputs; return its path."""
-    nb = build(lab)
+    nb = build(lab, mode)
     path = Path(out_dir) / f"{lab.name}.ipynb"
     with atomic_path(path) as tmp:
         nbformat.write(nb, str(tmp))
     return path
 
 
-def build(lab: labkit.LabInfo) -> nbformat.NotebookNode:
-    """The notebook of ``lab``: title, definitions, config, one cell per step, claims."""
+MODES = exercise.MODES  # "solution", "student", "source" (nbgrader: dlcourse.release)
+
+
+def build(lab: labkit.LabInfo, mode: str = "solution") -> nbformat.NotebookNode:
+    """The notebook of ``lab``: title, definitions, config, one cell per step, claims.
+
+    ``mode``: ``solution`` (the lab as it is; solution markers and hidden tests left out),
+    ``student`` (each solution region a stub, :mod:`dlcourse.exercise`) or ``source`` (the
+    markers kept: what :func:`dlcourse.release.nbgrader_notebook` starts from).
+    """
+    if mode not in MODES:
+        raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
     source = lab.path.read_text()
     tree = ast.parse(source, filename=str(lab.path))
+    try:
+        regions = exercise.regions(source, lab.path)
+    except exercise.ExerciseError as err:
+        raise NotebookError(None, None, str(err)) from None
+    if mode != "solution" and not regions:
+        raise NotebookError(lab.path, None, "no solution regions: this lab is no exercise yet")
     run = _function(tree, "run", lab.path)
     lines = source.splitlines()
-    steps, result = _steps(run, lines, lab.path)
+    exercise_lines = {n for r in regions for n in range(r.instruction_line, r.end + 1)}
+    step_cells, result = steps(run, lines, lab.path, exercise_lines)
     cells = [
-        nbformat.v4.new_markdown_cell(_title(lab)),
-        nbformat.v4.new_code_cell(_definitions(tree, lines, lab)),
+        nbformat.v4.new_markdown_cell(_title(lab, mode)),
+        *(nbformat.v4.new_code_cell(c) for c in _definitions(tree, lines, lab, regions)),
         nbformat.v4.new_code_cell(_config_cell(_load(lab))),
-        *steps,
+        *step_cells,
         nbformat.v4.new_code_cell(f"print(labkit.format_claims({result}, quick=cfg.quick))"),
     ]
     for i, cell in enumerate(cells):  # stable ids: an unchanged lab gives an unchanged file
         cell.id = f"{lab.number}-{i:02d}"
+        if cell.cell_type == "code":
+            cell.source = exercise.transform(cell.source, mode)
     return nbformat.v4.new_notebook(
         cells=cells,
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
-            "dlcourse": {"generated_from": f"labs/{lab.path.name}"},
+            "dlcourse": {"generated_from": f"labs/{lab.path.name}", "lab": lab.number}
+            | ({} if mode == "solution" else {"version": mode}),
         },
     )
 
@@ -128,7 +150,7 @@ def build(lab: labkit.LabInfo) -> nbformat.NotebookNode:
 # --------------------------------------------------------------------------- the cells
 
 
-def _title(lab: labkit.LabInfo) -> str:
+def _title(lab: labkit.LabInfo, mode: str = "solution") -> str:
     header = dict(lab.header)
     parts = [f"# {header.pop('Title', lab.name)}"]
     unit = header.pop("Unit", None)
@@ -139,8 +161,16 @@ def _title(lab: labkit.LabInfo) -> str:
         if key in header:
             parts.append(("**Lesson:** " if key == "Lesson" else "") + header.pop(key))
     parts += [f"**{key}:** {value}" for key, value in header.items()]
+    if mode != "solution":
+        parts.append(
+            "**Exercise.** Fill in each cell marked `# YOUR CODE HERE` (delete the `raise "
+            "NotImplementedError(...)` line), following the comment above it, then run every "
+            "cell in order. Your work is graded by the lab's claims (the last cell prints them, "
+            "✔ or ✗) and by hidden checks of your code on inputs you have not seen."
+        )
+    target = "make notebooks" if mode == "solution" else "make exercises"
     parts.append(
-        f"Generated from `labs/{lab.path.name}` by `make notebooks`: edit the lab, not this "
+        f"Generated from `labs/{lab.path.name}` by `{target}`: edit the lab, not this "
         "notebook, which is rewritten. Change a setting in the `cfg = Config(...)` cell and run "
         "the cells in order; each figure shows under the cell that draws it and is saved, with "
         f"`metrics.json`, in `<out_dir>/{lab.name}/` (`out_dir` is relative to this notebook)."
@@ -148,32 +178,44 @@ def _title(lab: labkit.LabInfo) -> str:
     return "\n\n".join(parts)
 
 
-def _definitions(tree: ast.Module, lines: list[str], lab: labkit.LabInfo) -> str:
-    """The module's source minus its docstring, ``run``, ``main`` and ``if __name__``."""
+def _definitions(
+    tree: ast.Module, lines: list[str], lab: labkit.LabInfo, regions: Sequence = ()
+) -> list[str]:
+    """The module's source minus its docstring, ``run``, ``main`` and ``if __name__``: one cell,
+    or, when functions hold solution regions, one cell per such function (the student edits
+    that cell) and one for the code between them."""
     drop: set[int] = set()  # 0-based line numbers left out
+    cuts: set[int] = set()  # 0-based lines where a new cell starts
+    exercise_lines = {r.begin for r in regions}
     lab_line = None
     for i, node in enumerate(tree.body):
-        first, last = _span(node)
+        first, last = span(node)
         if isinstance(node, ast.FunctionDef) and node.name in ("run", "main"):
-            first = _attached_comments(lines, first)
+            first = attached_comments(lines, first)
         elif ast.unparse(node) == _LAB_LINE:
             lab_line = first - 1
         elif not (
-            (i == 0 and _is_docstring(node))
+            (i == 0 and is_docstring(node))
             or (isinstance(node, ast.If) and "__name__" in ast.unparse(node.test))
         ):
             _no_file(node, lab.path)  # kept in the cell
+            if exercise_lines & set(range(first, last + 1)):
+                cuts.update((attached_comments(lines, first) - 1, last))
             continue
         drop.update(range(first - 1, last))
         if isinstance(node, ast.FunctionDef) and node.name == "run":
             _no_file(node, lab.path)  # its body becomes the step cells
-    out = []
+    cells: list[list[str]] = [[]]
     for i, line in enumerate(lines):
+        if i in cuts:
+            cells.append([])
         if i == lab_line:
-            out.append(f'LAB = "{lab.name}"  # the run folder\'s name ({_LAB_LINE} in the script)')
+            cells[-1].append(
+                f'LAB = "{lab.name}"  # the run folder\'s name ({_LAB_LINE} in the script)'
+            )
         elif i not in drop:
-            out.append(line)
-    return _tidy(out)
+            cells[-1].append(line)
+    return [text for text in map(tidy, cells) if text.strip()]
 
 
 def _config_cell(module: ModuleType) -> str:
@@ -224,115 +266,6 @@ def _source(value: object) -> str:
     return repr(value)
 
 
-# --------------------------------------------------------------------------- run()'s steps
-
-
-def _steps(
-    run: ast.FunctionDef, lines: list[str], path: Path
-) -> tuple[list[nbformat.NotebookNode], str]:
-    """``run``'s body as alternating markdown and code cells, and the name it returns."""
-    body = list(run.body)
-    if [a.arg for a in run.args.args] != ["cfg"] or run.args.kwonlyargs or run.args.vararg:
-        raise NotebookError(path, run.lineno, "`run` must take exactly one argument, `cfg`")
-    if body and _is_docstring(body[0]):
-        body = body[1:]
-    last = body[-1] if body else run
-    if not (isinstance(last, ast.Return) and isinstance(last.value, ast.Name)):
-        raise NotebookError(path, last.lineno, "`run` must end with `return metrics`")
-    body = body[:-1]
-    _check_flat(body, path)
-    if not body:
-        raise NotebookError(path, run.lineno, "`run` has no steps before its `return`")
-    indent = body[0].col_offset
-    spans = [_span(node) for node in body]
-    start = _attached_comments(lines, spans[0][0], indent)
-    end = spans[-1][1]
-    inside = {n for first, last in spans for n in range(first, last + 1)}  # 1-based, code lines
-    verbatim = _string_lines(body)  # continuation lines of multi-line strings: never dedented
-    ends = {node.end_lineno: node for node in body}  # the line where each statement ends
-    prefix = " " * indent
-    cells: list[nbformat.NotebookNode] = []
-    code: list[int] = []  # 1-based numbers of the lines of the next code cell
-
-    def flush() -> None:
-        # A cell that ends on an expression (`plots.save(...)`) ends with `;`: Jupyter would
-        # echo the value (a path) that the script drops.
-        text = {n: lines[n - 1] for n in code}
-        last = ends.get(max((n for n in code if n in ends), default=0))
-        if isinstance(last, ast.Expr):
-            line, col = text[last.end_lineno].encode(), last.end_col_offset  # col: in bytes
-            text[last.end_lineno] = (line[:col] + b";" + line[col:]).decode()
-        source = _tidy(
-            [text[n] if n in verbatim else _dedent(text[n], prefix, path, n) for n in code]
-        )
-        if source:
-            cells.append(nbformat.v4.new_code_cell(source))
-        code.clear()
-
-    n = start
-    while n <= end:
-        line = lines[n - 1]
-        narrative = (
-            n not in inside
-            and line.startswith(prefix + "#")
-            and (n == start or not lines[n - 2].strip())
-        )
-        if not narrative:
-            code.append(n)
-            n += 1
-            continue
-        comment = []
-        while n <= end and n not in inside and lines[n - 1].startswith(prefix + "#"):
-            comment.append(re.sub(r"^# ?", "", lines[n - 1][indent:]))
-            n += 1
-        flush()
-        cells.append(nbformat.v4.new_markdown_cell("\n".join(comment).strip()))
-    flush()
-    return cells, last.value.id
-
-
-def _check_flat(body: list[ast.stmt], path: Path) -> None:
-    """No ``return``, ``yield``, ``global`` or ``nonlocal`` in run's own code (nested
-    functions and classes are free to return)."""
-    todo = list(body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        problem = {
-            ast.Return: "an early `return` (a notebook runs every step; end `run` with one "
-            "`return metrics`)",
-            ast.Yield: "`yield` in `run`",
-            ast.YieldFrom: "`yield from` in `run`",
-            ast.Global: "`global` in `run` (its variables are the kernel's globals already)",
-            ast.Nonlocal: "`nonlocal` in `run`",
-        }.get(type(node))
-        if problem:
-            raise NotebookError(path, node.lineno, problem)
-        todo.extend(ast.iter_child_nodes(node))
-
-
-def _dedent(line: str, prefix: str, path: Path, n: int) -> str:
-    if not line.strip():
-        return ""
-    if not line.startswith(prefix):
-        raise NotebookError(path, n, "a line of `run` indented less than its body")
-    return line[len(prefix) :]
-
-
-def _string_lines(nodes: Iterable[ast.AST]) -> set[int]:
-    """1-based numbers of the lines that continue a multi-line string literal."""
-    lines = set()
-    for node in nodes:
-        for sub in ast.walk(node):
-            string = isinstance(sub, ast.JoinedStr) or (
-                isinstance(sub, ast.Constant) and isinstance(sub.value, (str, bytes))
-            )
-            if string and sub.end_lineno > sub.lineno:
-                lines.update(range(sub.lineno + 1, sub.end_lineno + 1))
-    return lines
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -343,19 +276,6 @@ def _function(tree: ast.Module, name: str, path: Path) -> ast.FunctionDef:
     raise NotebookError(path, None, f"no top-level `def {name}(cfg)`")
 
 
-def _span(node: ast.stmt) -> tuple[int, int]:
-    """1-based first and last line of ``node``, decorators included."""
-    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return first, node.end_lineno
-
-
-def _attached_comments(lines: list[str], first: int, indent: int = 0) -> int:
-    """Move ``first`` (1-based) up over comment lines at ``indent`` directly above it."""
-    while first > 1 and re.match(rf"^ {{{indent}}}#", lines[first - 2]):
-        first -= 1
-    return first
-
-
 def _no_file(node: ast.AST, path: Path) -> None:
     """Refuse ``__file__`` in code that runs in the kernel, which has none."""
     for sub in ast.walk(node):
@@ -363,20 +283,6 @@ def _no_file(node: ast.AST, path: Path) -> None:
             raise NotebookError(
                 path, sub.lineno, f"`__file__` outside `{_LAB_LINE}` (a kernel has none)"
             )
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    )
-
-
-def _tidy(lines: list[str]) -> str:
-    """Join ``lines``: no leading or trailing blank lines, at most two blank lines in a row."""
-    text = "\n".join(line.rstrip() for line in lines)
-    return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
 
 
 def _load(lab: labkit.LabInfo) -> ModuleType:

@@ -50,10 +50,29 @@ class Config(labkit.LabConfig):
 
 def normal_equation_tf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """theta = (X^T X)^-1 X^T y with TensorFlow matrix ops, as the notes write it."""
-    xb = tf.constant(reg.add_bias(x), tf.float64)
-    yt = tf.constant(y, tf.float64)[:, None]
+    xb = tf.constant(reg.add_bias(x), tf.float64)  # (m, n + 1): the bias column first
+    yt = tf.constant(y, tf.float64)[:, None]  # (m, 1)
+    # Set theta (n + 1, 1) = (X^T X)^-1 X^T y with tf.transpose, @ and tf.linalg.inv.
+    ### BEGIN SOLUTION
     xt = tf.transpose(xb)
-    return tf.squeeze(tf.linalg.inv(xt @ xb) @ xt @ yt, axis=1).numpy()
+    theta = tf.linalg.inv(xt @ xb) @ xt @ yt
+    ### END SOLUTION
+    return tf.squeeze(theta, axis=1).numpy()
+
+
+def batch_gd(x: np.ndarray, y: np.ndarray, *, eta: float, n_epochs: int) -> np.ndarray:
+    """Batch gradient descent from theta = 0: one step per epoch on the whole training set.
+    Returns the path of the parameters, (n_epochs + 1, n + 1)."""
+    xb = reg.add_bias(x)  # (m, n + 1)
+    theta = np.zeros(xb.shape[1])
+    path = [theta]
+    for _ in range(n_epochs):
+        # One step down the MSE's gradient: theta <- theta - eta * (2/m) X^T (X theta - y).
+        ### BEGIN SOLUTION
+        theta = theta - eta * (2.0 / len(xb) * xb.T @ (xb @ theta - y))
+        ### END SOLUTION
+        path.append(theta)
+    return np.array(path)
 
 
 def run(cfg: Config) -> dict:
@@ -70,12 +89,13 @@ def run(cfg: Config) -> dict:
         "normal_equation_tf": normal_equation_tf(x, y),
         "sklearn": np.r_[sk.intercept_, sk.coef_],
     }
+
     # The iterative fits: batch GD at a fixed rate; stochastic and mini-batch GD on a schedule.
     # Each returns its whole path of parameters, plotted below.
     schedule = reg.learning_schedule(cfg.t0, cfg.t1)
     sgd = {"n_epochs": cfg.sgd_epochs, "schedule": schedule, "seed": cfg.seed}
     paths = {
-        "batch_gd": reg.batch_gd(x, y, eta=cfg.eta, n_epochs=cfg.n_epochs)[1],
+        "batch_gd": batch_gd(x, y, eta=cfg.eta, n_epochs=cfg.n_epochs),
         "stochastic_gd": reg.minibatch_gd(x, y, batch_size=1, **sgd)[1],
         "minibatch_gd": reg.minibatch_gd(x, y, batch_size=cfg.batch_size, **sgd)[1],
     }
@@ -150,6 +170,40 @@ def _diabetes(splits: dict) -> dict:
         "max_abs_diff_vs_sklearn": float(np.max(np.abs(theta - np.r_[sk.intercept_, sk.coef_]))),
         "test_rmse": float(np.sqrt(test_mse)),
     }
+
+
+### BEGIN HIDDEN TESTS
+def check_normal_equation_tf(ns: dict) -> dict:
+    """normal_equation_tf solves least squares on fresh random data (vs numpy.linalg.lstsq)."""
+    rng = np.random.default_rng()
+    x = rng.normal(size=(int(rng.integers(20, 60)), int(rng.integers(1, 5))))
+    y = x @ rng.normal(size=x.shape[1]) + rng.normal() + 0.1 * rng.normal(size=len(x))
+    theta = np.asarray(ns["normal_equation_tf"](x, y))
+    want = np.linalg.lstsq(reg.add_bias(x), y, rcond=None)[0]
+    error = float(np.max(np.abs(theta - want))) if theta.shape == want.shape else float("inf")
+    return labkit.within(
+        "normal_equation_tf gives the least-squares parameters on fresh random data "
+        "(max |difference| from numpy.linalg.lstsq)",
+        error, 1e-8, shape=list(theta.shape),
+    )  # fmt: skip
+
+
+def check_batch_gd(ns: dict) -> dict:
+    """batch_gd takes the library's gradient-descent steps on fresh random data."""
+    rng = np.random.default_rng()
+    x = rng.normal(size=(int(rng.integers(20, 60)), int(rng.integers(1, 4))))
+    y = x @ rng.normal(size=x.shape[1]) + rng.normal()
+    path = np.asarray(ns["batch_gd"](x, y, eta=0.05, n_epochs=30))
+    want = reg.batch_gd(x, y, eta=0.05, n_epochs=30)[1]
+    error = float(np.max(np.abs(path - want))) if path.shape == want.shape else float("inf")
+    return labkit.within(
+        "batch_gd takes the library's 30 gradient-descent steps on fresh random data "
+        "(max |difference| along the path)",
+        error, 1e-9, shape=list(path.shape),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -61,6 +61,7 @@ def run(cfg: Config) -> dict:
     limit = reg.stability_limit(x)
     metrics: dict = {"optimal_mse": optimum, "stability_limit_eta": limit}
     paths, costs, labels = {}, {}, {}
+
     # One batch-GD run per learning rate, stopped early if it blows up; its cost curve says
     # whether it converged or diverged, and the Hessian's largest eigenvalue says which it should.
     for eta in cfg.etas:

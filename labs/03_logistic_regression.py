@@ -116,6 +116,7 @@ def run(cfg: Config) -> dict:
         mean, scale = scaler.mean_.astype(np.float32), scaler.scale_.astype(np.float32)
         sets = {k: ds.map(lambda x, y: ((x - mean) / scale, y)) for k, ds in sets.items()}
     sets = {k: ds.cache() for k, ds in sets.items()}
+
     # NumPy and scikit-learn read the very same float32 examples the Keras neuron trains on.
     (x, y), test = float64_arrays(sets["train"]), data.Split(*float64_arrays(sets["test"]))
     m = len(x)

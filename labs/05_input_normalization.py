@@ -113,6 +113,7 @@ def run(cfg: Config) -> dict:
         if raw is not None and norm["iterations_to_tolerance"]
         else None
     )
+
     # Figure: J - J* per update on a log scale, the tolerance as a dotted line.
     fig = plots.cost_curves(gaps, title="Distance to the optimum, J - J*", ylabel="J - J*")
     fig.axes[0].axhline(cfg.tolerance, color="gray", ls=":", lw=1)

@@ -33,6 +33,7 @@ import warnings
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from dlcourse import data, labkit, plots
@@ -74,6 +75,12 @@ def stage(n: int, cfg: Config):
         loader.file_pattern(cfg.dataset, "train", "tfrecord"), shuffle=True, seed=cfg.seed
     )
     auto = tf.data.AUTOTUNE
+    # Chain the stages onto `shards` into `ds`: read the records (n >= 1: interleave cycle_length
+    # shards on parallel threads; else flat_map, one shard after the other); cache them
+    # (n >= 4, before the shuffle); shuffle(2048, seed=cfg.seed); parse and batch (n >= 3: batch
+    # first, then one parallel parse per batch; else parse each record, in parallel from n >= 2,
+    # then batch); prefetch (n >= 5). Every parallel stage takes tf.data.AUTOTUNE.
+    ### BEGIN SOLUTION
     if n >= 1:  # interleave: cycle_length shards at once, read on parallel threads
         ds = shards.interleave(
             tf.data.TFRecordDataset, cycle_length=cfg.cycle_length, num_parallel_calls=auto
@@ -87,7 +94,10 @@ def stage(n: int, cfg: Config):
         ds = ds.batch(cfg.batch_size).map(parse, num_parallel_calls=auto)
     else:
         ds = ds.map(parse, num_parallel_calls=auto if n >= 2 else None).batch(cfg.batch_size)
-    return ds.prefetch(auto) if n >= 5 else ds
+    if n >= 5:
+        ds = ds.prefetch(auto)
+    ### END SOLUTION
+    return ds
 
 
 def timed_passes(pipelines: dict, epochs: int) -> tuple[dict, dict]:
@@ -137,6 +147,7 @@ def run(cfg: Config) -> dict:
     rates = {name: round(r) for name, r in rate.items()}
     for name in STAGES:
         print(f"{name:>18}: {rate[name]:10,.0f} examples/s", flush=True)
+
     # Training: one MLP epoch fed by the naive pipeline and by the library's loader.
     full = data.make_dataset(cfg.dataset, "train", batch_size=cfg.batch_size, cache=True)
     train_s = {
@@ -182,6 +193,35 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def _chain(ds) -> list[str]:
+    """A pipeline's stages, last to first (``PrefetchDataset``, ``ParallelMapDataset`` ...)."""
+    names = []
+    while ds is not None:
+        names.append(type(ds).__name__.strip("_"))
+        ds = getattr(ds, "_input_dataset", None)
+    return names
+
+
+def check_stage(ns: dict) -> dict:
+    """stage chains the lab's stages, in order, for every n, at fresh settings."""
+    rng = np.random.default_rng()
+    cfg = Config(batch_size=int(rng.choice([16, 32, 48])), cycle_length=int(rng.integers(2, 5)),
+                 seed=int(rng.integers(1000)))  # fmt: skip
+    wrong = [
+        name for n, name in enumerate(STAGES)
+        if _chain(ns["stage"](n, cfg)) != _chain(stage(n, cfg))
+    ]  # fmt: skip
+    return labkit.claim(
+        f"stage(n) chains the lab's tf.data stages, in the lab's order, for every n (batch size "
+        f"{cfg.batch_size}, cycle length {cfg.cycle_length})",
+        not wrong, stages_wrong=wrong,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

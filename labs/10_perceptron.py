@@ -73,6 +73,33 @@ class Config(labkit.LabConfig):
     QUICK = labkit.quick(xor_epochs=1500)  # enough to learn XOR; the perceptrons are instant
 
 
+def perceptron_epoch(
+    w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray, eta: float
+) -> tuple[np.ndarray, float, int]:
+    """One pass of the perceptron rule over the examples ``x`` (m, n) with 0/1 labels ``y``, in
+    order: the new weights ``w`` (n,), bias ``b`` and the number of mistakes."""
+    mistakes = 0
+    # For each example: target = +1 for label 1, -1 for label 0; on a mistake (target * (w.x + b)
+    # <= 0) move w by eta * target * x and b by eta * target, and count it.
+    ### BEGIN SOLUTION
+    for xi, yi in zip(x, y):
+        target = 1.0 if yi == 1 else -1.0
+        if target * (xi @ w + b) <= 0:
+            w = w + eta * target * xi
+            b = b + eta * target
+            mistakes += 1
+    ### END SOLUTION
+    return w, b, mistakes
+
+
+class LTU(pc.Perceptron):
+    """The library's LTU (fit, predict, history) trained by :func:`perceptron_epoch`."""
+
+    def _epoch(self, x: np.ndarray, y: np.ndarray) -> int:
+        self.w, self.b, mistakes = perceptron_epoch(self.w, self.b, x, y, self.eta)
+        return mistakes
+
+
 def notes_gates() -> dict:
     """Truth tables of the notes' gates under both readings of theta."""
     out = {}
@@ -127,7 +154,7 @@ def fit_both(cfg: Config, x: np.ndarray, y: np.ndarray):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed epoch count is the point
         sk.fit(x, y)
-    return pc.Perceptron(eta=cfg.eta, epochs=cfg.epochs).fit(x, y), sk
+    return LTU(eta=cfg.eta, epochs=cfg.epochs).fit(x, y), sk
 
 
 def twin_vs_sklearn(me: pc.Perceptron, sk) -> float:
@@ -135,7 +162,7 @@ def twin_vs_sklearn(me: pc.Perceptron, sk) -> float:
     return float(max(np.abs(me.w - sk.coef_[0]).max(), abs(me.b - sk.intercept_[0])))
 
 
-def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, pc.Perceptron, np.ndarray, np.ndarray]:
+def iris_setosa(cfg: Config, splits: dict) -> tuple[dict, LTU, np.ndarray, np.ndarray]:
     """The notes' example: "Iris setosa?" from petal length and width (cm), trained on the train
     split, scored on the test split, by the twin and by scikit-learn's ``Perceptron``."""
 
@@ -167,7 +194,7 @@ def run(cfg: Config) -> dict:
     # on the gates, on "is it a 3?" over the digits' pixels and on the notes' iris example.
     learned, max_diff = {}, {}
     for gate in ("and", "or", "not_x1"):
-        p = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[gate])
+        p = LTU(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[gate])
         learned[gate] = {
             "w": p.w.tolist(),
             "b": p.b,
@@ -186,7 +213,7 @@ def run(cfg: Config) -> dict:
     # XOR: no line separates it, so the perceptron cycles forever; two layers trained by
     # backprop learn it.
     xor = pc.GATES["xor"]
-    p_xor = pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, xor)
+    p_xor = LTU(eta=cfg.eta, epochs=epochs).fit(x4, xor)
     params, costs = bp.train(
         x4.T,
         xor[None].astype(float),
@@ -246,7 +273,7 @@ def run(cfg: Config) -> dict:
 
     panels = {
         f"{g.upper()} (learned)": (
-            ltu_of(pc.Perceptron(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[g])),
+            ltu_of(LTU(eta=cfg.eta, epochs=epochs).fit(x4, pc.GATES[g])),
             x4,
             pc.GATES[g],
         )
@@ -339,6 +366,32 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_perceptron_epoch(ns: dict) -> dict:
+    """perceptron_epoch takes the library perceptron's steps on fresh random data."""
+    rng = np.random.default_rng()
+    x = rng.normal(size=(int(rng.integers(10, 40)), int(rng.integers(2, 6))))
+    true_w = rng.normal(size=x.shape[1])
+    y = (x @ true_w + 0.3 * rng.normal(size=len(x)) > 0).astype(int)
+    # Start from the wrong side (-true_w), so the epoch makes mistakes on both classes.
+    w, b = -true_w, float(rng.normal())
+    eta = float(rng.choice([0.1, 0.5, 1.0]))
+    got = ns["perceptron_epoch"](w.copy(), b, x, y, eta)
+    ref = pc.Perceptron(eta=eta)
+    ref.w, ref.b = w.copy(), b
+    mistakes = ref._epoch(x, y)
+    error = float(max(np.abs(np.asarray(got[0]) - ref.w).max(), abs(got[1] - ref.b)))
+    return labkit.within(
+        "perceptron_epoch takes the library perceptron's steps on fresh random data "
+        "(max |difference| of w and b; the mistakes counted too)",
+        error if got[2] == mistakes else float("inf"), 0.0,
+        mistakes=int(got[2]), expected_mistakes=int(mistakes),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
+from dlcourse.scratch import activations
 from dlcourse.scratch import backprop as bp
 
 LAB = labkit.lab_name(__file__)
@@ -86,6 +87,32 @@ def tape_gradients(model, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.
     return float(loss), [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
 
 
+def backward(
+    a_last: np.ndarray, y: np.ndarray, params: bp.Params, caches: list, activation: str
+) -> bp.Params:
+    """The gradients ``dW1, db1, ..., dWL, dbL`` of the mean cross-entropy of a softmax MLP.
+
+    ``a_last`` (10, m) is the softmax output and ``y`` (10, m) the one-hot labels; ``caches[l-1]``
+    holds layer l's input A[l-1] and its pre-activation Z[l]; ``params`` holds W[l] (n_l, n_l-1)
+    and b[l] (n_l, 1).
+    """
+    dg = activations.get(activation)[1]  # the hidden activation's derivative g'(Z)
+    m = y.shape[1]
+    grads = {}
+    # From dZ[L] = A[L] - Y down to layer 1: dW[l] = dZ[l] A[l-1]^T / m, db[l] = the row sums
+    # of dZ[l] / m, and dZ[l-1] = (W[l]^T dZ[l]) * g'(Z[l-1]).
+    ### BEGIN SOLUTION
+    dz = a_last - y
+    for l in range(len(caches), 0, -1):
+        a_prev, _ = caches[l - 1]
+        grads[f"dW{l}"] = dz @ a_prev.T / m
+        grads[f"db{l}"] = dz.sum(axis=1, keepdims=True) / m
+        if l > 1:
+            dz = (params[f"W{l}"].T @ dz) * dg(caches[l - 2][1])
+    ### END SOLUTION
+    return grads
+
+
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
@@ -98,7 +125,7 @@ def run(cfg: Config) -> dict:
     # 1. Same weights, same batch: twin gradients vs GradientTape.
     params = bp.init_params(dims, seed=cfg.seed)
     a_last, caches = bp.forward(x, params, cfg.activation)
-    grads = bp.backward(a_last, y, params, caches, cfg.activation)
+    grads = backward(a_last, y, params, caches, cfg.activation)
     model = keras_twin(params, cfg.activation)
     tf_loss, tf_grads = tape_gradients(model, x.T, y.T)
     tf_grads = iter(tf_grads)
@@ -135,7 +162,7 @@ def run(cfg: Config) -> dict:
     for _ in range(cfg.lockstep_steps):
         a_last, caches = bp.forward(xb, twin, cfg.activation)
         twin = bp.update(
-            twin, bp.backward(a_last, yb, twin, caches, cfg.activation), cfg.learning_rate
+            twin, backward(a_last, yb, twin, caches, cfg.activation), cfg.learning_rate
         )
     lockstep = max(
         float(np.abs(keras_twin(twin, cfg.activation).get_weights()[i] - w).max())
@@ -206,6 +233,42 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_backward(ns: dict) -> dict:
+    """backward gives GradientTape's gradients on a fresh random network and batch."""
+    rng = np.random.default_rng()
+    activation = str(rng.choice(["relu", "tanh", "sigmoid"]))
+    dims = [int(rng.integers(3, 9)), int(rng.integers(2, 7)), int(rng.integers(2, 6)), 10]
+    m = int(rng.integers(5, 30))
+    x = rng.random((dims[0], m))  # (features, m), in [0, 1) like the digits' pixels
+    y = bp.one_hot(rng.integers(0, 10, m), 10)
+    params = bp.init_params(dims, seed=int(rng.integers(1 << 30)))
+    # Nonzero biases: no pre-activation exactly 0, where ReLU's derivative is a convention.
+    params = {
+        k: v + 0.1 * rng.normal(size=v.shape) if k[0] == "b" else v for k, v in params.items()
+    }
+    a_last, caches = bp.forward(x, params, activation)
+    grads = ns["backward"](a_last, y, params, caches, activation)
+    model = keras_twin(params, activation)
+    with tf.GradientTape() as tape:  # the mean cross-entropy, unclipped, as the twin's cost
+        loss = -tf.reduce_mean(tf.reduce_sum(y.T * tf.math.log(model(x.T)), axis=1))
+    tape = [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
+    want = [g for l in range(1, len(dims)) for g in (tape[2 * l - 2].T, tape[2 * l - 1][:, None])]
+    got = [grads[f"{k}{l}"] for l in range(1, len(dims)) for k in ("dW", "db")]
+    error = max(
+        float(np.abs(g - w).max()) if np.shape(g) == w.shape else float("inf")
+        for g, w in zip(got, want)
+    )
+    return labkit.within(
+        f"backward gives GradientTape's gradients on a fresh {dims} {activation} network "
+        f"and batch of {m} (max |difference|)",
+        error, 1e-10,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

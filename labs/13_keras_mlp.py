@@ -56,11 +56,15 @@ def low_level_loop(model, dataset, *, learning_rate: float, epochs: int) -> list
 
     @tf.function
     def step(xb, yb):
+        # One training step: the loss of model(xb, training=True) under a tf.GradientTape, its
+        # gradients, and optimizer.apply_gradients; return the loss.
+        ### BEGIN SOLUTION
         with tf.GradientTape() as tape:
             loss = loss_fn(yb, model(xb, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
+        ### END SOLUTION
 
     losses = []
     for _ in range(epochs):
@@ -105,13 +109,14 @@ def run(cfg: Config) -> dict:
     fit_model = mlps.mlp(input_shape=shape)
     fit_model.set_weights(loop_model.get_weights())
     loop_losses = low_level_loop(loop_model, train, learning_rate=cfg.learning_rate, epochs=epochs)
+
+    # fit (not dlcourse.training.fit): this is the equality check of the teaching loop, so the
+    # batches must come in the loop's order with no strategy or precision switch in between.
     fit_model.compile(
         optimizer=keras.optimizers.SGD(cfg.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    # fit (not dlcourse.training.fit): this is the equality check of the teaching loop, so the
-    # batches must come in the loop's order with no strategy or precision switch in between.
     hist = fit_model.fit(train, epochs=epochs, shuffle=False, verbose=0)
     weight_diff = max(
         float(np.abs(a - b).max())
@@ -172,6 +177,42 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_low_level_loop(ns: dict) -> dict:
+    """low_level_loop trains like fit on a fresh random model and data."""
+    rng = np.random.default_rng()
+    n, features, classes = 48, int(rng.integers(3, 8)), int(rng.integers(2, 5))
+    x = rng.normal(size=(n, features)).astype("float32")
+    y = rng.integers(0, classes, n)
+    data_ = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    models = [
+        keras.Sequential(
+            [
+                keras.Input((features,)),
+                keras.layers.Dense(8, "relu"),
+                keras.layers.Dense(classes, "softmax"),
+            ]
+        )
+        for _ in range(2)
+    ]
+    models[1].set_weights(models[0].get_weights())
+    losses = ns["low_level_loop"](models[0], data_, learning_rate=0.1, epochs=2)
+    models[1].compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    hist = models[1].fit(data_, epochs=2, shuffle=False, verbose=0)
+    weights = max(
+        float(np.abs(a - b).max()) for a, b in zip(models[0].get_weights(), models[1].get_weights())
+    )
+    return labkit.within(
+        "low_level_loop ends on fit's weights, on a fresh random model and data (max |difference|)",
+        weights,
+        1e-5,
+        loss_diff=float(abs(losses[-1] - hist.history["loss"][-1])),
+    )
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -27,13 +27,13 @@ import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 import tensorflow as tf
 from sklearn.svm import SVC
 
 from dlcourse import data, labkit, plots
 from dlcourse.data.augment import keras_augmenter
 from dlcourse.labkit import arg
-from dlcourse.models import create_model
 from dlcourse.training import fit, time_to
 
 LAB = labkit.lab_name(__file__)
@@ -104,6 +104,38 @@ class TestAccuracy(keras.callbacks.Callback):
         self.accuracy.append(float(scores["accuracy"]))
 
 
+def build_model(shape: tuple, steps: int, cfg: Config) -> keras.Model:
+    """The notes' 784-300-100-10 MLP with dropout, compiled: AdamW on a cosine schedule over the
+    whole run (``steps`` batches per epoch), a label-smoothed cross-entropy, accuracy."""
+    # The network, as a keras.Sequential: an Input of `shape`, Flatten, Dense(300, relu),
+    # Dropout(cfg.dropout), Dense(100, relu), Dropout(cfg.dropout), Dense(10, softmax).
+    ### BEGIN SOLUTION
+    model = keras.Sequential(
+        [
+            keras.Input(shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(300, activation="relu"),
+            keras.layers.Dropout(cfg.dropout),
+            keras.layers.Dense(100, activation="relu"),
+            keras.layers.Dropout(cfg.dropout),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    ### END SOLUTION
+    # Compile it: AdamW(weight_decay=cfg.weight_decay) on a CosineDecay schedule from
+    # cfg.learning_rate over steps * cfg.epochs steps, a CategoricalCrossentropy with
+    # label_smoothing=cfg.label_smoothing, and the "accuracy" metric.
+    ### BEGIN SOLUTION
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps * cfg.epochs)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+    ### END SOLUTION
+    return model
+
+
 def svc_baseline(name: str, c: float, n_train: int) -> float:
     """Test accuracy of scikit-learn's SVC (RBF kernel) on the same pixels in [0, 1]."""
     splits = data.load(name)  # NumPy: scikit-learn only
@@ -129,15 +161,7 @@ def run(cfg: Config) -> dict:
     # The 784-300-100-10 MLP with dropout, AdamW with a cosine schedule over the whole run, and
     # a label-smoothed cross-entropy.
     def build():
-        shape = sets["train"].element_spec[0].shape[1:]
-        model = create_model("mlp_mnist", input_shape=shape, classes=10, dropout=cfg.dropout)
-        schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps * cfg.epochs)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            metrics=["accuracy"],
-        )
-        return model
+        return build_model(tuple(sets["train"].element_spec[0].shape[1:]), steps, cfg)
 
     # Training through dlcourse's fit, the test split scored after each epoch (never used to
     # choose anything: time to the target accuracy is read on validation and on test).
@@ -203,6 +227,44 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def _summary(model) -> dict:
+    opt = model.optimizer
+    return {
+        "layers": [type(layer).__name__ for layer in model.layers],
+        "params": model.count_params(),
+        "dropout": [float(layer.rate) for layer in model.layers if hasattr(layer, "rate")],
+        "activations": [getattr(layer, "activation", None).__name__
+                        for layer in model.layers if hasattr(layer, "activation")],
+        "optimizer": type(opt).__name__,
+        "weight_decay": float(opt.weight_decay or 0.0),
+        "schedule": type(opt._learning_rate).__name__,
+        "decay_steps": int(getattr(opt._learning_rate, "decay_steps", 0)),
+        "loss": type(model.loss).__name__,
+        "label_smoothing": float(getattr(model.loss, "label_smoothing", 0.0)),
+    }  # fmt: skip
+
+
+def check_build_model(ns: dict) -> dict:
+    """build_model builds and compiles the lab's MLP, at fresh settings."""
+    rng = np.random.default_rng()
+    cfg = Config(dropout=float(rng.choice([0.1, 0.3])), epochs=int(rng.integers(2, 9)),
+                 weight_decay=float(rng.choice([1e-3, 1e-4])),
+                 label_smoothing=float(rng.choice([0.05, 0.2])))  # fmt: skip
+    steps = int(rng.integers(5, 50))
+    got = _summary(ns["build_model"]((28, 28, 1), steps, cfg))
+    want = _summary(build_model((28, 28, 1), steps, cfg))
+    wrong = sorted(k for k in want if got[k] != want[k])
+    return labkit.claim(
+        f"build_model builds the 784-300-100-10 MLP with dropout {cfg.dropout} and compiles it "
+        "as the lab does (AdamW, cosine schedule, label smoothing)",
+        not wrong, wrong=[f"{k}: {got[k]} (want {want[k]})" for k in wrong],
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -73,6 +73,31 @@ def cnn(input_shape, classes: int, name: str = "cnn") -> keras.Model:
     )
 
 
+def reuse_frozen(model_a: keras.Model, n_layers: int, classes: int) -> keras.Model:
+    """A network for the new task: model A's layers below its (n_layers + 1)-th layer with
+    weights (pooling and flatten follow the weight layer they belong to), copied and frozen,
+    under a new ``Dense(classes)`` softmax."""
+    # Copy model A (keras.models.clone_model, then set_weights: training the copy must leave A
+    # alone); `base` = keras.Model(copy.inputs, <output of the layer just below the copy's
+    # (n_layers + 1)-th layer with weights, or of its last layer if it has no such layer>).
+    ### BEGIN SOLUTION
+    copy = keras.models.clone_model(model_a)
+    copy.set_weights(model_a.get_weights())
+    layers = [layer for layer in copy.layers if not isinstance(layer, keras.layers.InputLayer)]
+    weighted = [i for i, layer in enumerate(layers) if layer.weights]
+    end = weighted[n_layers] if n_layers < len(weighted) else len(layers)
+    base = keras.Model(copy.inputs, layers[end - 1].output)
+    ### END SOLUTION
+    # Freeze every layer of `base` (layer.trainable = False) and put a new Dense(classes,
+    # softmax) on its output: return the keras.Model from base's inputs to the new softmax.
+    ### BEGIN SOLUTION
+    for layer in base.layers:
+        layer.trainable = False
+    outputs = keras.layers.Dense(classes, activation="softmax", name="new_task_output")(base.output)
+    return keras.Model(base.inputs, outputs, name="new_task")
+    ### END SOLUTION
+
+
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
@@ -106,9 +131,8 @@ def run(cfg: Config) -> dict:
 
     def reused(n_layers):
         def build():
-            base = transfer.freeze(transfer.reuse_layers(model_a, n_layers))
-            head = transfer.add_head(base, 5)
-            return compile_classifier(head, keras.optimizers.Adam(cfg.learning_rate))
+            model = reuse_frozen(model_a, n_layers, 5)
+            return compile_classifier(model, keras.optimizers.Adam(cfg.learning_rate))
 
         return build
 
@@ -190,6 +214,39 @@ def run(cfg: Config) -> dict:
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_reuse_frozen(ns: dict) -> dict:
+    """reuse_frozen copies, cuts and freezes like the library, on a fresh random network."""
+    rng = np.random.default_rng()
+    widths = [int(w) for w in rng.integers(3, 9, size=3)]
+    model_a = keras.Sequential(
+        [keras.Input((int(rng.integers(4, 9)),))]
+        + [keras.layers.Dense(w, activation="relu") for w in widths]
+        + [keras.layers.Dense(4, activation="softmax")]
+    )
+    before = [w.copy() for w in model_a.get_weights()]
+    n_layers, classes = int(rng.integers(1, 4)), int(rng.integers(2, 6))
+    got = ns["reuse_frozen"](model_a, n_layers, classes)
+    want = transfer.add_head(transfer.freeze(transfer.reuse_layers(model_a, n_layers)), classes)
+    reused = got.get_weights()[: 2 * n_layers]
+    copied = all(np.array_equal(a, b) for a, b in zip(reused, before))
+    for w in got.weights:  # the copy's weights are its own: A must not move
+        w.assign(w + 1.0)
+    kept = all(np.array_equal(a, b) for a, b in zip(model_a.get_weights(), before))
+    shapes = [tuple(w.shape) for w in got.weights] == [tuple(w.shape) for w in want.weights]
+    trainable = transfer.n_trainable(got)
+    return labkit.claim(
+        f"reuse_frozen keeps A's lower {n_layers} of {len(widths)} hidden layers, copied and "
+        f"frozen, under a new {classes}-way softmax (a fresh random network)",
+        copied and kept and shapes and trainable == transfer.n_trainable(want),
+        weights_copied=copied, model_a_unchanged=kept, same_shapes=shapes,
+        trainable_params=trainable, expected_trainable_params=transfer.n_trainable(want),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

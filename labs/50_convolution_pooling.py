@@ -140,6 +140,7 @@ def activation_and_pooling(images: np.ndarray, seed: int) -> dict:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: scikit-learn's two sample photos (china, flower), as NumPy arrays for the twins.
     images = (data.load("sample_images"))["train"].x
     images = images[:, :: cfg.downsample, :: cfg.downsample]
@@ -166,6 +167,7 @@ def run(cfg: Config) -> dict:
             "output_gib_per_batch_of_100": round(cost.batch_output_bytes / 2**30, 2),
         },
     }
+
     # Figure: each photo, its two feature maps and its pooled version.
     panels, titles = [], []
     for i, name in enumerate(("china", "flower")):
@@ -173,6 +175,7 @@ def run(cfg: Config) -> dict:
         titles += [name, "vertical-line filter", "horizontal-line filter", "2x2 max pool"]
     plots.save(plots.image_grid(panels, titles, cols=4, suptitle="7x7 line filters, stride 2"),
                out, "feature_maps")  # fmt: skip
+
     # The notes' argument for convolution (000): weights shared across positions.
     metrics["why_convolution"] = notes_examples.convolution_examples()
 

@@ -87,13 +87,40 @@ def load(cfg: Config) -> dict:
     return {k: ds.map(lambda x, y: (x, tf.one_hot(y, 10))) for k, ds in sets.items()}
 
 
+def lenet5_modern(input_shape: tuple = (32, 32, 1), classes: int = 10) -> keras.Model:
+    """LeCun et al. (1998)'s LeNet-5 in its modern form (ReLU, max pooling, full C3, softmax):
+    61,706 parameters at 32x32x1 and 10 classes."""
+    # Return LeNet-5 as a keras.Sequential named "lenet5_modern": an Input of `input_shape`; C1
+    # Conv2D(6, 5, relu); S2 MaxPooling2D(2); C3 Conv2D(16, 5, relu); S4 MaxPooling2D(2); C5
+    # Conv2D(120, 5, relu); Flatten; F6 Dense(84, relu); the output Dense(classes, softmax).
+    ### BEGIN SOLUTION
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Conv2D(6, 5, activation="relu", name="c1"),  # (28, 28, 6)
+            keras.layers.MaxPooling2D(2, name="s2"),  # (14, 14, 6)
+            keras.layers.Conv2D(16, 5, activation="relu", name="c3"),  # (10, 10, 16)
+            keras.layers.MaxPooling2D(2, name="s4"),  # (5, 5, 16)
+            keras.layers.Conv2D(120, 5, activation="relu", name="c5"),  # (1, 1, 120)
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(84, activation="relu", name="f6"),
+            keras.layers.Dense(classes, activation="softmax", name="predictions"),
+        ],
+        name="lenet5_modern",
+    )
+    ### END SOLUTION
+
+
 def train_one(cfg: Config, name: str, sets, out) -> tuple[dict, dict]:
     """Train one registered LeNet-5 through dlcourse's fit; its test scores and history."""
 
     steps = int(sets["train"].cardinality()) * cfg.epochs
 
     def build():
-        model = create_model(name, input_shape=(32, 32, 1), classes=10)
+        if name == "lenet5_modern":  # the lab's own (the exercise); other variants: the registry
+            model = lenet5_modern((32, 32, 1), 10)
+        else:
+            model = create_model(name, input_shape=(32, 32, 1), classes=10)
         lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)
         model.compile(optimizer=create_optimizer("adamw", lr, weight_decay=cfg.weight_decay),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
@@ -137,8 +164,10 @@ def svc_accuracy(cfg: Config) -> float:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # The data: the loader's digits padded to 32x32, training images augmented.
     sets = load(cfg)
+
     # Each LeNet-5 variant trained on the same data; then the validation curves side by side.
     metrics: dict = {"seed": cfg.seed, "target": cfg.target, "epochs": cfg.epochs}
     curves = {}
@@ -171,6 +200,34 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_lenet5_modern(ns: dict) -> dict:
+    """lenet5_modern has the registry's LeNet-5 layers, for a fresh number of classes."""
+    import numpy as np
+
+    classes = int(np.random.default_rng().integers(2, 20))
+    got = ns["lenet5_modern"]((32, 32, 1), classes)
+    want = create_model("lenet5_modern", input_shape=(32, 32, 1), classes=classes)
+
+    def layers(model):  # an activation may be a layer of its own or the Dense's own
+        skip = (keras.layers.InputLayer, keras.layers.Activation)
+        return [(type(layer).__name__, tuple(layer.output.shape[1:])) for layer in model.layers
+                if not isinstance(layer, skip)]  # fmt: skip
+
+    x = np.random.default_rng().random((3, 32, 32, 1)).astype("float32")
+    sums = keras.ops.convert_to_numpy(keras.ops.sum(got(x), axis=1))
+    same = layers(got) == layers(want)
+    return labkit.claim(
+        f"lenet5_modern builds the registry's LeNet-5, layer by layer, for {classes} classes "
+        "(layer types, output shapes, parameters, a softmax output)",
+        same and got.count_params() == want.count_params() and np.allclose(sums, 1.0, atol=1e-5),
+        same_layers=same, params=got.count_params(), expected_params=want.count_params(),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -145,9 +145,11 @@ def table(rows: dict) -> str:
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
     epochs = cfg.epochs
+
     # The data: the first n_train mnist5k digits from the loader, padded to 32x32.
     sets = data.datasets("mnist5k", batch_size=cfg.batch_size, pad_to=32, seed=cfg.seed,
                          take=cfg.n_train)  # fmt: skip
+
     # The trained families on the same data; the other families built at the same size and
     # counted only (training them all would take minutes).
     rows = {name: train_one(cfg, name, sets, out) for name in cfg.models}

@@ -123,6 +123,7 @@ def googlenet_savings(classes: int) -> dict:
 
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
+
     # What to build: every registered model at paper size, or a few small ones.
     if cfg.small:
         plan = SMALL
@@ -130,12 +131,14 @@ def run(cfg: Config) -> dict:
         names = cfg.models or tuple(list_models())
         plan = {n: {} if model_family(n) in ("lenet", "small_cnn", "mlp") else
                 {"classes": cfg.classes} for n in names}  # fmt: skip
+
     # Each model built on shapes only (no weights allocated), counted and summarized.
     rows, sections = {}, []
     for name, kwargs in plan.items():
         rows[name], text = summarize_one(name, kwargs)
         sections.append(text)
         print(f"{name}: {rows[name]['params']:,} params, {rows[name]['macs']:,} MACs", flush=True)
+
     # The overview table, the per-model summaries and a params-vs-MACs plot.
     overview = ["| model | params | MACs | layers | reference | matches |",
                 "|---|---:|---:|---:|---|---|"]  # fmt: skip
@@ -154,6 +157,7 @@ def run(cfg: Config) -> dict:
     checked = [r["matches_reference"] for r in rows.values() if "matches_reference" in r]
     metrics = {"models": rows, "references_checked": len(checked),
                "references_matched": sum(checked)}  # fmt: skip
+
     # The notes' depth rule (000/002): which layers the papers count.
     metrics["paper_depth"] = notes_examples.depth_examples()
 

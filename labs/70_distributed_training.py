@@ -58,6 +58,7 @@ class Config(labkit.TrainConfig):
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
     epochs = cfg.epochs
+
     # One job description for the in-process run and the clusters: model, data, batch.
     job = dist.Job(
         epochs=cfg.worker_epochs,
@@ -69,6 +70,7 @@ def run(cfg: Config) -> dict:
         sharding="data",  # every worker sees one process's global batches
         out_dir=str(out / "clusters"),
     )
+
     # digits28 from the loader, the same batches the cluster workers read.
     train, val = dist.datasets(job)
     test = make_dataset("digits28", "test", batch_size=cfg.batch_size, shuffle=False, device=None)

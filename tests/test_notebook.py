@@ -18,7 +18,7 @@ from jupyter_client import KernelManager
 from lessons_doc import fragments_by_lab, missing_fragments, read_rows
 from nbclient import NotebookClient
 
-from dlcourse import cli, labkit, notebook
+from dlcourse import checks, classroom, cli, grade, labkit, notebook
 
 LABS = [lab.name for lab in labkit.list_labs()]
 SAME_AS_SCRIPT = ("01_linear_regression", "04_representations")  # cheap, and no wall times
@@ -172,9 +172,17 @@ def test_lab_notebook_runs_at_quick_settings(name, kernel, tmp_path):
     assert not labkit.failed_claims(saved, quick=True), labkit.format_claims(saved, quick=True)
     assert labkit.format_claims(saved, quick=True) in nb.cells[-2].outputs[0].text
     # The claims docs/lessons.md names for this lab are ones this run states.
-    quoted = LESSON_FRAGMENTS.get(labkit.find_lab(name).number, [])
+    lab = labkit.find_lab(name)
+    quoted = LESSON_FRAGMENTS.get(lab.number, [])
     missing = missing_fragments(quoted, [c["claim"] for c in saved["claims"]])
     assert not missing, f"docs/lessons.md quotes claims {name} does not state: {missing}"
+    # An exercise lab's solution scores full marks on this very run (its claims, and its hidden
+    # checks on the solution's code): tests/test_grade.py grades blanks and mutants.
+    if checks.check_names(lab):
+        found = checks.run_checks(lab.number, vars(checks.load_reference(lab)))
+        result = grade.score(lab, saved, found, full=False)
+        report = classroom.format_result(result | {"submission": name, "lab": lab.number})
+        assert result["score"] == result["max_score"] > 0, report
 
 
 def test_every_lab_has_a_notebook(tmp_path, capsys):
@@ -194,15 +202,20 @@ def test_a_notebook_has_the_labs_steps_and_settings(tmp_path):
     nb = notebook.build(labkit.find_lab("14"))
     kinds = "".join(cell.cell_type[0] for cell in nb.cells)
     assert kinds.startswith("mcc") and kinds.endswith("c") and "mc" in kinds[3:]
-    title, definitions, config = (cell.source for cell in nb.cells[:3])
+    title = nb.cells[0].source
+    config_at = next(i for i, c in enumerate(nb.cells) if c.source.startswith("import os\n"))
+    definitions = "\n".join(c.source for c in nb.cells[1:config_at])
+    config = nb.cells[config_at].source
     assert title.startswith("# The MNIST MLP") and "**Notes:** 000" in title
     assert 'LAB = "14_mlp_digits"' in definitions and "__file__" not in definitions.split("#")[0]
     assert "def run(" not in definitions and "__main__" not in definitions
     assert "    epochs=50,  # training epochs" in config
     assert 'quick=os.environ.get("DLCOURSE_QUICK") == "1"' in config
-    steps = "\n".join(cell.source for cell in nb.cells[3:])
+    steps = "\n".join(cell.source for cell in nb.cells[config_at + 1 :])
     assert steps.startswith("out = labkit.start(cfg, LAB)") and "return metrics" not in steps
-    assert "\n    " not in nb.cells[3].source  # dedented: the step's variables are the kernel's
+    assert (
+        "\n    " not in nb.cells[config_at + 1].source
+    )  # dedented: the step's variables are the kernel's
     # A step that ends on an expression does not echo its value (here a path) under the cell.
     assert nb.cells[-2].source.endswith("labkit.save_metrics(out, metrics);")
     assert nb.cells[-1].source == "print(labkit.format_claims(metrics, quick=cfg.quick))"

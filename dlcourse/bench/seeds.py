@@ -103,11 +103,18 @@ def measure(
 
 
 def code_sha256(path: Path) -> str:
-    """SHA-256 of a lab's code without its header docstring (``ast.dump``): editing the prose
-    (the title, the lesson, the description) keeps the seeds measured on the code."""
+    """SHA-256 of a lab's code without its header docstring and its hidden checks (``ast.dump``
+    of the rest): editing the prose (the title, the lesson, the description, comments such as
+    the exercise markers) or a grader's ``check_*`` function, which the lab's run never calls,
+    keeps the seeds measured on the code."""
     tree = ast.parse(path.read_text())
     if ast.get_docstring(tree) is not None:
         tree.body = tree.body[1:]
+    tree.body = [
+        node
+        for node in tree.body
+        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("check_"))
+    ]
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 

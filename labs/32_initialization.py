@@ -228,7 +228,7 @@ def _unit_spread(model: keras.Model) -> list[float]:
         if layer.name.startswith("hidden"):
             # The layer's spread: its kernel (inputs, units) with the bias as one more row; per
             # row the largest minus the smallest value across the units; append the largest of
-            # those (rounded to 8 decimals). 0: every unit has the same weights.
+            # those (rounded to 8 decimals) to `spreads`. 0: every unit has the same weights.
             ### BEGIN SOLUTION
             kernel, bias = layer.get_weights()  # (inputs, units), (units,)
             w = np.vstack([kernel, bias[None]])
@@ -243,8 +243,8 @@ def _table_check(seed: int, n_in: int = 300, n_out: int = 100) -> dict:
     for act in ("sigmoid", "tanh", "relu"):
         for dist in ("uniform", "normal"):
             w = np.asarray(inits.initializer_for(act, dist, seed=seed)((n_in, n_out)))
-            # The statistic of the draw `w` that the table's value predicts: its largest |w|
-            # for uniform [-r, r], its standard deviation for normal N(0, sigma).
+            # `got`: the statistic of the draw `w` that the table's value predicts: its largest
+            # |w| for uniform [-r, r], its standard deviation for normal N(0, sigma).
             ### BEGIN SOLUTION
             got = float(np.abs(w).max() if dist == "uniform" else w.std())
             ### END SOLUTION

@@ -240,7 +240,11 @@ class NormLoggingSGD(keras.optimizers.SGD):
 
     def apply(self, grads, trainable_variables=None):
         out = super().apply(grads, trainable_variables)  # clips (a copy), builds on first call
+        # Keep the global norm of `grads` (the norm global_clipnorm compares with c) in
+        # self.grad_norm: the square root of the sum, over every tensor, of its squared entries.
+        ### BEGIN SOLUTION
         self.grad_norm.assign(keras.ops.sqrt(sum(keras.ops.sum(g * g) for g in grads)))
+        ### END SOLUTION
         return out
 
 
@@ -263,6 +267,34 @@ def _finite(value: float) -> float | None:
 def _nan_last(value: float) -> float:
     """Sort key: inf above every number, NaN above inf (a norm that became NaN exploded)."""
     return math.inf if math.isnan(value) else value
+
+
+### BEGIN HIDDEN TESTS
+def check_norm_logging_sgd(ns: dict) -> dict:
+    """NormLoggingSGD keeps tf.clip_by_global_norm's global norm, on fresh random gradients."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng()
+    shapes = [tuple(int(d) for d in rng.integers(1, 7, size=int(rng.integers(1, 4))))
+              for _ in range(int(rng.integers(2, 6)))]  # fmt: skip
+    scale = float(rng.uniform(0.5, 20.0))  # mostly above c: clipping rescales a copy
+    grads = [tf.constant(scale * rng.standard_normal(s), tf.float32) for s in shapes]
+    variables = [keras.Variable(rng.standard_normal(s).astype("float32")) for s in shapes]
+    c = float(rng.uniform(0.5, 2.0))
+    optimizer = ns["NormLoggingSGD"](float(rng.uniform(0.001, 0.1)), 0.9, global_clipnorm=c)
+    optimizer.apply(grads, variables)
+    got = float(keras.ops.convert_to_numpy(optimizer.grad_norm))
+    want = float(tf.clip_by_global_norm(grads, c)[1])
+    return labkit.within(
+        f"NormLoggingSGD keeps the gradient's global norm before clipping (tf.clip_by_global_norm"
+        f"'s), on {len(shapes)} fresh random tensors with global_clipnorm={c:.2f} (relative "
+        "difference)",
+        abs(got - want) / want, 1e-5, got=got, want=want,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

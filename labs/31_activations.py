@@ -134,10 +134,52 @@ def run(cfg: Config) -> dict:
 
 def _dead_fraction(model: keras.Model, x: np.ndarray, depth: int) -> float:
     """Fraction of ReLU units that output 0 for every validation example."""
+    # The outputs on x of the layers act1 ... act{depth} (one keras.Model from model.input to
+    # all of them), and `dead`: per layer, one boolean per unit, True where the unit outputs 0
+    # for every example of x.
+    ### BEGIN SOLUTION
     outs = [model.get_layer(f"act{i}").output for i in range(1, depth + 1)]
     acts = keras.Model(model.input, outs)(x)
     dead = [np.all(np.asarray(a) <= 0, axis=0) for a in acts]
+    ### END SOLUTION
     return round(float(np.mean(np.concatenate(dead))), 4)
+
+
+### BEGIN HIDDEN TESTS
+def check_dead_fraction(ns: dict) -> dict:
+    """_dead_fraction counts the ReLU units that are 0 on every example, on a fresh network."""
+    rng = np.random.default_rng()
+    depth, n_in, m = int(rng.integers(2, 5)), int(rng.integers(3, 12)), int(rng.integers(5, 40))
+    widths = [int(w) for w in rng.integers(4, 17, size=depth)]
+    inputs = keras.Input((n_in,))
+    h = inputs
+    for i, w in enumerate(widths, 1):
+        h = keras.layers.Dense(w, name=f"dense{i}")(h)
+        h = keras.layers.Activation("relu", name=f"act{i}")(h)
+    model = keras.Model(inputs, keras.layers.Dense(3)(h))
+    for i, w in enumerate(widths, 1):  # kill a random subset of each layer's units
+        layer = model.get_layer(f"dense{i}")
+        kernel, bias = layer.get_weights()
+        bias = rng.normal(0.0, 0.3, w).astype("float32")  # no pre-activation exactly 0
+        killed = rng.random(w) < 0.3
+        killed[rng.integers(w)] = True  # at least one per layer
+        bias[killed] = -100.0  # dead: negative on every input in [0, 1)
+        layer.set_weights([kernel, bias])
+    x = rng.random((m, n_in)).astype("float32")
+    a, dead = x, []  # the forward pass in NumPy
+    for kernel, bias in zip(model.get_weights()[0:-2:2], model.get_weights()[1:-2:2]):
+        a = np.maximum(a @ kernel + bias, 0.0)
+        dead.append(np.all(a <= 0, axis=0))
+    want = round(float(np.mean(np.concatenate(dead))), 4)
+    got = ns["_dead_fraction"](model, x, depth)
+    return labkit.within(
+        f"_dead_fraction finds NumPy's fraction of dead ReLU units ({want}) in a fresh "
+        f"{widths} network on {m} random inputs (|difference|)",
+        abs(got - want), 1e-9, got=got, want=want,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

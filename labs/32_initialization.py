@@ -226,9 +226,14 @@ def _unit_spread(model: keras.Model) -> list[float]:
     spreads = []
     for layer in model.layers:
         if layer.name.startswith("hidden"):
+            # The layer's spread: its kernel (inputs, units) with the bias as one more row; per
+            # row the largest minus the smallest value across the units; append the largest of
+            # those (rounded to 8 decimals) to `spreads`. 0: every unit has the same weights.
+            ### BEGIN SOLUTION
             kernel, bias = layer.get_weights()  # (inputs, units), (units,)
             w = np.vstack([kernel, bias[None]])
             spreads.append(round(float((w.max(axis=1) - w.min(axis=1)).max()), 8))
+            ### END SOLUTION
     return spreads
 
 
@@ -238,10 +243,67 @@ def _table_check(seed: int, n_in: int = 300, n_out: int = 100) -> dict:
     for act in ("sigmoid", "tanh", "relu"):
         for dist in ("uniform", "normal"):
             w = np.asarray(inits.initializer_for(act, dist, seed=seed)((n_in, n_out)))
+            # `got`: the statistic of the draw `w` that the table's value predicts: its largest
+            # |w| for uniform [-r, r], its standard deviation for normal N(0, sigma).
+            ### BEGIN SOLUTION
             got = float(np.abs(w).max() if dist == "uniform" else w.std())
+            ### END SOLUTION
             want = inits.table_value(act, dist, n_in, n_out)
             rows[f"{act}_{dist}"] = {"formula": round(want, 4), "keras": round(got, 4)}
     return rows
+
+
+### BEGIN HIDDEN TESTS
+def check_unit_spread(ns: dict) -> dict:
+    """_unit_spread finds NumPy's spread of every hidden layer, on a fresh network whose layers
+    start equal (spread 0) or random."""
+    rng = np.random.default_rng()
+    depth, n_in = int(rng.integers(2, 5)), int(rng.integers(3, 10))
+    equal = [bool(e) for e in rng.random(depth) < 0.5]
+    equal[0], equal[-1] = True, False  # both kinds in every draw
+    model = keras.Sequential([keras.Input((n_in,))])
+    for i, eq in enumerate(equal, 1):
+        init = keras.initializers.Constant(float(rng.uniform(-1, 1))) if eq else "glorot_uniform"
+        model.add(keras.layers.Dense(int(rng.integers(2, 9)), name=f"hidden{i}",
+                                     kernel_initializer=init, bias_initializer=init))  # fmt: skip
+    model.add(keras.layers.Dense(3, name="output"))
+    want = []
+    for i in range(1, depth + 1):
+        w = np.vstack([model.get_layer(f"hidden{i}").get_weights()[0],
+                       model.get_layer(f"hidden{i}").get_weights()[1][None]])  # fmt: skip
+        want.append(round(float(np.ptp(w, axis=1).max()), 8))
+    got = ns["_unit_spread"](model)
+    error = max(abs(g - w) for g, w in zip(got, want)) if len(got) == depth else float("inf")
+    return labkit.within(
+        f"_unit_spread finds NumPy's spread of every hidden layer of a fresh network whose "
+        f"layers start equal or random ({['equal' if e else 'random' for e in equal]}; max "
+        "|difference|)",
+        error, 1e-7, got=got, want=want,
+    )  # fmt: skip
+
+
+def check_table_check(ns: dict) -> dict:
+    """_table_check measures each draw's largest |w| (uniform) or std (normal), on a fresh seed
+    and fresh fan-in and fan-out."""
+    rng = np.random.default_rng()
+    seed, n_in, n_out = (int(rng.integers(1 << 20)), int(rng.integers(150, 400)),
+                         int(rng.integers(150, 300)))  # fmt: skip
+    got = ns["_table_check"](seed, n_in, n_out)
+    errors = {}
+    for act in ("sigmoid", "tanh", "relu"):
+        for dist in ("uniform", "normal"):
+            w = np.asarray(inits.initializer_for(act, dist, seed=seed)((n_in, n_out)))
+            want = float(np.abs(w).max() if dist == "uniform" else w.std())
+            errors[f"{act}_{dist}"] = round(abs(got[f"{act}_{dist}"]["keras"] - want), 7)
+    return labkit.within(
+        f"_table_check measures each of Keras's ({n_in}, {n_out}) draws by its largest |w| "
+        "(uniform) or its standard deviation (normal), like NumPy on the same draws (largest "
+        "|difference|; the lab rounds to 4 decimals)",
+        max(errors.values()), 1e-4, errors=errors,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

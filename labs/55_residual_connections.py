@@ -99,12 +99,17 @@ def build_net(input_shape, blocks: int, *, units: int, residual: bool, bn_moment
     x = layers.Flatten()(inputs)  # (batch, 784)
     x = layers.ReLU()(dense_bn(x, "dense0"))  # (batch, units): the shortcuts need equal widths
     for b in range(1, blocks + 1):
+        # Block b: y = dense_bn -> ReLU -> dense_bn of x (F(x), layers named block{b}_dense1 and
+        # block{b}_dense2); with `residual` add the block's input x (keras.layers.Add, the
+        # identity shortcut) before the last ReLU, which gives the block's output x.
+        ### BEGIN SOLUTION
         shortcut = x
         y = layers.ReLU()(dense_bn(x, f"block{b}_dense1"))
         y = dense_bn(y, f"block{b}_dense2")  # F(x)
         if residual:
             y = layers.Add(name=f"block{b}_add")([y, shortcut])  # F(x) + x
         x = layers.ReLU(name=f"block{b}_out")(y)
+        ### END SOLUTION
     outputs = layers.Dense(10, activation="softmax", name="classifier")(x)
     kind = "residual" if residual else "plain"
     return keras.Model(inputs, outputs, name=f"{kind}_{depth_of(blocks)}")
@@ -230,6 +235,59 @@ def run(cfg: Config) -> dict:
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_build_net(ns: dict) -> dict:
+    """build_net's plain and residual networks compute a reference functional-API network's
+    outputs with the same weights, on a fresh width, depth and input shape."""
+    import numpy as np
+
+    rng = np.random.default_rng()
+    shape, blocks = (int(rng.integers(3, 8)), int(rng.integers(2, 6))), int(rng.integers(1, 4))
+    units, momentum = int(rng.integers(6, 13)), float(rng.uniform(0.5, 0.99))
+
+    def reference(residual):  # He et al.'s block: Dense-BN-ReLU-Dense-BN, + x, ReLU
+        def dense_bn(x):
+            x = layers.Dense(units, use_bias=False)(x)
+            return layers.BatchNormalization(momentum=momentum)(x)
+
+        inputs = keras.Input(shape)
+        x = layers.ReLU()(dense_bn(layers.Flatten()(inputs)))
+        for _ in range(blocks):
+            y = dense_bn(layers.ReLU()(dense_bn(x)))
+            x = layers.ReLU()(layers.Add()([y, x]) if residual else y)
+        return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+
+    x = rng.standard_normal((32, *shape)).astype("float32")  # each unit's sign varies
+    errors, params = {}, {}
+    for residual in (False, True):
+        want = reference(residual)
+        weights = [rng.normal(0.0, 1.0, w.shape).astype("float32") for w in want.get_weights()]
+        weights = [np.abs(w) + 0.5 if "variance" in v.path else w  # BN's moving variance > 0
+                   for w, v in zip(weights, want.weights)]  # fmt: skip
+        want.set_weights(weights)
+        got = ns["build_net"](shape, blocks, units=units, residual=residual, bn_momentum=momentum)
+        kind = "residual" if residual else "plain"
+        params[kind] = (got.count_params(), want.count_params())
+        try:
+            got.set_weights(weights)
+        except ValueError:  # other weight shapes: a different network
+            errors[kind] = float("inf")
+            continue
+        # The features under the classifier (a saturated softmax could hide a difference).
+        out, ref = (keras.ops.convert_to_numpy(
+            keras.Model(m.input, m.layers[-1].input)(x, training=False)) for m in (got, want))  # fmt: skip
+        errors[kind] = float(np.abs(out - ref).max() / (1.0 + np.abs(ref).max()))
+    return labkit.within(
+        f"build_net's plain and residual networks ({blocks} blocks of width {units}) compute a "
+        "reference Dense-BN-ReLU-Dense-BN(+x)-ReLU network's features with the same weights "
+        "(max |difference| under the classifier, relative to the largest feature)",
+        max(errors.values()), 1e-5, errors=errors, params=params,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -77,6 +77,10 @@ def one_neuron(n_features: int, *, alpha: float, l2: float, m: int) -> keras.Mod
     Keras adds ``L2(c) = c * sum(w^2)`` to the mean loss; the notes add (lambda / 2m) ||w||^2,
     so c = lambda / (2m) with m the number of training examples.
     """
+    # Build it: one Dense unit named "neuron" with a sigmoid, kernel and bias starting at zero,
+    # its kernel under Keras's L2(lambda / 2m) (none for lambda = 0); compile it with plain SGD
+    # at rate alpha and the binary cross-entropy loss (and an "accuracy" metric).
+    ### BEGIN SOLUTION
     reg = keras.regularizers.L2(l2 / (2 * m)) if l2 > 0 else None
     inputs = keras.Input((n_features,), name="pixels")
     outputs = keras.layers.Dense(
@@ -88,6 +92,7 @@ def one_neuron(n_features: int, *, alpha: float, l2: float, m: int) -> keras.Mod
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
+    ### END SOLUTION
     return model
 
 
@@ -219,6 +224,33 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_one_neuron(ns: dict) -> dict:
+    """one_neuron trained by full-batch SGD takes the notes' NumPy gradient-descent steps."""
+    rng = np.random.default_rng()
+    m, n = int(rng.integers(20, 60)), int(rng.integers(2, 9))
+    alpha, l2, steps = float(rng.uniform(0.2, 1.0)), float(rng.uniform(1.0, 3.0)), 8
+    x = rng.normal(size=(m, n)).astype(np.float32).astype(np.float64)  # exact in float32
+    y = (x @ rng.normal(size=n) + 0.5 * rng.normal(size=m) > 0).astype(np.float64)
+    y[:2] = [0.0, 1.0]  # both classes
+    model = ns["one_neuron"](n, alpha=alpha, l2=l2, m=m)
+    model.run_eagerly = True  # 8 steps: tracing a train function would cost more
+    model.fit(x, y[:, None], batch_size=m, epochs=steps, shuffle=False, verbose=0)
+    kernel, bias = model.get_layer("neuron").get_weights()
+    got = np.r_[kernel[:, 0], bias]
+    want = logistic.fit(x, y, alpha=alpha, n_iterations=steps, l2=l2)
+    want = np.r_[want.w, want.b]
+    error = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+    return labkit.within(
+        f"one_neuron({n}, alpha={alpha:.2f}, l2={l2:.2f}, m={m}) trained by {steps} full-batch "
+        "SGD steps on fresh data lands on the notes' NumPy gradient descent (max |difference|)",
+        error, 1e-4, shape=list(got.shape),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

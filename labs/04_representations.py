@@ -69,7 +69,11 @@ def circle_and_ring(
 
 def to_polar(xy: np.ndarray) -> np.ndarray:
     """(x, y) -> (r, theta) with theta = atan2(y, x) in (-pi, pi]."""
+    # Return the points (m, 2) in polar coordinates (m, 2): the radius r = sqrt(x^2 + y^2) and
+    # the angle theta in (-pi, pi] of the right quadrant (np.hypot, np.arctan2).
+    ### BEGIN SOLUTION
     return np.c_[np.hypot(xy[:, 0], xy[:, 1]), np.arctan2(xy[:, 1], xy[:, 0])]
+    ### END SOLUTION
 
 
 def run(cfg: Config) -> dict:
@@ -134,6 +138,27 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_to_polar(ns: dict) -> dict:
+    """to_polar gives each point's modulus and argument as a complex number, on fresh points."""
+    rng = np.random.default_rng()
+    m = int(rng.integers(5, 50))
+    xy = rng.normal(size=(m, 2)) * rng.uniform(0.1, 10.0)  # every quadrant, any scale
+    xy[0] = -np.abs(xy[0])  # at least one point with x < 0 and y < 0 (third quadrant)
+    polar = np.asarray(ns["to_polar"](xy), dtype=np.float64)
+    z = xy[:, 0] + 1j * xy[:, 1]
+    want = np.c_[np.abs(z), np.angle(z)]
+    error = float(np.max(np.abs(polar - want))) if polar.shape == want.shape else float("inf")
+    return labkit.within(
+        f"to_polar gives (|z|, arg z) of {m} fresh points z = x + iy in every quadrant "
+        "(max |difference| from numpy's complex abs and angle)",
+        error, 1e-12, shape=list(polar.shape),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

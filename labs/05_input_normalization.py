@@ -52,11 +52,15 @@ def curvature(x: np.ndarray, w: np.ndarray, b: float, l2: float) -> np.ndarray:
 
     ``x`` gets a leading column of ones for the bias (which the L2 term leaves out).
     """
+    # The Hessian (n + 1, n + 1), bias first: (1/m) Xb^T diag(a (1 - a)) Xb with Xb = [1, x] and
+    # a = sigmoid(x w + b) (logistic.predict_proba), plus l2/m on the weights' diagonal only.
+    ### BEGIN SOLUTION
     m = len(x)
     xb = np.c_[np.ones(m), x]
     a = logistic.predict_proba(x, w, b)
     penalty = np.diag(np.r_[0.0, np.full(x.shape[1], l2 / m)])
     return xb.T @ (xb * (a * (1 - a))[:, None]) / m + penalty
+    ### END SOLUTION
 
 
 def safe_learning_rate(x: np.ndarray, l2: float) -> float:
@@ -70,6 +74,16 @@ def safe_learning_rate(x: np.ndarray, l2: float) -> float:
     return 1.0 / (np.linalg.eigvalsh(xb.T @ xb / m).max() / 4 + l2 / m)
 
 
+def standardize(xs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every split of ``xs`` (split name -> x (m, n)) standardized with the training statistics."""
+    # Fit each feature's mean and standard deviation on xs["train"] only (a feature that never
+    # varies there keeps the scale 1, as StandardScaler does), then apply them to every split.
+    ### BEGIN SOLUTION
+    scaler = StandardScaler().fit(xs["train"])  # training statistics only
+    return {k: scaler.transform(x) for k, x in xs.items()}
+    ### END SOLUTION
+
+
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
@@ -77,11 +91,8 @@ def run(cfg: Config) -> dict:
     # arrays: everything here is NumPy gradient descent or scikit-learn.
     sets = binary_digits(cfg.positive, cfg.negative)
     splits = {k: float64_arrays(ds) for k, ds in sets.items()}
-    scaler = StandardScaler().fit(splits["train"][0])  # training statistics only
-    inputs = {
-        "raw": {k: x for k, (x, _) in splits.items()},
-        "normalized": {k: scaler.transform(x) for k, (x, _) in splits.items()},
-    }
+    raw = {k: x for k, (x, _) in splits.items()}
+    inputs = {"raw": raw, "normalized": standardize(raw)}
     y, y_test = splits["train"][1], splits["test"][1]
 
     # The same GD on raw and on normalized inputs, each at its own safe rate 1/L, measured
@@ -138,6 +149,62 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_standardize(ns: dict) -> dict:
+    """standardize uses the training split's statistics for every split (vs StandardScaler)."""
+    rng = np.random.default_rng()
+    n = int(rng.integers(2, 9))
+    center, spread = rng.normal(0, 5, n), rng.uniform(0.1, 10.0, n)
+    xs = {  # val and test drawn elsewhere: their own statistics would give other numbers
+        k: center + spread * rng.normal(shift, 1.0, (int(rng.integers(10, 60)), n))
+        for k, shift in (("train", 0.0), ("val", 1.0), ("test", -1.0))
+    }
+    for x in xs.values():
+        x[:, 0] = 3.0  # a feature that never varies, as the digits' corner pixels
+    got = ns["standardize"](xs)
+    scaler = StandardScaler().fit(xs["train"])
+    errors = [
+        float(np.max(np.abs(np.asarray(got[k]) - scaler.transform(x))))
+        if np.shape(got.get(k)) == x.shape
+        else float("inf")
+        for k, x in xs.items()
+    ]
+    return labkit.within(
+        f"standardize gives StandardScaler fitted on the training split, on fresh {n}-feature "
+        "train, val and test splits with a constant feature (max |difference|)",
+        max(errors), 1e-9,
+    )  # fmt: skip
+
+
+def check_curvature(ns: dict) -> dict:
+    """curvature gives the Hessian of the regularized cost by nested GradientTapes."""
+    import tensorflow as tf  # the twin: autodiff of the cost, twice
+
+    rng = np.random.default_rng()
+    m, n = int(rng.integers(10, 50)), int(rng.integers(1, 7))
+    x, y = rng.normal(size=(m, n)), rng.integers(0, 2, m).astype(np.float64)
+    w, b, l2 = rng.normal(size=n), float(rng.normal()), float(rng.uniform(0.1, 3.0))
+    theta = tf.Variable(np.r_[b, w])  # bias first, as curvature orders them
+    xb = tf.constant(np.c_[np.ones(m), x])
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            z = tf.linalg.matvec(xb, theta)
+            cost = tf.reduce_mean(y * tf.nn.softplus(-z) + (1 - y) * tf.nn.softplus(z))
+            cost += l2 / (2 * m) * tf.reduce_sum(theta[1:] ** 2)
+        grad = inner.gradient(cost, theta)
+    want = outer.jacobian(grad, theta).numpy()
+    got = np.asarray(ns["curvature"](x, w, b, l2))
+    error = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+    return labkit.within(
+        f"curvature gives the Hessian of the cost with L2 strength {l2:.2f} by nested "
+        f"GradientTapes on fresh data ({m} examples, {n} features; max |difference|)",
+        error, 1e-10, shape=list(got.shape),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -56,6 +56,54 @@ def tf_reference(name: str):
     }[name]
 
 
+def activations(z: np.ndarray) -> dict[str, np.ndarray]:
+    """Each activation of the notes at ``z`` (float64), by name (:data:`act.ACTIVATIONS`'s)."""
+    # Return {name: g(z)} in NumPy for step (1 from 0 on), sign, linear, piecewise_linear
+    # (z + 1/2 clipped to [0, 1]), sigmoid (from e^-|z|: no overflow), tanh, relu, softplus
+    # ln(1 + e^z) (np.logaddexp), arctan, prelu (0.25 z below 0) and elu (e^z - 1 below 0).
+    ### BEGIN SOLUTION
+    e = np.exp(-np.abs(z))  # in (0, 1]
+    return {
+        "step": np.where(z >= 0, 1.0, 0.0),
+        "sign": np.sign(z),
+        "linear": z,
+        "piecewise_linear": np.clip(z + 0.5, 0.0, 1.0),
+        "sigmoid": np.where(z >= 0, 1 / (1 + e), e / (1 + e)),
+        "tanh": np.tanh(z),
+        "relu": np.maximum(z, 0.0),
+        "softplus": np.logaddexp(0.0, z),
+        "arctan": np.arctan(z),
+        "prelu": np.where(z < 0, 0.25 * z, z),
+        "elu": np.where(z < 0, np.expm1(np.minimum(z, 0.0)), z),
+    }
+    ### END SOLUTION
+
+
+def derivatives(z: np.ndarray) -> dict[str, np.ndarray]:
+    """The hand-written derivative g'(z) of each activation at ``z`` (float64), by name."""
+    f = activations(z)
+    # Return {name: g'(z)} in NumPy, as the notes write them, from the values f = {name: g(z)}:
+    # 0 for step and sign, 1 for linear, 1 inside (-1/2, 1/2) for piecewise_linear, s (1 - s)
+    # for the sigmoid s, 1 - tanh^2, relu's 1 from 0 on, the sigmoid for softplus,
+    # 1 / (1 + z^2) for arctan, prelu's 0.25 below 0, elu's f(z) + 1 below 0.
+    ### BEGIN SOLUTION
+    s = f["sigmoid"]
+    return {
+        "step": np.zeros_like(z),
+        "sign": np.zeros_like(z),
+        "linear": np.ones_like(z),
+        "piecewise_linear": ((z > -0.5) & (z < 0.5)).astype(float),
+        "sigmoid": s * (1 - s),
+        "tanh": 1 - f["tanh"] ** 2,
+        "relu": (z >= 0).astype(float),
+        "softplus": s,
+        "arctan": 1 / (z**2 + 1),
+        "prelu": np.where(z < 0, 0.25, 1.0),
+        "elu": np.where(z < 0, f["elu"] + 1.0, 1.0),
+    }
+    ### END SOLUTION
+
+
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
@@ -63,17 +111,19 @@ def run(cfg: Config) -> dict:
     # its autodiff gradient, on a grid of z.
     z = np.linspace(-cfg.z_max, cfg.z_max, cfg.points)
     z_off = z + 1e-3  # autodiff at kinks is a convention: compare off the kinks
+    values, slopes = activations(z), derivatives(z)
+    values_off, slopes_off = activations(z_off), derivatives(z_off)
     table, value_diff, grad_diff = {}, {}, {}
-    for name, (f, df) in act.ACTIVATIONS.items():
-        table[name] = (f(z), df(z))
+    for name in act.ACTIVATIONS:  # the notes' table, in its order
+        table[name] = (values[name], slopes[name])
         t = tf.constant(z_off, tf.float64)
         with tf.GradientTape() as tape:
             tape.watch(t)
             ref = tf_reference(name)(t)
-        value_diff[name] = float(np.abs(f(z_off) - ref.numpy()).max())
+        value_diff[name] = float(np.abs(values_off[name] - ref.numpy()).max())
         grad = tape.gradient(ref, t)
         grad = np.zeros_like(z_off) if grad is None else grad.numpy()
-        grad_diff[name] = float(np.abs(df(z_off) - grad).max())
+        grad_diff[name] = float(np.abs(slopes_off[name] - grad).max())
     metrics = {
         "max_abs_diff_vs_tensorflow": value_diff,
         "max_abs_diff_derivative_vs_autodiff": grad_diff,
@@ -110,6 +160,61 @@ def run(cfg: Config) -> dict:
     ]
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def _fresh_z(rng) -> np.ndarray:
+    """Fresh points in a random range, none within 1e-6 of a kink (0 and +-1/2)."""
+    z = rng.uniform(-1, 1, int(rng.integers(20, 300))) * rng.uniform(0.6, 12.0)
+    kinks = np.array([-0.5, 0.0, 0.5])
+    return z[np.abs(z[:, None] - kinks).min(axis=1) > 1e-6]
+
+
+def _worst(got: dict, want: dict) -> tuple[float, str]:
+    """The largest |difference| over every activation, and the activation it comes from."""
+    errors = {
+        name: float(np.max(np.abs(np.asarray(got[name], np.float64) - w)))
+        if name in got and np.shape(got[name]) == w.shape
+        else float("inf")
+        for name, w in want.items()
+    }
+    worst = max(errors, key=errors.get)
+    return errors[worst], worst
+
+
+def check_activations(ns: dict) -> dict:
+    """activations gives TensorFlow/Keras's values on fresh points."""
+    z = _fresh_z(np.random.default_rng())
+    t = tf.constant(z, tf.float64)
+    want = {name: tf_reference(name)(t).numpy() for name in act.ACTIVATIONS}
+    error, worst = _worst(ns["activations"](z), want)
+    return labkit.within(
+        f"activations gives TensorFlow/Keras's values at {len(z)} fresh points in "
+        f"[{z.min():.2f}, {z.max():.2f}] (max |difference|, largest for {worst})",
+        error, 1e-12,
+    )  # fmt: skip
+
+
+def check_derivatives(ns: dict) -> dict:
+    """derivatives gives TensorFlow's autodiff gradients on fresh points off the kinks."""
+    z = _fresh_z(np.random.default_rng())
+    want = {}
+    for name in act.ACTIVATIONS:
+        t = tf.constant(z, tf.float64)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            ref = tf_reference(name)(t)
+        grad = tape.gradient(ref, t)
+        want[name] = np.zeros_like(z) if grad is None else grad.numpy()
+    error, worst = _worst(ns["derivatives"](z), want)
+    return labkit.within(
+        f"derivatives gives TensorFlow's autodiff gradients at {len(z)} fresh points in "
+        f"[{z.min():.2f}, {z.max():.2f}], off the kinks (max |difference|, largest for {worst})",
+        error, 1e-12,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

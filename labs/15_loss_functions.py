@@ -77,8 +77,12 @@ class Config(labkit.TrainConfig):
 def squared_error(y_true, y_pred):
     """Squared error between the softmax output and the one-hot label, summed over the classes
     (per example): the notes' MSE for a classifier."""
+    # With keras.ops: the integer labels y_true (batch,) or (batch, 1) as one-hot rows (batch, 10),
+    # then the squared difference from y_pred summed over the 10 classes: one value per example.
+    ### BEGIN SOLUTION
     labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
     return keras.ops.sum(keras.ops.square(y_pred - keras.ops.one_hot(labels, CLASSES)), axis=-1)
+    ### END SOLUTION
 
 
 LOSSES = {"cross-entropy": "sparse_categorical_crossentropy", "squared error": squared_error}
@@ -224,6 +228,10 @@ def output_gradients(model: keras.Model, x, y) -> tuple[dict[str, np.ndarray], n
     the summed loss are the per-example gradients."""
     logits = keras.Model(model.input, model.get_layer("predictions").output)(x, training=False)
     y = tf.convert_to_tensor(y)
+    # Under a persistent tf.GradientTape that watches the logits: the softmax layer's output
+    # `probs`, each loss per example (sparse cross-entropy from the logits, squared_error from
+    # probs), summed over the examples; then `norms`: the rows' norms of each sum's gradient.
+    ### BEGIN SOLUTION
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(logits)  # (n, 10)
         probs = model.get_layer("softmax")(logits)
@@ -235,6 +243,7 @@ def output_gradients(model: keras.Model, x, y) -> tuple[dict[str, np.ndarray], n
         }
         totals = {k: tf.reduce_sum(v) for k, v in losses.items()}
     norms = {k: tf.norm(tape.gradient(t, logits), axis=1).numpy() for k, t in totals.items()}
+    ### END SOLUTION
     return norms, probs.numpy()
 
 
@@ -258,6 +267,59 @@ class _AccuracyEvery(keras.callbacks.Callback):
         if self.steps % self.every == 0:
             probs = keras.ops.convert_to_numpy(self.model(self.x, training=False))
             self.accuracy.append(float((probs.argmax(1) == self.y).mean()))
+
+
+### BEGIN HIDDEN TESTS
+def check_squared_error(ns: dict) -> dict:
+    """squared_error is Keras's mean squared error times the 10 classes, on fresh outputs."""
+    rng = np.random.default_rng()
+    n = int(rng.integers(3, 40))
+    labels = rng.integers(0, CLASSES, n)
+    probs = rng.dirichlet(np.full(CLASSES, 0.5), n).astype(np.float32)  # (n, 10) rows sum to 1
+    y_true = labels if rng.random() < 0.5 else labels[:, None].astype(np.float32)  # as Keras may
+    got = keras.ops.convert_to_numpy(ns["squared_error"](y_true, probs))
+    one_hot = np.eye(CLASSES, dtype=np.float32)[labels]
+    want = keras.ops.convert_to_numpy(keras.losses.mean_squared_error(one_hot, probs)) * CLASSES
+    error = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+    return labkit.within(
+        f"squared_error gives each of {n} fresh examples 10 x Keras's mean squared error between "
+        f"the one-hot label and the softmax output (labels shaped {list(np.shape(y_true))}; "
+        "max |difference|)",
+        error, 1e-5, shape=list(got.shape),
+    )  # fmt: skip
+
+
+def check_output_gradients(ns: dict) -> dict:
+    """output_gradients gives the per-example gradient norms of the closed forms (fresh MLP)."""
+    rng = np.random.default_rng()
+    n, d = int(rng.integers(4, 30)), int(rng.integers(3, 12))
+    model = mlp(hidden=(int(rng.integers(4, 16)),), input_shape=(d,), classifier_activation=None)
+    model = keras.Model(model.input, keras.layers.Softmax(name="softmax")(model.output))
+    x = (3.0 * rng.normal(size=(n, d))).astype(np.float32)  # large inputs: some sure outputs
+    y = rng.integers(0, CLASSES, n)
+    norms, probs = ns["output_gradients"](model, x, y)
+    logits = keras.Model(model.input, model.get_layer("predictions").output)(x)
+    p = tf.nn.softmax(tf.cast(logits, tf.float64)).numpy()  # (n, 10)
+    diff = p - np.eye(CLASSES)[y]  # the cross-entropy's gradient with respect to the logits
+    # The squared error's: the softmax Jacobian diag(p) - p p^T times 2 (p - y).
+    mse = 2 * (p * diff - p * np.sum(p * diff, axis=1, keepdims=True))
+    want = {"cross-entropy": diff, "squared error": mse}
+    want = {k: np.linalg.norm(g, axis=1) for k, g in want.items()}
+    error = max(
+        float(np.max(np.abs(np.asarray(norms[k]) - w) / (w + 1e-2)))
+        if np.shape(norms.get(k)) == w.shape
+        else float("inf")
+        for k, w in want.items()
+    )
+    error = max(error, float(np.max(np.abs(np.asarray(probs) - p))))
+    return labkit.within(
+        f"output_gradients gives, for {n} fresh examples of a fresh MLP, the norms of p - y and of "
+        "(diag(p) - p p^T) 2 (p - y) (max relative difference, floor 0.01) and its softmax outputs",
+        error, 1e-3,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -37,8 +37,11 @@ MUTANTS = {
            "keras.layers.Dense(10, ", "build_model"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),
+    "37": ("for i, enc in enumerate(encoders, 1):", "for i, enc in enumerate(encoders[1:], 2):",
+           "pretrained_classifier"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',
            'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
+    "54": ("weighted[len(weighted) - k :]", "weighted[-k:]", "unfreeze_top"),
 }  # fmt: skip
 
 

@@ -35,6 +35,8 @@ MUTANTS = {
            "optimizer.apply_gradients(zip([2 * g for g in grads],", "low_level_loop"),
     "14": ("keras.layers.Dropout(cfg.dropout),\n            keras.layers.Dense(10, ",
            "keras.layers.Dense(10, ", "build_model"),
+    "20": ("return np.minimum.accumulate(values) - fn.optimum",
+           "return np.asarray(values) - fn.optimum", "regret"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),
     "37": ("for i, enc in enumerate(encoders, 1):", "for i, enc in enumerate(encoders[1:], 2):",

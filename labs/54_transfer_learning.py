@@ -17,8 +17,10 @@ softmax, the upper, task-specific layers (S4, C5, F6, output) replaced, (3) cont
 C5 as well (``--reuse-up-to flatten``) shows why the upper layers are replaced: C5 sees the
 whole 5x5 map, so it is a task-A specific layer. Task-B training images are augmented on the fly
 by the loader's augment hook (Keras RandomRotation, RandomTranslation, RandomZoom).
-reuse/freeze/unfreeze are dlcourse.training.transfer's; all training goes through
-dlcourse.training.fit; every draw is scored on the same task-B test split.
+reuse_layers is dlcourse.training.transfer's; freezing the reused layers under a new softmax and
+unfreezing the top ones are the lab's own (its exercises, checked against transfer.add_head,
+freeze and unfreeze_top); all training goes through dlcourse.training.fit; every draw is scored
+on the same task-B test split.
 """
 
 from __future__ import annotations

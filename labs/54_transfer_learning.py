@@ -266,9 +266,8 @@ def check_unfreeze_top(ns: dict) -> dict:
     model_a = keras.Sequential([keras.Input((int(rng.integers(2, 6)),)), layers[0],
                                 keras.layers.Dropout(0.1), *layers[1:]])  # fmt: skip
 
-    def trainable(unfreeze, k):  # which layers of a frozen copy of A are trainable after it
-        frozen = transfer.freeze(keras.models.clone_model(model_a))
-        return [layer.trainable for layer in unfreeze(frozen, k).layers]
+    def trainable(unfreeze, k):  # which layers of A, all frozen first, are trainable after it
+        return [layer.trainable for layer in unfreeze(transfer.freeze(model_a), k).layers]
 
     got = {k: trainable(ns["unfreeze_top"], k) for k in range(n + 1)}
     want = {k: trainable(transfer.unfreeze_top, k) for k in range(n + 1)}

@@ -131,7 +131,11 @@ def synthetic_study(cfg: Config, folder: Path) -> dict:
 
 def _regret(oracle, fn, tmp: str, name: str) -> np.ndarray:
     values = testfunctions.drive(oracle, fn, tmp, name)["values"]
+    # The simple regret after each trial (a NumPy array, one entry per trial): the best value
+    # found so far (the objective is minimized) minus the function's known minimum fn.optimum.
+    ### BEGIN SOLUTION
     return np.minimum.accumulate(values) - fn.optimum
+    ### END SOLUTION
 
 
 def run(cfg: Config) -> dict:
@@ -197,6 +201,37 @@ def run(cfg: Config) -> dict:
     shutil.rmtree(out / "tuning_again", ignore_errors=True)
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_regret(ns: dict) -> dict:
+    """_regret's best-so-far regret, on a fresh random search of a fresh test function."""
+    rng = np.random.default_rng()
+    name = str(rng.choice(sorted(testfunctions.FUNCTIONS)))
+    fn = testfunctions.FUNCTIONS[name]
+    trials, seed = int(rng.integers(8, 13)), int(rng.integers(1e6))  # 8+: never sorted by luck
+
+    def oracle():  # two identical searches: the student's regret and the reference values
+        o = oracles.RandomSearchOracle(objective=testfunctions.objective(), max_trials=trials,
+                                       seed=seed, hyperparameters=fn.space())  # fmt: skip
+        o.verbose = 0
+        return o
+
+    with tempfile.TemporaryDirectory() as tmp:
+        got = np.asarray(ns["_regret"](oracle(), fn, tmp, "student"), dtype=float)
+        values = testfunctions.drive(oracle(), fn, tmp, "reference")["values"]
+    want = np.array([min(values[: t + 1]) for t in range(len(values))]) - fn.optimum
+    return labkit.within(
+        f"_regret: the best-so-far value minus the optimum after each of {trials} random "
+        f"trials on {name}",
+        float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf"),
+        1e-9,
+        regret=got.tolist(),
+        expected=want.tolist(),
+    )
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

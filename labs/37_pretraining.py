@@ -49,6 +49,20 @@ class Config(labkit.TrainConfig):
     QUICK = labkit.quick(hidden=(64, 32), pretrain_epochs=1, finetune_epochs=1, draws=1)
 
 
+def pretrained_classifier(shape, encoders, classes: int, optimizer) -> keras.Model:
+    """The deep sigmoid network of the encoders' sizes, its hidden layers started from the
+    pretrained encoders (copies), under a fresh softmax, compiled for fine-tuning."""
+    model = mlp(hidden=[enc.units for enc in encoders], activation="sigmoid",
+                input_shape=shape, classes=classes)  # fmt: skip
+    # Start hidden layer i (named f"hidden{i}", from 1) from encoder i's weights: copy them
+    # (get_weights / set_weights), so fine-tuning leaves the pretrained stack as it was.
+    ### BEGIN SOLUTION
+    for i, enc in enumerate(encoders, 1):
+        model.get_layer(f"hidden{i}").set_weights(enc.get_weights())
+    ### END SOLUTION
+    return compile_classifier(model, optimizer)
+
+
 def run(cfg: Config) -> dict:
     out = labkit.start(cfg, LAB)
 
@@ -96,9 +110,7 @@ def run(cfg: Config) -> dict:
 
     builds = {
         "sigmoid + SGD, from scratch": sigmoid_scratch,
-        "sigmoid + SGD, pretrained": lambda: pretraining.stacked_classifier(
-            shape, encoders, 10, optimizer=sgd()
-        ),
+        "sigmoid + SGD, pretrained": lambda: pretrained_classifier(shape, encoders, 10, sgd()),
         "ReLU + He + Adam, from scratch": modern,
     }
     acc = {k: [] for k in builds}
@@ -150,6 +162,43 @@ def run(cfg: Config) -> dict:
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_pretrained_classifier(ns: dict) -> dict:
+    """pretrained_classifier copies fresh random encoders like the library's stacked_classifier."""
+    rng = np.random.default_rng()
+    shape = (int(rng.integers(3, 7)), int(rng.integers(3, 7)), 1)
+    sizes = [int(h) for h in rng.integers(2, 9, size=int(rng.integers(1, 4)))]
+    encoders, n_in = [], int(np.prod(shape))
+    for h in sizes:  # trained encoders stand-ins: Dense layers with random weights
+        enc = keras.layers.Dense(h, activation="sigmoid")
+        enc.build((None, n_in))
+        enc.set_weights([rng.normal(size=(n_in, h)), rng.normal(size=h)])
+        encoders.append(enc)
+        n_in = h
+    before = [w for enc in encoders for w in enc.get_weights()]
+    classes = int(rng.integers(2, 6))
+    got = ns["pretrained_classifier"](shape, encoders, classes, keras.optimizers.SGD(0.1))
+    want = pretraining.stacked_classifier(shape, encoders, classes, optimizer="sgd")
+    hidden = [w.numpy() for w in got.weights][: 2 * len(sizes)]
+    copied = len(hidden) == len(before) and all(
+        a.shape == b.shape and np.allclose(a, b) for a, b in zip(hidden, before)
+    )
+    for w in got.weights:  # the copies are the model's own: the encoders must not move
+        w.assign(w + 1.0)
+    kept = all(np.allclose(a, b) for a, b in
+               zip([w for enc in encoders for w in enc.get_weights()], before))  # fmt: skip
+    shapes = [tuple(w.shape) for w in got.weights] == [tuple(w.shape) for w in want.weights]
+    return labkit.claim(
+        f"pretrained_classifier starts its {len(sizes)} hidden layers from copies of the "
+        f"encoders' weights under a {classes}-way softmax (fresh random encoders {sizes})",
+        copied and kept and shapes,
+        weights_copied=copied, encoders_unchanged=kept, same_shapes_as_library=shapes,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

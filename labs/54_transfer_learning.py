@@ -17,8 +17,10 @@ softmax, the upper, task-specific layers (S4, C5, F6, output) replaced, (3) cont
 C5 as well (``--reuse-up-to flatten``) shows why the upper layers are replaced: C5 sees the
 whole 5x5 map, so it is a task-A specific layer. Task-B training images are augmented on the fly
 by the loader's augment hook (Keras RandomRotation, RandomTranslation, RandomZoom).
-reuse/freeze/unfreeze are dlcourse.training.transfer's; all training goes through
-dlcourse.training.fit; every draw is scored on the same task-B test split.
+reuse_layers is dlcourse.training.transfer's; freezing the reused layers under a new softmax and
+unfreezing the top ones are the lab's own (its exercises, checked against transfer.add_head,
+freeze and unfreeze_top); all training goes through dlcourse.training.fit; every draw is scored
+on the same task-B test split.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from dlcourse.data.augment import keras_augmenter
 from dlcourse.labkit import arg
 from dlcourse.models import create_model
 from dlcourse.training import fit
-from dlcourse.training.transfer import add_head, freeze, reuse_layers, unfreeze_top
+from dlcourse.training.transfer import reuse_layers
 
 LAB = labkit.lab_name(__file__)
 TASK_A, TASK_B = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
@@ -92,6 +94,35 @@ def compiled(model: keras.Model, lr: float) -> keras.Model:
     return model
 
 
+def frozen_under_new_head(base: keras.Model, classes: int) -> keras.Model:
+    """``base`` frozen, under a new softmax: the reused layers keep their weights while only
+    the new head learns the new task."""
+    # Freeze every layer of `base` (layer.trainable = False), flatten its output if it is a
+    # feature map, put a new Dense(classes, softmax) on it and return the keras.Model from
+    # base's inputs to that softmax.
+    ### BEGIN SOLUTION
+    for layer in base.layers:
+        layer.trainable = False
+    x = base.output
+    if len(x.shape) > 2:  # a feature map (batch, h, w, maps) -> (batch, h * w * maps)
+        x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="new_task_output")(x)
+    return keras.Model(base.inputs, outputs, name="new_task")
+    ### END SOLUTION
+
+
+def unfreeze_top(model: keras.Model, k: int) -> keras.Model:
+    """Make the top ``k`` layers with weights of ``model`` trainable again (recompile after)."""
+    # The layers with weights (layer.weights not empty), bottom to top: set the top k of them
+    # trainable (k = 0: none).
+    ### BEGIN SOLUTION
+    weighted = [layer for layer in model.layers if layer.weights]
+    for layer in weighted[len(weighted) - k :]:
+        layer.trainable = True
+    ### END SOLUTION
+    return model
+
+
 def task_b(cfg: Config, model_a: keras.Model, train, test) -> dict[str, float]:
     """One label draw: task-B test accuracy of the three ways (scratch, frozen, fine-tuned)."""
     epochs = {"scratch": cfg.epochs_b, "frozen": cfg.epochs_b, "fine_tuned": cfg.epochs_fine}
@@ -103,7 +134,7 @@ def task_b(cfg: Config, model_a: keras.Model, train, test) -> dict[str, float]:
     base = reuse_layers(model_a, n_layers=cfg.reuse_up_to)  # a fresh clone for every draw
 
     def frozen():  # the lower conv layers, frozen, under a new softmax
-        return compiled(add_head(freeze(base), n_classes=len(TASK_B)), cfg.learning_rate)
+        return compiled(frozen_under_new_head(base, len(TASK_B)), cfg.learning_rate)
 
     def fine_tuned():  # continues from `frozen`: the top reused layers learn again, slowly
         unfreeze_top(base, cfg.unfreeze)
@@ -185,6 +216,69 @@ def run(cfg: Config) -> dict:
     }
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_frozen_under_new_head(ns: dict) -> dict:
+    """frozen_under_new_head freezes a fresh CNN's lower layers under a new softmax, like the
+    library's transfer.add_head(transfer.freeze(base))."""
+    import warnings
+
+    from dlcourse.training import transfer
+
+    rng = np.random.default_rng()
+    side, maps = int(rng.integers(8, 13)), [int(m) for m in rng.integers(2, 6, size=2)]
+    model_a = keras.Sequential([
+        keras.Input((side, side, int(rng.integers(1, 4)))),
+        keras.layers.Conv2D(maps[0], 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(maps[1], 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(int(rng.integers(3, 9)), activation="relu"),
+        keras.layers.Dense(4, activation="softmax"),
+    ])  # fmt: skip
+    n_layers, classes = int(rng.integers(1, 4)), int(rng.integers(2, 7))
+    got = ns["frozen_under_new_head"](transfer.reuse_layers(model_a, n_layers), classes)
+    want = transfer.add_head(transfer.freeze(transfer.reuse_layers(model_a, n_layers)), classes)
+    shapes = [tuple(w.shape) for w in got.weights] == [tuple(w.shape) for w in want.weights]
+    trainable = transfer.n_trainable(got)
+    x = rng.random((3, *model_a.input_shape[1:]))
+    with warnings.catch_warnings():  # Keras: inputs given as a tensor, not as a list of one
+        warnings.simplefilter("ignore")
+        probs = np.asarray(got(x))
+    softmax = probs.shape == (3, classes) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    return labkit.claim(
+        f"frozen_under_new_head freezes the {n_layers} reused layers of a fresh CNN and trains "
+        f"only a new {classes}-way softmax",
+        shapes and softmax and trainable == transfer.n_trainable(want),
+        same_shapes_as_library=shapes, softmax_output=softmax, trainable_params=trainable,
+        expected_trainable_params=transfer.n_trainable(want),
+    )  # fmt: skip
+
+
+def check_unfreeze_top(ns: dict) -> dict:
+    """unfreeze_top makes the same layers trainable as the library's, on a fresh frozen CNN."""
+    from dlcourse.training import transfer
+
+    rng = np.random.default_rng()
+    n = int(rng.integers(2, 6))  # weight layers, with a weightless Dropout after the first
+    layers = [keras.layers.Dense(int(w), activation="relu") for w in rng.integers(2, 6, size=n)]
+    model_a = keras.Sequential([keras.Input((int(rng.integers(2, 6)),)), layers[0],
+                                keras.layers.Dropout(0.1), *layers[1:]])  # fmt: skip
+
+    def trainable(unfreeze, k):  # which layers of A, all frozen first, are trainable after it
+        return [layer.trainable for layer in unfreeze(transfer.freeze(model_a), k).layers]
+
+    got = {k: trainable(ns["unfreeze_top"], k) for k in range(n + 1)}
+    want = {k: trainable(transfer.unfreeze_top, k) for k in range(n + 1)}
+    return labkit.claim(
+        f"unfreeze_top(k) makes the top k of {n} weight layers of a frozen network trainable "
+        f"again, and only those, for every k in 0..{n}",
+        got == want, trainable=got, expected=want,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

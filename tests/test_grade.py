@@ -50,10 +50,15 @@ MUTANTS = {
            '        y = layers.ReLU()(dense_bn(y, f"block{b}_dense2"))  # F(x)', "build_net"),
     "15": ("totals = {k: tf.reduce_sum(v)", "totals = {k: tf.reduce_mean(v)",
            "output_gradients"),
+    "20": ("return np.minimum.accumulate(values) - fn.optimum",
+           "return np.asarray(values) - fn.optimum", "regret"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),
+    "37": ("for i, enc in enumerate(encoders, 1):", "for i, enc in enumerate(encoders[1:], 2):",
+           "pretrained_classifier"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',
            'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
+    "54": ("weighted[len(weighted) - k :]", "weighted[-k:]", "unfreeze_top"),
 }  # fmt: skip
 
 

@@ -103,19 +103,37 @@ def measure(
 
 
 def code_sha256(path: Path) -> str:
-    """SHA-256 of a lab's code without its header docstring and its hidden checks (``ast.dump``
+    """SHA-256 of a lab's code without its header docstring and its hidden tests (``ast.dump``
     of the rest): editing the prose (the title, the lesson, the description, comments such as
-    the exercise markers) or a grader's ``check_*`` function, which the lab's run never calls,
-    keeps the seeds measured on the code."""
-    tree = ast.parse(path.read_text())
+    the exercise markers) or the grader's ``check_*`` functions and their helpers, which the
+    lab's run never calls, keeps the seeds measured on the code."""
+    text = path.read_text()
+    tree = ast.parse(text)
     if ast.get_docstring(tree) is not None:
         tree.body = tree.body[1:]
+    hidden = _hidden_lines(text)
     tree.body = [
         node
         for node in tree.body
-        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("check_"))
+        if node.lineno not in hidden
+        and not (isinstance(node, ast.FunctionDef) and node.name.startswith("check_"))
     ]
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def _hidden_lines(text: str) -> set[int]:
+    """Line numbers between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (the
+    grader's checks and their helpers, which a lab's run never calls)."""
+    lines, inside = set(), False
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped == "### BEGIN HIDDEN TESTS":
+            inside = True
+        elif stripped == "### END HIDDEN TESTS":
+            inside = False
+        elif inside:
+            lines.add(number)
+    return lines
 
 
 def _with_commit(result: dict) -> dict:

@@ -38,7 +38,11 @@ the BN network trains; at half and twice He's scale the BN network stays within 
 accuracy at He's scale, while the plain network falls at least 0.4 below it (to near chance).
 Not claimed: that BN's best accuracy over the sweep beats the plain network's best. It did on
 most seeds but not on every one: at this budget a well-chosen small rate lets the plain network
-catch up; the metric ``best_val_accuracy`` reports both.
+catch up; the metric ``best_val_accuracy`` reports both. Nor that BN regularizes (the notes:
+"acts like a regularizer"): in probes with this network on 512 digits for 20 epochs (rates 0.03
+and 0.1, seeds 0-5), both networks fit their training digits, and BN's train-validation
+accuracy gap was as wide or wider (at 0.03 wider on 5 of 6 seeds, by up to 0.046) and its
+validation accuracy no higher (-0.048 to +0.014).
 """
 
 from __future__ import annotations

@@ -35,8 +35,11 @@ MUTANTS = {
            "optimizer.apply_gradients(zip([2 * g for g in grads],", "low_level_loop"),
     "14": ("keras.layers.Dropout(cfg.dropout),\n            keras.layers.Dense(10, ",
            "keras.layers.Dense(10, ", "build_model"),
+    "35": ("        if wait >= patience:", "        if wait > patience:", "stop_early"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),
+    "38": ("Dense(units, use_bias=not batch_norm, kernel_initializer=init)",
+           "Dense(units, kernel_initializer=init)", "bn_mlp"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',
            'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
 }  # fmt: skip

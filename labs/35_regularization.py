@@ -21,8 +21,12 @@ that chose the margin 0.02). Dropout's slower convergence: epochs until the trai
 cross-entropy as trained (dropout on: what the optimizer sees) falls below 0.1, 24-32 with
 dropout against 4-5 without. Dropout and underfitting: the overfitting wide network is the one
 dropout helps (its gap shrinks); a 784-4-10 network on all 3,500 training digits cannot fit them
-(training accuracy 0.64-0.89 in the probes) and the same dropout costs it 0.13-0.58 of
-validation accuracy. 4 units rather than 16: wider narrow networks already fit 1,000 digits.
+(training accuracy 0.64-0.89) and the same dropout usually costs it much of its validation
+accuracy (0.13-0.58 on 8 seeds of a probe, 0.29-0.43 on seeds 3, 6 and 8 of the lab), but not
+always: on seed 0 the narrow network without dropout trained worse (0.73 training accuracy, a
+dead unit's lottery) and dropout gained 0.018. So it is reported (metrics
+``underfitting_network``), not claimed. 4 units rather than 16: wider narrow networks already
+fit 1,000 digits.
 Not claimed: what dropout and l2 do to the validation accuracy (a few points at most, by
 different amounts on different seeds: metrics ``val_accuracy``), and the later epoch of their
 validation-loss minimum (metrics ``best_epoch``); augmentation is the one claimed to lift the
@@ -33,7 +37,7 @@ Sparsity: l1 training plus zeroing tiny weights, the fraction of zeros and the a
 Lesson: An overfitting network's validation loss turns up after a few epochs; dropout and l2 each
 shrink its train-validation loss gap, augmentation also lifts its validation accuracy, and early
 stopping keeps the weights from the minimum, better still combined with another regularizer.
-Dropout slows convergence down and hurts a network that underfits. l1 makes weights sparse, and
+Dropout slows convergence down. l1 makes weights sparse, and
 MC dropout is far more unsure of scrambled digits than of real ones.
 """
 
@@ -211,7 +215,8 @@ def run(cfg: Config) -> dict:
                             stopped["early stopping"], val)  # fmt: skip
 
     # Dropout on a network that underfits: one hidden layer of `narrow_units`, trained on all
-    # the training digits, too narrow to fit them; without and with the same dropout.
+    # the training digits, too narrow to fit them; without and with the same dropout (reported,
+    # not claimed: see the docstring).
     narrow_train, _ = variant_data("mnist5k", batch_size=cfg.batch_size, seed=cfg.seed,
                                    take=cfg.narrow_train or None, eval_take=cfg.n_val or None)  # fmt: skip
     narrow = {
@@ -304,9 +309,8 @@ def run(cfg: Config) -> dict:
     # The claims, each against the unregularized baseline (same data, initial weights and
     # batches): dropout and l2 shrink the loss gap; augmentation lowers the validation loss and
     # lifts the accuracy; the baseline's validation loss turns up early and early stopping keeps
-    # the minimum, better combined with a regularizer; dropout converges slower and hurts the
-    # narrow network that underfits; l1 makes weights sparse; MC dropout is unsure of scrambled
-    # digits.
+    # the minimum, better combined with a regularizer; dropout converges slower; l1 makes
+    # weights sparse; MC dropout is unsure of scrambled digits.
     gap, vloss, vacc = (metrics[k] for k in ("train_val_loss_gap", "val_loss", "val_accuracy"))
     conv = metrics["epochs_to_converge"]
     combined = {  # early stopping alone minus early stopping on the regularized run
@@ -354,15 +358,6 @@ def run(cfg: Config) -> dict:
             "takes at least 3 times as many epochs as the unregularized network's to fall below "
             f"{cfg.converged_loss:g} (ratio of epochs; never: epochs + 1)",
             round(conv["dropout"] / conv["baseline"], 2), 3.0, epochs=conv, needs_defaults=True,
-        ),
-        labkit.claim(
-            f"Dropout hurts a network that underfits: a 784-{cfg.narrow_units}-10 network on all "
-            "the training digits (training accuracy below 0.95) loses at least 0.05 of "
-            "validation accuracy to the same dropout",
-            underfit["narrow"]["train_accuracy"] < 0.95
-            and underfit["narrow"]["val_accuracy"] - underfit["narrow + dropout"]["val_accuracy"]
-            >= 0.05,
-            **underfit, needs_defaults=True,
         ),
         labkit.at_least(
             "l1 leaves at least twice as many weights below the pruning threshold as the "

@@ -37,8 +37,12 @@ MUTANTS = {
            "keras.layers.Dense(10, ", "build_model"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),
+    "39": ("tent = np.array([[2.0], [-4.0]])", "tent = np.array([[2.0], [-2.0]])",
+           "sawtooth_net"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',
            'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
+    "56": ('keras.layers.Conv2D(maps, 3, padding="same", activation="relu"',
+           'keras.layers.Conv2D(maps, 3, activation="relu"', "small_cnn"),
 }  # fmt: skip
 
 

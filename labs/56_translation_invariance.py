@@ -22,14 +22,14 @@ trained on the same batches shifted at random by up to 4 pixels (Keras RandomTra
 through the loader's augment hook), loses little at 4 pixels, though the CNN, which never saw a
 shift, still scores higher there (reported, not claimed: the margin varies by seed).
 Pooling, filters and the head, on unshifted test digits, the same training: the CNN with a
-quarter of the filters (4-8-16 maps) scores about 0.1 lower (notes 001: more filters, more
+quarter of the filters (4-8-16 maps) scores 0.06-0.13 lower (seeds 0-9) (notes 001: more filters, more
 accuracy; depth is not varied here). The same CNN with average pooling (2x2 and global) scores
-about 0.1-0.15 lower after 5 epochs: max pooling works better here, though part of it is speed
+0.07-0.15 lower after 5 epochs: max pooling works better here, though part of it is speed
 (the averaging network is still learning). Two conv layers (8, 16 maps) ending in a flatten
 head, with and without 2x2 max pools: without the pools the head has a weight for every
 position, 14 times the parameters, and the network fits its training digits more closely
-than the test digits: its test-minus-training cross-entropy is about 0.11-0.13 against
-0.04-0.05 with the pools (the accuracy gap moves less, 0.01-0.03, and test accuracy is no
+than the test digits: its test-minus-training cross-entropy is 0.11-0.13 against
+0.03-0.06 with the pools (seeds 0-9) (the accuracy gap moves less, 0.01-0.03, and test accuracy is no
 better with the pools: pooling limits overfitting, it did not raise accuracy here). Not
 claimed: that global average pooling limits overfitting. Measured on seeds 0-2 (the CNN above
 with a GAP head against a 2x2 pool and flatten head), its train-test gap was smaller (0.003-0.011

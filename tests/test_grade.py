@@ -59,11 +59,17 @@ MUTANTS = {
            "pretrained_classifier"),
     "38": ("Dense(units, use_bias=not batch_norm, kernel_initializer=init)",
            "Dense(units, kernel_initializer=init)", "bn_mlp"),
+    "39": ("tent = np.array([[2.0], [-4.0]])", "tent = np.array([[2.0], [-2.0]])",
+           "sawtooth_net"),
+    "51": ('keras.layers.MaxPooling2D(2, name="s4")',
+           'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',
            'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
     "54": ("weighted[len(weighted) - k :]", "weighted[-k:]", "unfreeze_top"),
     "55": ('        y = dense_bn(y, f"block{b}_dense2")  # F(x)',
            '        y = layers.ReLU()(dense_bn(y, f"block{b}_dense2"))  # F(x)', "build_net"),
+    "56": ('keras.layers.Conv2D(maps, 3, padding="same", activation="relu"',
+           'keras.layers.Conv2D(maps, 3, activation="relu"', "small_cnn"),
 }  # fmt: skip
 
 

@@ -266,3 +266,17 @@ def versus(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def function_fits(
+    x: np.ndarray, target: np.ndarray, fits: Mapping[str, np.ndarray], *, title: str = ""
+) -> plt.Figure:
+    """A target function of one variable (thick grey) and the named networks' outputs on ``x``."""
+    fig, ax = plt.subplots(figsize=(7.2, 3.6))
+    ax.plot(x, target, color="0.75", lw=4, label="target")
+    for label, y in fits.items():
+        ax.plot(x, y, lw=1, label=label)
+    ax.set(xlabel="x", ylabel="output", title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig

@@ -61,8 +61,30 @@ class Config(labkit.TrainConfig):
         0, "first training (and validation) examples used; 0 = all", check="non_negative"
     )
     schedules: tuple[str, ...] = arg(SCHEDULES, "schedules trained", choices=SCHEDULES)
+    adam_lr: float = arg(
+        0.001, "Adam's rate (Keras's default), constant and under the exponential schedule",
+        check="positive",
+    )  # fmt: skip
 
     QUICK = labkit.quick(n_train=256, epochs=2, finder_steps=20)
+
+
+class Exponential(keras.optimizers.schedules.LearningRateSchedule):
+    """The notes' exponential schedule eta(t) = eta0 10^(-t/r): the rate is divided by 10
+    every r steps (Keras's ExponentialDecay(eta0, decay_steps=r, decay_rate=0.1))."""
+
+    def __init__(self, eta0: float, r: float):
+        self.eta0, self.r = eta0, r
+
+    def __call__(self, step):
+        t = keras.ops.cast(step, "float32")  # the optimizer's step counter, a tensor
+        # Return the rate at step t, eta0 10^(-t / r), with keras.ops.
+        ### BEGIN SOLUTION
+        return self.eta0 * keras.ops.power(10.0, -t / self.r)
+        ### END SOLUTION
+
+    def get_config(self) -> dict:
+        return {"eta0": self.eta0, "r": self.r}
 
 
 def run(cfg: Config) -> dict:
@@ -102,7 +124,7 @@ def run(cfg: Config) -> dict:
     rules = {
         "constant": cfg.eta0,
         "piecewise": size("piecewise"),
-        "exponential": size("exponential"),
+        "exponential": Exponential(cfg.eta0, r=steps * epochs / 3),  # / 10 every third
         "power c=1": size("power", c=1.0),
         "power c=2": size("power", c=2.0),
         "1cycle": size("1cycle"),
@@ -117,6 +139,10 @@ def run(cfg: Config) -> dict:
             [logger, sch.performance_scheduling(0.5, patience=1)] if name == "performance" else []
         )
 
+    def adam_model(lr):
+        m = deep_mlp(shape, 10, depth=cfg.depth, units=cfg.units)
+        return compile_classifier(m, keras.optimizers.Adam(lr))
+
     builds = {k: (lambda s=rules[k]: model(s)) for k in cfg.schedules}
     models, hist = train_variants(
         builds,
@@ -127,6 +153,24 @@ def run(cfg: Config) -> dict:
         folder=out / "train",
         callbacks=callbacks,
     )
+
+    # Adam, constant and under the same exponential rule (eta0 10^(-t/r) from its own rate),
+    # from the same initial weights on the same batches (notes 000: an adaptive optimizer
+    # "automatically reduce[s] the learning rate", so it needs no extra schedule).
+    adam = {}
+    if {"constant", "exponential"} <= set(cfg.schedules):
+        adam_rules = {
+            "Adam, constant": cfg.adam_lr,
+            "Adam, exponential": Exponential(cfg.adam_lr, steps * epochs / 3),
+        }
+        _, adam = train_variants(
+            {k: (lambda s=r: adam_model(s)) for k, r in adam_rules.items()},
+            train,
+            val,
+            epochs=epochs,
+            cfg=cfg,
+            folder=out / "train",
+        )
 
     # Results: the learning rate per step of every rule; training and validation loss per
     # trained schedule; the training loss where each run ended, on the whole training set.
@@ -165,6 +209,33 @@ def run(cfg: Config) -> dict:
         "best": min(hist, key=lambda k: hist[k]["val_loss"][-1]),
     }
 
+    if adam:
+        sgd_and_adam = {f"SGD, {k}": hist[k]["loss"] for k in ("constant", "exponential")}
+        sgd_and_adam.update({k: h["loss"] for k, h in adam.items()})
+        plots.save(
+            plots.curves(
+                sgd_and_adam,
+                ylabel="training loss",
+                title="The same exponential schedule: SGD gains, Adam does not",
+                logy=True,
+            ),
+            out,
+            "adam_vs_sgd_schedule",
+        )
+        adam_loss = final(adam, "loss")
+        metrics["adam"] = {
+            "last_epoch_train_loss": adam_loss,
+            "val_loss": final(adam, "val_loss"),
+            "val_accuracy": final(adam, "val_accuracy"),
+            # constant / scheduled training loss (mean over the last epoch): > 1, the schedule
+            # helped
+            "schedule_gain": {
+                "SGD": round(metrics["last_epoch_train_loss"]["constant"]
+                             / metrics["last_epoch_train_loss"]["exponential"], 4),
+                "Adam": round(adam_loss["Adam, constant"] / adam_loss["Adam, exponential"], 4),
+            },
+        }  # fmt: skip
+
     # The notes' worked examples: 003's decay rules, 000's piecewise constant schedule.
     metrics["notes_examples"] = notes_examples.schedule_examples(out)
 
@@ -196,6 +267,19 @@ def run(cfg: Config) -> dict:
                 "0.05 lower than the constant rate",
                 all(val_loss["constant"] - val_loss[k] >= 0.05 for k in decaying),
                 val_loss={k: val_loss[k] for k in ("constant", *decaying)},
+                needs_defaults=True,
+            )
+        )
+    if "adam" in metrics:
+        gain = metrics["adam"]["schedule_gain"]
+        claims.append(
+            labkit.claim(
+                "Adaptive optimizers need no extra schedule: the exponential schedule that "
+                "lowers SGD's training loss does not lower Adam's (rate 0.001), and SGD's gain "
+                "from it (constant / scheduled training loss, mean over the last epoch) is at "
+                "least 10 times Adam's",
+                gain["Adam"] <= 1 and gain["SGD"] >= 10 * gain["Adam"],
+                gain=gain,
                 needs_defaults=True,
             )
         )

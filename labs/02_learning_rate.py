@@ -228,6 +228,28 @@ def _describe(verdict: dict) -> str:
     return "not converged yet"
 
 
+### BEGIN HIDDEN TESTS
+def check_minibatch_gd(ns: dict) -> dict:
+    """minibatch_gd takes the library's mini-batch steps on fresh random data."""
+    rng = np.random.default_rng()
+    b = int(rng.integers(3, 12))  # the last batch is smaller: m is not a multiple of b
+    m, n = b * int(rng.integers(3, 8)) + int(rng.integers(1, b)), int(rng.integers(1, 5))
+    x = rng.normal(size=(m, n))
+    y = x @ rng.normal(size=n) + rng.normal()
+    seed, eta = int(rng.integers(1000)), float(rng.uniform(0.01, 0.05))
+    path = np.asarray(ns["minibatch_gd"](x, y, eta=eta, batch_size=b, n_epochs=3, seed=seed))
+    want = reg.minibatch_gd(x, y, batch_size=b, n_epochs=3, schedule=lambda t: eta, seed=seed)[1]
+    error = float(np.max(np.abs(path - want))) if path.shape == want.shape else float("inf")
+    return labkit.within(
+        "minibatch_gd takes the library's mini-batch steps (3 epochs, a smaller last batch) on "
+        "fresh random data (max |difference| along the path)",
+        error, 1e-9, shape=list(path.shape), want_shape=list(want.shape),
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
+
+
 def main(argv=None):
     return labkit.cli(run, Config, __doc__, argv)
 

@@ -431,6 +431,63 @@ def _local_minimum_runs(starts, rates, steps: int) -> dict:
     }
 
 
+### BEGIN HIDDEN TESTS
+def check_momentum_step(ns: dict) -> dict:
+    """momentum_step follows keras.optimizers.SGD(momentum, nesterov) on a fresh quadratic."""
+    rng = np.random.default_rng()
+    n = int(rng.integers(2, 6))  # J = theta^T A theta / 2 - c^T theta, curvatures 0.1-10
+    q, curvatures = np.linalg.qr(rng.normal(size=(n, n)))[0], rng.uniform(0.1, 10.0, n)
+    a, c, theta0 = q @ np.diag(curvatures) @ q.T, rng.normal(size=n), 3 * rng.normal(size=n)
+    errors = {}
+    for nesterov in (False, True):
+        lr, beta = float(rng.uniform(0.1, 1.0) / curvatures.max()), float(rng.uniform(0.5, 0.95))
+        optimizer = keras.optimizers.SGD(lr, momentum=beta, nesterov=nesterov)
+        theta = keras.Variable(theta0, dtype="float64")
+        want = [theta.numpy()]
+        for _ in range(12):
+            optimizer.apply_gradients([(a @ theta.numpy() - c, theta)])
+            want.append(theta.numpy())
+        want = np.array(want)
+        path = np.asarray(descend(ns["momentum_step"], lambda t: a @ t - c, theta0, 12, lr=lr,
+                                  beta=beta, nesterov=nesterov))  # fmt: skip
+        scale = max(1.0, float(np.abs(want).max()))
+        errors["nesterov" if nesterov else "momentum"] = (
+            float(np.max(np.abs(path - want))) / scale if path.shape == want.shape else np.inf
+        )
+    return labkit.within(
+        "momentum_step takes Keras SGD's 12 steps with momentum and with Nesterov momentum on "
+        "a fresh random quadratic (max |difference| along the path, relative)",
+        max(errors.values()), 1e-6, errors=errors,
+    )  # fmt: skip
+
+
+def check_rmsprop_step(ns: dict) -> dict:
+    """rmsprop_step follows keras.optimizers.RMSprop on a fresh quadratic."""
+    rng = np.random.default_rng()
+    n = int(rng.integers(2, 6))  # J = theta^T A theta / 2 - c^T theta, curvatures 0.1-10
+    q, curvatures = np.linalg.qr(rng.normal(size=(n, n)))[0], rng.uniform(0.1, 10.0, n)
+    a, c, theta0 = q @ np.diag(curvatures) @ q.T, rng.normal(size=n), 3 * rng.normal(size=n)
+    lr, rho = float(rng.uniform(0.001, 0.1)), float(rng.uniform(0.8, 0.99))
+    optimizer = keras.optimizers.RMSprop(lr, rho=rho)
+    theta = keras.Variable(theta0, dtype="float64")
+    want = [theta.numpy()]
+    for _ in range(12):
+        optimizer.apply_gradients([(a @ theta.numpy() - c, theta)])
+        want.append(theta.numpy())
+    want = np.array(want)
+    path = np.asarray(descend(ns["rmsprop_step"], lambda t: a @ t - c, theta0, 12, lr=lr, rho=rho))
+    scale = max(1.0, float(np.abs(want).max()))
+    error = float(np.max(np.abs(path - want))) / scale if path.shape == want.shape else np.inf
+    return labkit.within(
+        "rmsprop_step takes Keras RMSprop's 12 steps on a fresh random quadratic "
+        "(max |difference| along the path, relative)",
+        error, 1e-6,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
+
+
 def main(argv=None):
     return labkit.cli(run, Config, __doc__, argv)
 

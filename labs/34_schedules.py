@@ -305,6 +305,29 @@ def run(cfg: Config) -> dict:
     return metrics
 
 
+### BEGIN HIDDEN TESTS
+def check_exponential(ns: dict) -> dict:
+    """Exponential gives Keras's ExponentialDecay(eta0, r, 0.1) at fresh steps and rates."""
+    import numpy as np
+
+    rng = np.random.default_rng()
+    eta0, r = float(10 ** rng.uniform(-4, 0)), float(rng.uniform(5, 5000))
+    steps = np.r_[0, rng.integers(1, int(5 * r), 30)]  # up to 5 r: rates down to 1e-5 eta0
+    got = keras.ops.convert_to_numpy(ns["Exponential"](eta0, r)(steps))
+    keras_schedule = keras.optimizers.schedules.ExponentialDecay(eta0, r, decay_rate=0.1)
+    want = keras.ops.convert_to_numpy(keras_schedule(steps))
+    shape_ok = np.shape(got) == np.shape(want)
+    error = float(np.max(np.abs(got / want - 1))) if shape_ok else float("inf")
+    return labkit.within(
+        "Exponential gives Keras's ExponentialDecay(eta0, decay_steps=r, decay_rate=0.1) at "
+        "31 fresh steps, eta0 and r (max relative difference)",
+        error, 1e-4, eta0=eta0, r=r,
+    )  # fmt: skip
+
+
+### END HIDDEN TESTS
+
+
 def main(argv=None):
     return labkit.cli(run, Config, __doc__, argv)
 

@@ -26,6 +26,7 @@ EXERCISE_LABS = [lab.name for lab in labkit.list_labs() if exercise.BEGIN in lab
 # One deliberate mistake per lab, inside a solution region, and the check that must catch it.
 MUTANTS = {
     "01": ("eta * (2.0 / len(xb)", "eta * (1.0 / len(xb)", "batch_gd"),
+    "02": ("2.0 / len(idx) * xi.T", "2.0 / batch_size * xi.T", "minibatch_gd"),
     "06": ("    if n >= 4:\n        ds = ds.cache()", "    if n >= 5:\n        ds = ds.cache()",
            "stage"),
     "10": ("w = w + eta * target * xi", "w = w + eta * xi", "perceptron_epoch"),
@@ -35,6 +36,9 @@ MUTANTS = {
            "optimizer.apply_gradients(zip([2 * g for g in grads],", "low_level_loop"),
     "14": ("keras.layers.Dropout(cfg.dropout),\n            keras.layers.Dense(10, ",
            "keras.layers.Dense(10, ", "build_model"),
+    "33": ("(beta * velocity - lr * g if nesterov else velocity)",
+           "(beta * velocity if nesterov else velocity)", "momentum_step"),
+    "34": ("keras.ops.power(10.0, -t / self.r)", "keras.ops.exp(-t / self.r)", "exponential"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',

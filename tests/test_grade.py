@@ -26,6 +26,7 @@ EXERCISE_LABS = [lab.name for lab in labkit.list_labs() if exercise.BEGIN in lab
 # One deliberate mistake per lab, inside a solution region, and the check that must catch it.
 MUTANTS = {
     "01": ("eta * (2.0 / len(xb)", "eta * (1.0 / len(xb)", "batch_gd"),
+    "02": ("2.0 / len(idx) * xi.T", "2.0 / batch_size * xi.T", "minibatch_gd"),
     "03": ("L2(l2 / (2 * m))", "L2(l2 / m)", "one_neuron"),
     "04": ("np.arctan2(xy[:, 1], xy[:, 0])", "np.arctan(xy[:, 1] / xy[:, 0])", "to_polar"),
     "05": ("{k: scaler.transform(x) for k, x in xs.items()}",
@@ -50,6 +51,9 @@ MUTANTS = {
     "31": ("np.all(np.asarray(a) <= 0, axis=0)", "np.all(np.asarray(a) < 0, axis=0)",
            "dead_fraction"),
     "32": ("w.max(axis=1) - w.min(axis=1)", "w.max(axis=0) - w.min(axis=0)", "unit_spread"),
+    "33": ("(beta * velocity - lr * g if nesterov else velocity)",
+           "(beta * velocity if nesterov else velocity)", "momentum_step"),
+    "34": ("keras.ops.power(10.0, -t / self.r)", "keras.ops.exp(-t / self.r)", "exponential"),
     "35": ("        if wait >= patience:", "        if wait > patience:", "stop_early"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),

@@ -37,8 +37,14 @@ MUTANTS = {
            "keras.layers.Dense(10, ", "build_model"),
     "36": ("        layer.trainable = False\n    outputs",
            "        layer.trainable = True\n    outputs", "reuse_frozen"),
+    "50": ("constant_values=np.nan", "constant_values=0.0", "pool2d"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',
            'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
+    "52": ('Conv2D(c, 3, padding="same", activation="relu",', 'Conv2D(c, 3, activation="relu",',
+           "vgg_block"),
+    "53": ("c_in * filters + (filters if use_bias else 0)", "c_in * filters", "conv_counts"),
+    "70": ("loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)",
+           "loss = tf.reduce_mean(per_example)", "replica_grads"),
 }  # fmt: skip
 
 

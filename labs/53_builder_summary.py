@@ -99,8 +99,8 @@ def conv_counts(
     strides, padding, use_bias)`` layer on a ``(height, width, channels)`` input, from these
     numbers alone (notes 000, "Memory Requirements")."""
     (h, w, c_in), (kh, kw), (sh, sw) = input_shape, kernel_size, strides
-    # Parameters: kh * kw * c_in weights per filter, plus one bias per filter if use_bias.
-    # Output side: ceil(n / s) for "same", (n - k) // s + 1 for "valid"; multiply-adds:
+    # params: kh * kw * c_in weights per filter, plus one bias per filter if use_bias.
+    # Output side: ceil(n / s) for "same", (n - k) // s + 1 for "valid"; macs (multiply-adds):
     # each of the h_out * w_out * filters outputs takes kh * kw * c_in of them.
     ### BEGIN SOLUTION
     params = kh * kw * c_in * filters + (filters if use_bias else 0)

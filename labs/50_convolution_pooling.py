@@ -8,8 +8,9 @@ TensorFlow does, with VALID and SAME padding and any stride, and reproduce the n
 examples, including what one convolutional layer costs in parameters and multiplications.
 ReLU and max pooling may be applied in either order (any activation that never decreases
 commutes with a max); GELU, which dips, or average pooling may not.
-Description: Reproduces the notes' worked examples with the NumPy twins in dlcourse.scratch.conv
-(the 3x3 ReLU example, max pooling a 4x4 map with stride 2 and 1, flattening in both orders,
+Description: Writes convolution and max/average pooling as plain NumPy loops (the lab's
+exercises: padding_widths, conv2d, pool2d; ReLU, flattening and softmax come from the twins in
+dlcourse.scratch.conv) and reproduces the notes' worked examples with them (the 3x3 ReLU example, max pooling a 4x4 map with stride 2 and 1, flattening in both orders,
 the zero-padded 6x6 convolution with f = 3, p = 1, a 1x1 convolution), checks convolution and
 max/avg pooling against tf.nn on random inputs, computes the notes' conv-layer cost example
 (5x5 filters, 200 maps of 150x100, RGB input), and applies the vertical- and horizontal-line
@@ -57,13 +58,77 @@ class Config(labkit.LabConfig):
     QUICK = labkit.quick(random_trials=3, downsample=4)  # a quarter of each side: same pictures
 
 
+def padding_widths(n: int, f: int, s: int, padding) -> tuple[int, int]:
+    """(before, after) padding of a side of ``n`` pixels for an ``f``-wide window, stride ``s``:
+    ``"VALID"`` none, ``"SAME"`` TF's rule (output ``ceil(n / s)``), an int ``p``: p each side."""
+    # VALID: (0, 0); an int p: (p, p); SAME: just enough for ceil(n / s) outputs, that is
+    # total = max((ceil(n / s) - 1) * s + f - n, 0), split in half with the odd one after.
+    ### BEGIN SOLUTION
+    if padding == "VALID":
+        return 0, 0
+    if padding == "SAME":
+        out = -(-n // s)  # ceil(n / s)
+        total = max((out - 1) * s + f - n, 0)
+        return total // 2, total - total // 2
+    return int(padding), int(padding)
+    ### END SOLUTION
+
+
+def conv2d(x: np.ndarray, filters: np.ndarray, stride: int = 1, padding="VALID") -> np.ndarray:
+    """Equation 13-1 with loops: ``x`` (batch, h, w, c) and ``filters`` (fh, fw, c, k) give
+    (batch, out_h, out_w, k), a cross-correlation like ``tf.nn.conv2d``."""
+    fh, fw, _, k = filters.shape
+    # Zero-pad x (np.pad, padding_widths for each side), then slide the filter: output size
+    # (n + before + after - f) // stride + 1 per side; z[:, i, j, :] (z: batch, out_h, out_w,
+    # k) is the window starting at (i * stride, j * stride) times the filters, summed over
+    # (fh, fw, c).
+    ### BEGIN SOLUTION
+    rows = padding_widths(x.shape[1], fh, stride, padding)  # (top, bottom)
+    cols = padding_widths(x.shape[2], fw, stride, padding)  # (left, right)
+    xp = np.pad(x, [(0, 0), rows, cols, (0, 0)])  # zeros around each image
+    out_h, out_w = (xp.shape[1] - fh) // stride + 1, (xp.shape[2] - fw) // stride + 1
+    z = np.zeros((len(x), out_h, out_w, k))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = xp[:, i * stride : i * stride + fh, j * stride : j * stride + fw, :]
+            z[:, i, j, :] = np.tensordot(window, filters, axes=3)  # (batch, k)
+    ### END SOLUTION
+    return z
+
+
+def pool2d(
+    x: np.ndarray, size: int = 2, stride: int | None = None, padding="VALID", mode: str = "max"
+) -> np.ndarray:
+    """Max or average pooling over ``size`` x ``size`` windows (stride: ``size`` by default),
+    each channel on its own, as ``tf.nn.max_pool2d`` / ``tf.nn.avg_pool2d`` compute it."""
+    stride = stride or size
+    # Pad with NaN (padding_widths for each side), so that SAME's padding takes no part: a max
+    # ignores it and an average divides by the real values only (np.nanmax / np.nanmean);
+    # then slide the window as in conv2d, reducing over its (height, width) axes into z
+    # (batch, out_h, out_w, channels).
+    ### BEGIN SOLUTION
+    rows = padding_widths(x.shape[1], size, stride, padding)  # (top, bottom)
+    cols = padding_widths(x.shape[2], size, stride, padding)  # (left, right)
+    xp = np.pad(x.astype(np.float64), [(0, 0), rows, cols, (0, 0)], constant_values=np.nan)
+    out_h, out_w = (xp.shape[1] - size) // stride + 1, (xp.shape[2] - size) // stride + 1
+    reduce = np.nanmax if mode == "max" else np.nanmean
+    z = np.zeros((len(x), out_h, out_w, x.shape[3]))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = xp[:, i * stride : i * stride + size, j * stride : j * stride + size, :]
+            z[:, i, j, :] = reduce(window, axis=(1, 2))  # (batch, channels)
+    ### END SOLUTION
+    return z
+
+
 def worked_examples() -> dict:
-    """The notes' hand examples, as the twins compute them."""
+    """The notes' hand examples, as the lab's loops (and the twins' ReLU, flatten, softmax)
+    compute them."""
     pool = sc.as_nhwc(sc.POOL_EXAMPLE)
-    pooled = sc.pool2d(pool, 2, 2)
-    padded = sc.conv2d(sc.as_nhwc(sc.PADDED_EXAMPLE), sc.EDGE_FILTER[:, :, None, None], padding=1)
+    pooled = pool2d(pool, 2, 2)
+    padded = conv2d(sc.as_nhwc(sc.PADDED_EXAMPLE), sc.EDGE_FILTER[:, :, None, None], padding=1)
     volume = np.arange(6 * 6 * 5, dtype=float).reshape(1, 6, 6, 5) / 100  # notes 002: 6x6x5
-    one_by_one = sc.conv2d(volume, np.ones((1, 1, 5, 2)) / 5)  # two 1x1 filters -> 6x6x2
+    one_by_one = conv2d(volume, np.ones((1, 1, 5, 2)) / 5)  # two 1x1 filters -> 6x6x2
     return {
         "relu_matches_notes": bool((sc.relu(sc.RELU_EXAMPLE) == sc.RELU_EXAMPLE_OUT).all()),
         "max_pool_stride2": pooled[0, :, :, 0].tolist(),
@@ -71,7 +136,7 @@ def worked_examples() -> dict:
             (pooled[0, :, :, 0] == sc.POOL_EXAMPLE_STRIDE2).all()
         ),
         "max_pool_stride1_matches_notes": bool(
-            (sc.pool2d(pool, 2, 1)[0, :, :, 0] == sc.POOL_EXAMPLE_STRIDE1).all()
+            (pool2d(pool, 2, 1)[0, :, :, 0] == sc.POOL_EXAMPLE_STRIDE1).all()
         ),
         "flatten_row_major": sc.flatten(pooled[..., 0])[0].tolist(),
         "flatten_column_major": sc.flatten(pooled[..., 0], order="F")[0].tolist(),
@@ -98,11 +163,11 @@ def compare_with_tf(trials: int, seed: int) -> dict:
         padding = str(rng.choice(sc.PADDINGS))
         x, filt = rng.normal(size=(2, h, w, c)), rng.normal(size=(f, f, c, k))
         pairs = {
-            "conv2d": (sc.conv2d(x, filt, stride=s, padding=padding),
+            "conv2d": (conv2d(x, filt, stride=s, padding=padding),
                        tf.nn.conv2d(x, filt, s, padding)),
-            "max_pool2d": (sc.pool2d(x, f, s, padding=padding),
+            "max_pool2d": (pool2d(x, f, s, padding=padding),
                            tf.nn.max_pool2d(x, f, s, padding)),
-            "avg_pool2d": (sc.pool2d(x, f, s, padding=padding, mode="avg"),
+            "avg_pool2d": (pool2d(x, f, s, padding=padding, mode="avg"),
                            tf.nn.avg_pool2d(x, f, s, padding)),
         }  # fmt: skip
         for op, (ours, ref) in pairs.items():
@@ -147,11 +212,11 @@ def run(cfg: Config) -> dict:
     x = images.astype(np.float64)
     filters = sc.line_filters(cfg.filter_size, x.shape[-1])
 
-    # The notes' vertical and horizontal line filters, by the twin and by tf.nn.conv2d; a 2x2
+    # The notes' vertical and horizontal line filters, by the loops and by tf.nn.conv2d; a 2x2
     # max pool; the notes' worked examples and the cost of one convolutional layer.
-    maps = sc.conv2d(x, filters, stride=cfg.stride, padding="SAME")  # (2, h/2, w/2, 2)
+    maps = conv2d(x, filters, stride=cfg.stride, padding="SAME")  # (2, h/2, w/2, 2)
     ref = tf.nn.conv2d(x, filters.astype(np.float64), cfg.stride, "SAME").numpy()
-    pooled = sc.pool2d(x, 2, 2)  # (2, h/2, w/2, 3)
+    pooled = pool2d(x, 2, 2)  # (2, h/2, w/2, 3)
 
     cost = sc.conv_cost((150, 100, 3), 200, 5, stride=1, padding="SAME", batch_size=100)
     metrics = {
@@ -226,6 +291,73 @@ def run(cfg: Config) -> dict:
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_padding_widths(ns: dict) -> dict:
+    """padding_widths pads as TF's SAME does, on fresh sizes, filters and strides."""
+    rng = np.random.default_rng()
+    worst = 0.0
+    for trial in range(8):  # even and odd filters, so the odd zero's side shows
+        n, m = (int(v) for v in rng.integers(13, 41, size=2))
+        fh, fw = 2 + trial % 2 + 2 * int(rng.integers(0, 3)), int(rng.integers(2, 8))
+        s = 1 if trial < 2 else int(rng.integers(1, 6))  # stride 1: every side is padded
+        x, filt = rng.normal(size=(1, n, m, 1)), rng.normal(size=(fh, fw, 1, 1))
+        widths = [ns["padding_widths"](n, fh, s, "SAME"), ns["padding_widths"](m, fw, s, "SAME")]
+        ours = tf.nn.conv2d(np.pad(x, [(0, 0), *widths, (0, 0)]), filt, s, "VALID").numpy()
+        ref = tf.nn.conv2d(x, filt, s, "SAME").numpy()
+        worst = max(worst, float(np.abs(ours - ref).max()) if ours.shape == ref.shape else np.inf)
+        p = int(rng.integers(1, 4))
+        if tuple(ns["padding_widths"](n, fh, s, "VALID")) != (0, 0):
+            worst = np.inf
+        if tuple(ns["padding_widths"](n, fh, s, p)) != (p, p):
+            worst = np.inf
+    return labkit.within(
+        "padding_widths gives TF's SAME padding (tf.nn.conv2d VALID on the padded input equals "
+        "SAME on the input) on 8 fresh sizes, filters 2-7 and strides 1-5, no padding for "
+        "VALID and p zeros a side for an int p (max |difference|)",
+        worst, 1e-9)  # fmt: skip
+
+
+def check_conv2d(ns: dict) -> dict:
+    """conv2d matches tf.nn.conv2d on fresh shapes, rectangular filters, strides, paddings."""
+    rng = np.random.default_rng()
+    worst = 0.0
+    for padding in ("VALID", "SAME", "VALID", "SAME"):
+        b, h, w, c, k = (int(v) for v in rng.integers((2, 12, 12, 2, 2), (4, 21, 21, 6, 6)))
+        fh, fw, s = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 5))
+        x, filt = rng.normal(size=(b, h, w, c)), rng.normal(size=(fh, fw, c, k))
+        ours = np.asarray(ns["conv2d"](x, filt, stride=s, padding=padding))
+        ref = tf.nn.conv2d(x, filt, s, padding).numpy()
+        worst = max(worst, float(np.abs(ours - ref).max()) if ours.shape == ref.shape else np.inf)
+    return labkit.within(
+        "conv2d matches tf.nn.conv2d on 4 fresh cases (12-20 pixel sides, 2-5 channels, "
+        "rectangular filters up to 6, strides 1-4, VALID and SAME; max |difference|, float64)",
+        worst, 1e-9)  # fmt: skip
+
+
+def check_pool2d(ns: dict) -> dict:
+    """pool2d matches tf.nn.max_pool2d and tf.nn.avg_pool2d on fresh shapes and strides."""
+    rng = np.random.default_rng()
+    ops = {"max": tf.nn.max_pool2d, "avg": tf.nn.avg_pool2d}
+    worst = 0.0
+    for trial, (mode, padding) in enumerate(
+        [(m, p) for m in ops for p in ("VALID", "SAME", "SAME")]
+    ):
+        b, h, w, c = (int(v) for v in rng.integers((2, 12, 12, 2), (4, 21, 21, 6)))
+        size = int(rng.integers(2, 6))
+        s = 1 if trial % 3 == 1 else int(rng.integers(1, 5))  # SAME at stride 1 always pads
+        x = rng.normal(size=(b, h, w, c)).astype(np.float32)  # TF pools in float32 here
+        ours = np.asarray(ns["pool2d"](x.astype(np.float64), size, s, padding, mode))
+        ref = ops[mode](x, size, s, padding).numpy()
+        worst = max(worst, float(np.abs(ours - ref).max()) if ours.shape == ref.shape else np.inf)
+    return labkit.within(
+        "pool2d matches tf.nn.max_pool2d and tf.nn.avg_pool2d on 6 fresh cases (12-20 pixel "
+        "sides, windows 2-5, strides 1-4, VALID and SAME; max |difference|, float32 inputs)",
+        worst, 1e-5)  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

@@ -10,7 +10,9 @@ keras.applications' parameter count).
 Description: Trains one member of each registered CNN family (the notes' small CNN, LeNet-5,
 AlexNet with LRN, VGG, GoogLeNet, ResNet) on mnist5k (real MNIST digits from the loader stage,
 zero-padded to 32x32; the first 1,280 training digits by default) for a few epochs, each shrunk
-with the builders' width knob so the whole zoo trains in a few minutes on 2 CPU cores.
+with the builders' width knob so the whole zoo trains in a few minutes on 2 CPU cores. VGG is
+built by the lab itself from its own vgg_block (the exercise) on the registry's spec table, the
+same network as the registry's; the other families come from the registry.
 Reports a table of parameters, multiply-adds, median training step time and test accuracy,
 and one figure (parameters vs accuracy, marker size = step time). Small data and few epochs:
 the ranking says how quickly each design learns here, not how it does on ImageNet.
@@ -32,6 +34,7 @@ from dlcourse import data, labkit, plots
 from dlcourse.labkit import arg
 from dlcourse.models import create_model, model_family
 from dlcourse.models.summary import shapes_only, total_macs
+from dlcourse.models.vgg import SPECS as VGG_SPECS
 from dlcourse.training import fit
 from dlcourse.utils import atomic_path
 
@@ -82,6 +85,43 @@ class StepTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
+def vgg_block(x, channels: list[int], block: int):
+    """One VGG block (Simonyan and Zisserman, 2015): a stack of 3x3 convolutions that keep the
+    side, then a 2x2 max pool that halves it."""
+    # For each c in channels (i = 1, 2, ...) apply Conv2D(c, 3, padding="same",
+    # activation="relu", name=f"block{block}_conv{i}"); then MaxPooling2D(2, strides=2,
+    # name=f"block{block}_pool"); return the pooled tensor.
+    ### BEGIN SOLUTION
+    for i, c in enumerate(channels, 1):
+        x = keras.layers.Conv2D(c, 3, padding="same", activation="relu",
+                                name=f"block{block}_conv{i}")(x)  # fmt: skip
+    return keras.layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+    ### END SOLUTION
+
+
+def vgg(name: str, *, input_shape=(32, 32, 1), classes: int = 10, width: float = 1.0):
+    """The registry's VGG ``name`` (its spec table, width knob and head) built from the lab's
+    vgg_block: blocks of 3x3 convs, flatten, two ReLU dense layers, the softmax classifier."""
+    inputs = keras.Input(input_shape)
+    x, block, channels = inputs, 1, []
+    for item in VGG_SPECS[name]:  # e.g. vgg11: [64, "M", 128, "M", 256, 256, "M", ...]
+        if item == "M":  # "M" closes a block
+            x, block, channels = vgg_block(x, channels, block), block + 1, []
+        else:
+            channels.append(max(1, round(item * width)))
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i in (1, 2):
+        x = keras.layers.Dense(max(1, round(4096 * width)), activation="relu", name=f"fc{i}")(x)
+    x = keras.layers.Dense(classes, name="predictions")(x)
+    outputs = keras.layers.Activation("softmax", dtype="float32", name="predictions_act")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def zoo_model(name: str, **kwargs) -> keras.Model:
+    """A zoo member: VGG from the lab's own blocks, every other family from the registry."""
+    return (vgg if model_family(name) == "vgg" else create_model)(name, **kwargs)
+
+
 def zoo_kwargs(cfg: Config, name: str) -> dict:
     """The builder arguments of a zoo member: the width knob for the large families."""
     kw = {} if model_family(name) in FULL_SIZE else {"width": cfg.width}
@@ -95,7 +135,7 @@ def zoo_kwargs(cfg: Config, name: str) -> dict:
 def count_one(cfg: Config, name: str) -> dict:
     """Build one registered model at the zoo's size (shapes only) and count it."""
     kw = zoo_kwargs(cfg, name)
-    model = shapes_only(create_model, name, input_shape=(32, 32, 1), classes=10, **kw)
+    model = shapes_only(zoo_model, name, input_shape=(32, 32, 1), classes=10, **kw)
     return {"family": model_family(name), "width": kw.get("width", 1.0),
             "params": model.count_params(), "macs": total_macs(model)}  # fmt: skip
 
@@ -106,7 +146,7 @@ def train_one(cfg: Config, name: str, sets, out) -> dict:
     kw = zoo_kwargs(cfg, name)
 
     def build():
-        model = create_model(name, input_shape=(32, 32, 1), classes=10, **kw)
+        model = zoo_model(name, input_shape=(32, 32, 1), classes=10, **kw)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
         return model
@@ -186,6 +226,40 @@ def run(cfg: Config) -> dict:
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_vgg_block(ns: dict) -> dict:
+    """vgg_block builds the registry's VGG block on a fresh input and channel list."""
+    from dlcourse.models.vgg import vgg_block as reference
+
+    rng = np.random.default_rng()
+    h, w, c, block = (int(v) for v in rng.integers((6, 6, 1, 1), (25, 25, 8, 6)))
+    channels = [int(v) for v in rng.integers(1, 33, size=int(rng.integers(1, 4)))]
+
+    def build(fn):
+        inputs = keras.Input((h, w, c))
+        return keras.Model(inputs, fn(inputs, channels, block))
+
+    got, want = build(ns["vgg_block"]), build(reference)
+    same = got.output_shape == want.output_shape and [tuple(v.shape) for v in got.weights] == [
+        tuple(v.shape) for v in want.weights
+    ]
+    diff = float("inf")
+    if same:  # the same weights must give the same outputs: 3x3 SAME convs, ReLU, 2x2 pool
+        got.set_weights(want.get_weights())
+        x = rng.normal(size=(2, h, w, c)).astype("float32")
+        diff = float(np.max(np.abs(keras.ops.convert_to_numpy(got(x) - want(x)))))
+    return labkit.within(
+        f"vgg_block on a fresh {h}x{w}x{c} input with channels {channels} (block {block}) gives "
+        "the registry's block: the same output shape and weights, and with the same weights "
+        "the same outputs (max |difference|)",
+        diff, 1e-5, output_shape=list(got.output_shape[1:]),
+        expected_output_shape=list(want.output_shape[1:]), params=got.count_params(),
+        expected_params=want.count_params())  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

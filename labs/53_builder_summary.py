@@ -30,6 +30,7 @@ import dlcourse  # noqa: F401 (first: without a GPU, TensorFlow then leaves CUDA
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 
 from dlcourse import labkit, notes_examples, plots
@@ -39,6 +40,7 @@ from dlcourse.models.googlenet import SPEC as GOOGLENET_SPEC
 from dlcourse.models.summary import (
     bottleneck_savings,
     head_params,
+    layer_macs,
     shapes_only,
     summary_table,
     total_macs,
@@ -85,6 +87,46 @@ def count(model, what: str) -> int:
     return model.count_params()
 
 
+def conv_counts(
+    input_shape: tuple,
+    filters: int,
+    kernel_size: tuple,
+    strides: tuple = (1, 1),
+    padding: str = "valid",
+    use_bias: bool = True,
+) -> tuple[int, int]:
+    """Parameters and multiply-adds (per instance) of a ``Conv2D(filters, kernel_size,
+    strides, padding, use_bias)`` layer on a ``(height, width, channels)`` input, from these
+    numbers alone (notes 000, "Memory Requirements")."""
+    (h, w, c_in), (kh, kw), (sh, sw) = input_shape, kernel_size, strides
+    # params: kh * kw * c_in weights per filter, plus one bias per filter if use_bias.
+    # Output side: ceil(n / s) for "same", (n - k) // s + 1 for "valid"; macs (multiply-adds):
+    # each of the h_out * w_out * filters outputs takes kh * kw * c_in of them.
+    ### BEGIN SOLUTION
+    params = kh * kw * c_in * filters + (filters if use_bias else 0)
+    if padding == "same":
+        h_out, w_out = -(-h // sh), -(-w // sw)
+    else:
+        h_out, w_out = (h - kh) // sh + 1, (w - kw) // sw + 1
+    macs = h_out * w_out * kh * kw * c_in * filters
+    ### END SOLUTION
+    return params, macs
+
+
+def convs_by_hand(model) -> dict:
+    """Each (ungrouped) Conv2D layer of ``model`` counted by conv_counts from its input shape
+    and settings, against Keras's parameter count and the multiply-adds of its output shape."""
+    convs = matching = 0
+    for layer in model.layers:
+        if type(layer) is not keras.layers.Conv2D or layer.groups != 1:
+            continue
+        shape = tuple(layer.input.shape[1:])  # (height, width, channels)
+        ours = conv_counts(shape, layer.filters, layer.kernel_size, layer.strides,
+                           layer.padding, layer.use_bias)  # fmt: skip
+        convs, matching = convs + 1, matching + (ours == (layer.count_params(), layer_macs(layer)))
+    return {"conv_layers": convs, "conv_layers_matching_keras": matching}
+
+
 def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
     """One builder's counts (checked against the reference, if any) and its summary table."""
     model = shapes_only(create_model, name, **kwargs)  # RSS stays < 1 GB even for AlexNet
@@ -95,6 +137,7 @@ def summarize_one(name: str, kwargs: dict) -> tuple[dict, str]:
         "macs": total_macs(model),
         "layers": len(model.layers),
         "output_shape": list(model.output_shape[1:]),
+        **convs_by_hand(model),  # the conv layers counted by the lab's formula
     }
     if name in REFERENCES and not kwargs.get("width"):
         ref, what, source = REFERENCES[name]
@@ -193,6 +236,36 @@ def run(cfg: Config) -> dict:
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)
     return metrics
+
+
+### BEGIN HIDDEN TESTS
+def check_conv_counts(ns: dict) -> dict:
+    """conv_counts gives Keras's parameters and multiply-adds of fresh Conv2D layers."""
+    rng = np.random.default_rng()
+    wrong = []
+    for trial in range(12):  # VALID and SAME, with and without a bias
+        h, w, c, filters = (int(v) for v in rng.integers((7, 7, 1, 1), (41, 41, 65, 65)))
+        kernel = tuple(int(v) for v in rng.integers(1, 8, size=2))  # up to 7x7, rectangular
+        strides = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        padding, use_bias = ("valid", "same")[trial % 2], trial % 3 != 2
+        layer = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
+                                    use_bias=use_bias)  # fmt: skip
+        layer(keras.Input((h, w, c)))  # built: its weights and output shape
+        want = (layer.count_params(), layer_macs(layer))
+        got = tuple(int(v) for v in ns["conv_counts"]((h, w, c), filters, kernel, strides,
+                                                       padding, use_bias))  # fmt: skip
+        if got != want:
+            wrong.append({"layer": f"Conv2D({filters}, {kernel}, strides={strides}, "
+                          f"padding={padding!r}, use_bias={use_bias}) on {h}x{w}x{c}",
+                          "got": got, "keras": want})  # fmt: skip
+    return labkit.claim(
+        "conv_counts gives Keras's parameter count (count_params) and the multiply-adds of "
+        "Keras's output shape for 12 fresh Conv2D layers (7-40 pixel sides, 1-64 channels and "
+        "filters, kernels up to 7x7, strides 1-3, VALID and SAME, with and without a bias)",
+        not wrong, wrong=wrong[:2])  # fmt: skip
+
+
+### END HIDDEN TESTS
 
 
 def main(argv=None):

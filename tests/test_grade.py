@@ -63,13 +63,19 @@ MUTANTS = {
            "Dense(units, kernel_initializer=init)", "bn_mlp"),
     "39": ("tent = np.array([[2.0], [-4.0]])", "tent = np.array([[2.0], [-2.0]])",
            "sawtooth_net"),
+    "50": ("constant_values=np.nan", "constant_values=0.0", "pool2d"),
     "51": ('keras.layers.MaxPooling2D(2, name="s4")',
            'keras.layers.AveragePooling2D(2, name="s4")', "lenet5_modern"),
+    "52": ('Conv2D(c, 3, padding="same", activation="relu",', 'Conv2D(c, 3, activation="relu",',
+           "vgg_block"),
+    "53": ("c_in * filters + (filters if use_bias else 0)", "c_in * filters", "conv_counts"),
     "54": ("weighted[len(weighted) - k :]", "weighted[-k:]", "unfreeze_top"),
     "55": ('        y = dense_bn(y, f"block{b}_dense2")  # F(x)',
            '        y = layers.ReLU()(dense_bn(y, f"block{b}_dense2"))  # F(x)', "build_net"),
     "56": ('keras.layers.Conv2D(maps, 3, padding="same", activation="relu"',
            'keras.layers.Conv2D(maps, 3, activation="relu"', "small_cnn"),
+    "70": ("loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)",
+           "loss = tf.reduce_mean(per_example)", "replica_grads"),
 }  # fmt: skip
 
 

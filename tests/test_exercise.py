@@ -162,17 +162,34 @@ def test_the_nbgrader_source_notebook_has_schema_3_metadata(name):
             assert before, f"{gid} comes before any exercise"
 
 
-def test_labs_exercise_writes_student_files_and_reports_a_lab_without_regions(tmp_path, capsys):
+def test_every_lab_is_an_exercise():
+    assert EXERCISE_LABS == [lab.name for lab in labkit.list_labs()]
+    for lab in labkit.list_labs():
+        assert 1 <= lab.path.read_text().count(exercise.BEGIN) <= 4, lab.name
+        assert checks.check_names(lab), f"{lab.name} has no hidden check"
+
+
+def test_labs_exercise_writes_student_files_and_reports_a_lab_without_regions(
+    tmp_path, capsys, monkeypatch
+):
     assert cli.main(["labs", "exercise", EXERCISE_LABS[0], "--out", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == [f"{EXERCISE_LABS[0]}.ipynb", f"{EXERCISE_LABS[0]}.py"]
     nbformat.validate(nbformat.read(tmp_path / written[0], as_version=4))
-    plain = next(lab.number for lab in labkit.list_labs() if lab.name not in EXERCISE_LABS)
-    assert cli.main(["labs", "exercise", plain, "--out", str(tmp_path / "x")]) == 1
-    assert "no solution regions" in capsys.readouterr().err
     assert cli.main(["labs", "exercise", "--nbgrader", EXERCISE_LABS[0], "--out",
                      str(tmp_path / "course")]) == 0  # fmt: skip
     assert (tmp_path / "course" / "source" / EXERCISE_LABS[0] / written[0]).exists()
+    # A lab without regions (lab 01 with its markers taken out) is refused by name.
+    labs = tmp_path / "plain"
+    labs.mkdir()
+    lab_file = Path(shutil.copy(labkit.find_lab("01").path, labs))
+    lines = lab_file.read_text().splitlines(keepends=True)
+    lab_file.write_text("".join(l for l in lines if "### BEGIN SOLUTION" not in l
+                                and "### END SOLUTION" not in l))  # fmt: skip
+    plain = labkit.list_labs(labs)[0]
+    monkeypatch.setattr(labkit, "find_lab", lambda key, labs_dir=None: plain)
+    assert cli.main(["labs", "exercise", "01", "--out", str(tmp_path / "x")]) == 1
+    assert "no solution regions" in capsys.readouterr().err
 
 
 def test_a_malformed_region_stops_the_notebook_naming_the_line(tmp_path):

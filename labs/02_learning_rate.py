@@ -193,9 +193,9 @@ def _batch_vs_minibatch(cfg: Config, out) -> dict:
         x, y, eta=eta, batch_size=cfg.batch_size, n_epochs=cfg.passes, seed=cfg.seed
     )
     per_pass = (len(mini) - 1) // cfg.passes
-    costs = {"batch": reg.mse_path(x, y, batch), "mini-batch": reg.mse_path(x, y, mini)}
+    costs = {"batch": reg.mse_path(x, y, batch), "minibatch": reg.mse_path(x, y, mini)}
     fig = plots.cost_curves(
-        {f"mini-batch GD (b = {cfg.batch_size})": costs["mini-batch"]},
+        {f"mini-batch GD (b = {cfg.batch_size})": costs["minibatch"]},
         optimum=optimum,
         points={"batch GD (one update a pass)": (per_pass * np.arange(len(batch)),
                                                  costs["batch"])},
@@ -209,7 +209,7 @@ def _batch_vs_minibatch(cfg: Config, out) -> dict:
         "optimal_mse": optimum,
         "updates_per_pass": per_pass,
         "excess_mse": {k: round(v, 6) for k, v in excess.items()},
-        "excess_ratio": round(excess["batch"] / excess["mini-batch"], 4),
+        "excess_ratio": round(excess["batch"] / excess["minibatch"], 4),
     }
 
 

@@ -81,7 +81,9 @@ class Config(labkit.TrainConfig):
     )
     bowl_steps: int = arg(200, "steps of each optimizer on the quadratic bowl", check="positive")
     dip_starts: tuple[float, ...] = arg(
-        (7.0, 8.0, 9.0, 10.0, 11.0, 12.0), "starts x0 on the local-minimum function"
+        (7.0, 8.0, 9.0, 10.0, 11.0, 12.0),
+        "starts x0 on the local-minimum function, right of its dip at 4.87 (5 to 50)",
+        check=(5.0, 50.0),
     )
     dip_rates: tuple[float, ...] = arg(
         (0.05, 0.1, 0.2, 0.3), "learning rates on the local-minimum function", check="positive"

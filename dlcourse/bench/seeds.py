@@ -166,6 +166,7 @@ def _table(records: list[dict]) -> Table:
             f"{_commits(rec)}, {rec.get('date', '?')}",
         ])  # fmt: skip
     kept = [r["lab"][:2] for r in records if r.get("seeds_kept_note")]
+    rerun = [r["lab"][:2] for r in records if r.get("seeds_rerun_note")]
     return Table(
         "Claims holding per seed, every lab at its defaults",
         [
@@ -190,11 +191,18 @@ def _table(records: list[dict]) -> Table:
         + [
             (
                 f"Labs {', '.join(kept)}: some seeds were measured on a lab file that differs "
-                "from today's outside the code they run (an added import line, a docstring, or "
-                "a claim dropped since, its results removed); each record's seeds_kept_note "
-                "says which."
+                "from today's (an added import line, a docstring, a claim dropped since, its "
+                "results removed, or code refactored to the same computation, checked on a seed "
+                "or on the weights); each record's seeds_kept_note says which."
             )
-        ][: bool(kept)],
+        ][: bool(kept)]
+        + [
+            (
+                f"Lab{'s' * (len(rerun) > 1)} {', '.join(rerun)}: a seed was run again after a failure that came from "
+                "the machine, not the lab (a throughput claim under a load of 15-30); each "
+                "record's seeds_rerun_note keeps the first result."
+            )
+        ][: bool(rerun)],
     )
 
 

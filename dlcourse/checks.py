@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import importlib.util
 import io
 import os
 import sys
@@ -30,15 +29,7 @@ def load_reference(lab: labkit.LabInfo) -> ModuleType:
     name = f"dlcourse_reference_{lab.name}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, lab.path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return labkit.import_file(lab.path, name)
 
 
 def check_names(lab: labkit.LabInfo) -> list[str]:

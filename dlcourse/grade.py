@@ -225,8 +225,6 @@ def _metrics(work: Path, lab: labkit.LabInfo) -> dict | None:
 def grade_script(path: Path, lab: labkit.LabInfo, *, full: bool, seed: int | None) -> dict:
     """Import a submitted script, run its ``run`` at quick settings (or the defaults), then the
     checks against its module; score it."""
-    import importlib.util
-
     text = path.read_text()
     template = exercise.student_script(lab)
     line = outside_regions(template, text)
@@ -234,12 +232,8 @@ def grade_script(path: Path, lab: labkit.LabInfo, *, full: bool, seed: int | Non
         return zero(lab, f"changed outside its exercises (line {line} of the student script)",
                     full=full)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="dlcourse-grade-") as work:
-        name = f"dlcourse_submission_{lab.name}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
         try:
-            spec.loader.exec_module(module)
+            module = labkit.import_file(path, f"dlcourse_submission_{lab.name}")
         except Exception as err:  # noqa: BLE001 (a student's code may raise anything)
             return zero(lab, f"does not import: {checks.one_line(err)}", full=full)
         stopped, metrics = None, None

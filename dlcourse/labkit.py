@@ -296,9 +296,15 @@ def load_lab(key: str) -> ModuleType:
     mod_name = f"dlcourse_lab_{lab.name}"
     if mod_name in sys.modules:
         return sys.modules[mod_name]
-    spec = importlib.util.spec_from_file_location(mod_name, lab.path)
+    return import_file(lab.path, mod_name)
+
+
+def import_file(path: Path, mod_name: str) -> ModuleType:
+    """Import the Python file ``path`` as module ``mod_name`` (registered in ``sys.modules``,
+    where dataclasses look their module up; removed again if the file raises)."""
+    spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module  # dataclasses look their module up here
+    sys.modules[mod_name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:

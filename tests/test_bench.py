@@ -154,3 +154,50 @@ def test_copied_lab_rows_say_where_they_come_from(tmp_path, monkeypatch):
     assert table.source.startswith(f"0 of {len(table.rows)} rows measured by this bench run")
     assert "none found" in table.source
     assert {row[1] for row in table.rows} == {"not run (budget)"}
+
+
+SEEDED_LAB = '''"""Title: a lab"""
+from dataclasses import dataclass
+
+from dlcourse import labkit
+from dlcourse.labkit import arg
+
+
+@dataclass(frozen=True)
+class Config(labkit.LabConfig):
+    n: int = arg(8, "how many")
+
+    QUICK = labkit.quick(n=2)
+
+
+def run(cfg):
+    return {"claims": [labkit.claim("n is 8", cfg.n == 8)]}
+
+
+### BEGIN HIDDEN TESTS
+def check_run(ns):
+    return labkit.claim("runs", True)
+
+
+### END HIDDEN TESTS
+'''
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "same"),
+    [
+        ("Title: a lab", "Title: a renamed lab", True),  # the header docstring
+        ("QUICK = labkit.quick(n=2)", "QUICK = labkit.quick(n=1)", True),  # never read at defaults
+        ('claim("runs", True)', 'claim("runs", False)', True),  # a hidden check
+        ("arg(8, ", "arg(9, ", False),  # a default: the seeds must run again
+        ("cfg.n == 8", "cfg.n >= 8", False),  # the run's code
+    ],
+)
+def test_a_seed_record_is_keyed_by_what_a_run_at_the_defaults_executes(tmp_path, old, new, same):
+    from dlcourse.bench.seeds import code_sha256
+
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text(SEEDED_LAB)
+    b.write_text(SEEDED_LAB.replace(old, new))
+    assert a.read_text() != b.read_text()
+    assert (code_sha256(a) == code_sha256(b)) is same

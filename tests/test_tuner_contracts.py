@@ -339,7 +339,7 @@ def test_same_seed_trains_the_same_trials(name, tmp_path):
     space = {"units": (4, 32, "log"), "learning_rate": (1e-3, 1e-1, "log"), "dropout": (0.0, 0.5)}
     if name in ("grid", "cv-grid"):
         space = {"units": [4, 16], "learning_rate": [1e-2, 1e-1]}
-    budget = {"max_epochs": 2} if name == "hyperband" else {"max_trials": 3}
+    budget = {"max_epochs": 2} if name == "hyperband" else {"max_trials": 2}
     budget |= {"coarse-to-fine": {"rounds": 2}, "cv-grid": {"folds": 2}}.get(name, {})
     runs = []
     for i in range(2):

@@ -9,9 +9,9 @@ rows (``DLCOURSE_BENCH_LABS=none`` measures none and only renders the records). 
 10/10 for every lab.
 
 A seed already in a lab's record, measured on the same lab code (the SHA-256 of the file
-without its header docstring, :func:`code_sha256`), is kept rather than run again, so an
-interrupted run picks up where it stopped and growing :data:`SEEDS` runs only the new seeds;
-each seed keeps the commit it was measured at. Editing the lab's code remeasures all of its
+without its header docstring, hidden tests and quick settings: :func:`code_sha256`), is kept
+rather than run again, so an interrupted run picks up where it stopped and growing
+:data:`SEEDS` runs only the new seeds; each seed keeps the commit it was measured at. Editing the lab's code remeasures all of its
 seeds (``DLCOURSE_BENCH_FRESH=1``: always); editing its docstring does not.
 """
 
@@ -103,10 +103,11 @@ def measure(
 
 
 def code_sha256(path: Path) -> str:
-    """SHA-256 of a lab's code without its header docstring and its hidden tests (``ast.dump``
-    of the rest): editing the prose (the title, the lesson, the description, comments such as
-    the exercise markers) or the grader's ``check_*`` functions and their helpers, which the
-    lab's run never calls, keeps the seeds measured on the code."""
+    """SHA-256 of a lab's code without its header docstring, its hidden tests and its quick
+    settings (``ast.dump`` of the rest): editing the prose (the title, the lesson, the
+    description, comments such as the exercise markers), the grader's ``check_*`` functions and
+    their helpers, which the lab's run never calls, or ``Config.QUICK``, which a run at the
+    defaults never reads, keeps the seeds measured on the code."""
     text = path.read_text()
     tree = ast.parse(text)
     if ast.get_docstring(tree) is not None:
@@ -118,7 +119,16 @@ def code_sha256(path: Path) -> str:
         if node.lineno not in hidden
         and not (isinstance(node, ast.FunctionDef) and node.name.startswith("check_"))
     ]
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Config":
+            node.body = [n for n in node.body if not _assigns(n, "QUICK")]
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def _assigns(node: ast.stmt, name: str) -> bool:
+    return isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == name for t in node.targets
+    )
 
 
 def _hidden_lines(text: str) -> set[int]:

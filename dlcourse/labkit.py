@@ -8,8 +8,9 @@ A lab is a file ``labs/NN_topic.py`` (NN: 01-09 Unit I, 10-29 Unit II, 30-49 Uni
   it trains a Keras model), each field declared with :func:`arg` so it documents itself,
 * its quick mode declared once, as a class attribute ``QUICK`` mapping field names to tiny
   values (``QUICK = labkit.quick(epochs=2, n_train=256)``): ``Config(quick=True)`` (``--quick``,
-  what the tests run) replaces those fields with these values, whatever was passed, so
-  ``run()`` reads ``cfg.epochs`` and never branches on ``cfg.quick`` for a size; it checks
+  what the tests run) replaces those of them left at their defaults with these values (a
+  value passed, ``--quick --epochs 3``, is kept), so ``run()`` reads ``cfg.epochs`` and never
+  branches on ``cfg.quick`` for a size; it checks
   ``cfg.quick`` only for what is not a setting (e.g. no TensorBoard logs in a smoke test),
 * ``run(cfg) -> dict``: the whole lab. It opens with ``out = labkit.start(cfg, LAB)`` (fresh
   Keras state, every seed set, the run folder) and ends by writing ``metrics.json`` with its
@@ -22,6 +23,7 @@ A lab is a file ``labs/NN_topic.py`` (NN: 01-09 Unit I, 10-29 Unit II, 30-49 Uni
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 import dataclasses
@@ -84,14 +86,19 @@ def quick(**values: Any) -> Mapping[str, Any]:
     return MappingProxyType(values)
 
 
-def apply_quick(cfg: LabConfig) -> None:
-    """Replace ``cfg``'s fields by its class's ``QUICK`` values, then check them again."""
-    names = {f.name for f in dataclasses.fields(cfg)}
-    unknown = sorted(set(cfg.QUICK) - names)
+def apply_quick(cfg: LabConfig, keep: Mapping[str, Any] | None = None) -> None:
+    """Replace ``cfg``'s fields still at their defaults by its class's ``QUICK`` values, then
+    check them again: a field set to another value (``Config(quick=True, epochs=3)``) keeps it,
+    and so does every field of ``keep`` (a flag given at its default value) with its value."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(cfg.QUICK) - set(defaults))
     if unknown:
         raise TypeError(f"{type(cfg).__qualname__}.QUICK names no field: {', '.join(unknown)}")
     for name, value in cfg.QUICK.items():
-        object.__setattr__(cfg, name, value)  # a frozen dataclass sets fields in __post_init__
+        if getattr(cfg, name) == defaults[name]:
+            object.__setattr__(cfg, name, value)  # frozen: fields are set in __post_init__
+    for name, value in (keep or {}).items():
+        object.__setattr__(cfg, name, value)
     validate_config(cfg)
 
 
@@ -220,10 +227,14 @@ def _cli(run: Callable[..., dict], cfg_cls: type, doc: str | None, argv: Sequenc
     if os.environ.get(PEAK_RSS_ENV):  # run by run_all: report this process's own peak
         atexit.register(_write_peak_rss, Path(os.environ[PEAK_RSS_ENV]))
     parser = config_parser(cfg_cls, description=doc)
-    values = vars(parser.parse_args(argv))
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    unset = object()  # the flags not given keep it: the config's defaults apply
+    fields = argparse.Namespace(**{f.name: unset for f in dataclasses.fields(cfg_cls)})
+    given = vars(parser.parse_args(argv, namespace=fields))
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not unset}
     try:
         cfg = cfg_cls(**values)
+        if cfg.quick:  # a flag given with --quick wins over QUICK, even at its default value
+            apply_quick(cfg, keep={k: v for k, v in values.items() if k in cfg.QUICK})
     except (TypeError, ValueError) as err:  # a bad flag value: a usage error
         flag = getattr(err, "field", None)
         where = f" (flag --{flag.replace('_', '-')})" if flag else ""

@@ -77,7 +77,9 @@ class Config(labkit.TrainConfig):
         check="positive",
     )  # fmt: skip
 
-    QUICK = labkit.quick(n_train=256, epochs=2, finder_steps=20)
+    QUICK = labkit.quick(
+        n_train=256, epochs=2, finder_steps=20, schedules=("constant", "exponential", "1cycle")
+    )
 
 
 class Exponential(keras.optimizers.schedules.LearningRateSchedule):

@@ -36,6 +36,21 @@ def test_quick_mode_is_a_config_override_and_numbers_are_checked():
         labkit.load_lab("13").Config(quick=True, epochs=-1)
 
 
+def test_a_value_passed_with_quick_is_kept(capsys):
+    lab = labkit.load_lab("13")
+    assert lab.Config.QUICK["epochs"] == 2
+    assert lab.Config(quick=True, epochs=3).epochs == 3
+    default = lab.Config().epochs  # given as a flag, even the default value wins over QUICK
+    seen = {}
+
+    def run(cfg):
+        seen.update(epochs=cfg.epochs, n_train=cfg.n_train)
+        return {"claims": []}
+
+    labkit.cli(run, lab.Config, None, ["--quick", "--epochs", str(default)])
+    assert seen == {"epochs": default, "n_train": lab.Config.QUICK["n_train"]}
+
+
 @pytest.fixture(scope="module")
 def lab01(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")

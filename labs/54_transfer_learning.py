@@ -72,8 +72,9 @@ class Config(labkit.TrainConfig):
         1000, "task-A training digits (the first of mnist5k's digits 0-4)", check="positive"
     )
     per_class_b: int = arg(
-        5, "labelled task-B training images per class (digits 5-9)", check="positive"
-    )
+        5, "labelled task-B training images per class (digits 5-9; at most 22, the fewest of "
+        "one digit 5-9 in a training shard)", check=(1, 22),
+    )  # fmt: skip
     draws: int = arg(5, "label draws of task B (one per training shard, at most 11)", check=(1, 11))
     epochs_b: int = arg(
         20, "epochs of task B from scratch and of the frozen stage", check="positive"

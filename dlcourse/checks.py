@@ -21,6 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from dlcourse import labkit
 
 
@@ -59,6 +61,13 @@ def run_check(lab_key: str, name: str, ns: Mapping[str, Any]) -> dict:
 def run_checks(lab_key: str, ns: Mapping[str, Any]) -> list[dict]:
     """Every hidden check of the lab against ``ns`` (see :func:`run_check`)."""
     return [run_check(lab_key, name, ns) for name in check_names(labkit.find_lab(lab_key))]
+
+
+def max_abs_diff(got: Any, want: Any) -> float:
+    """``max |got - want|`` of a student's array against the reference's; ``inf`` when the
+    shapes differ (a wrong shape never passes a tolerance, and never broadcasts into one)."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    return float(np.max(np.abs(got - want), initial=0.0)) if got.shape == want.shape else np.inf
 
 
 def one_line(err: BaseException) -> str:

@@ -434,27 +434,40 @@ def _local_minimum_runs(starts, rates, steps: int) -> dict:
 
 
 ### BEGIN HIDDEN TESTS
+from dlcourse import checks  # the graders' helpers, beside the checks
+
+
+def _fresh_quadratic(rng):
+    """J = theta^T A theta / 2 - c^T theta in 2-5 dimensions, curvatures 0.1-10: its gradient,
+    a start and the largest curvature."""
+    n = int(rng.integers(2, 6))
+    q, curvatures = np.linalg.qr(rng.normal(size=(n, n)))[0], rng.uniform(0.1, 10.0, n)
+    a, c, theta0 = q @ np.diag(curvatures) @ q.T, rng.normal(size=n), 3 * rng.normal(size=n)
+    return (lambda t: a @ t - c), theta0, float(curvatures.max())
+
+
+def _gap_to_keras(step, optimizer, grad, theta0, **kw) -> float:
+    """12 steps of Keras's ``optimizer`` and of the student's ``step`` from ``theta0``: max
+    |difference| along the path, relative to its largest coordinate."""
+    theta = keras.Variable(theta0, dtype="float64")
+    want = [theta.numpy()]
+    for _ in range(12):
+        optimizer.apply_gradients([(grad(theta.numpy()), theta)])
+        want.append(theta.numpy())
+    path = descend(step, grad, theta0, 12, **kw)
+    return checks.max_abs_diff(path, want) / max(1.0, float(np.abs(np.array(want)).max()))
+
+
 def check_momentum_step(ns: dict) -> dict:
     """momentum_step follows keras.optimizers.SGD(momentum, nesterov) on a fresh quadratic."""
     rng = np.random.default_rng()
-    n = int(rng.integers(2, 6))  # J = theta^T A theta / 2 - c^T theta, curvatures 0.1-10
-    q, curvatures = np.linalg.qr(rng.normal(size=(n, n)))[0], rng.uniform(0.1, 10.0, n)
-    a, c, theta0 = q @ np.diag(curvatures) @ q.T, rng.normal(size=n), 3 * rng.normal(size=n)
+    grad, theta0, curvature = _fresh_quadratic(rng)
     errors = {}
     for nesterov in (False, True):
-        lr, beta = float(rng.uniform(0.1, 1.0) / curvatures.max()), float(rng.uniform(0.5, 0.95))
+        lr, beta = float(rng.uniform(0.1, 1.0) / curvature), float(rng.uniform(0.5, 0.95))
         optimizer = keras.optimizers.SGD(lr, momentum=beta, nesterov=nesterov)
-        theta = keras.Variable(theta0, dtype="float64")
-        want = [theta.numpy()]
-        for _ in range(12):
-            optimizer.apply_gradients([(a @ theta.numpy() - c, theta)])
-            want.append(theta.numpy())
-        want = np.array(want)
-        path = np.asarray(descend(ns["momentum_step"], lambda t: a @ t - c, theta0, 12, lr=lr,
-                                  beta=beta, nesterov=nesterov))  # fmt: skip
-        scale = max(1.0, float(np.abs(want).max()))
-        errors["nesterov" if nesterov else "momentum"] = (
-            float(np.max(np.abs(path - want))) / scale if path.shape == want.shape else np.inf
+        errors["nesterov" if nesterov else "momentum"] = _gap_to_keras(
+            ns["momentum_step"], optimizer, grad, theta0, lr=lr, beta=beta, nesterov=nesterov
         )
     return labkit.within(
         "momentum_step takes Keras SGD's 12 steps with momentum and with Nesterov momentum on "
@@ -466,20 +479,10 @@ def check_momentum_step(ns: dict) -> dict:
 def check_rmsprop_step(ns: dict) -> dict:
     """rmsprop_step follows keras.optimizers.RMSprop on a fresh quadratic."""
     rng = np.random.default_rng()
-    n = int(rng.integers(2, 6))  # J = theta^T A theta / 2 - c^T theta, curvatures 0.1-10
-    q, curvatures = np.linalg.qr(rng.normal(size=(n, n)))[0], rng.uniform(0.1, 10.0, n)
-    a, c, theta0 = q @ np.diag(curvatures) @ q.T, rng.normal(size=n), 3 * rng.normal(size=n)
+    grad, theta0, _ = _fresh_quadratic(rng)
     lr, rho = float(rng.uniform(0.001, 0.1)), float(rng.uniform(0.8, 0.99))
-    optimizer = keras.optimizers.RMSprop(lr, rho=rho)
-    theta = keras.Variable(theta0, dtype="float64")
-    want = [theta.numpy()]
-    for _ in range(12):
-        optimizer.apply_gradients([(a @ theta.numpy() - c, theta)])
-        want.append(theta.numpy())
-    want = np.array(want)
-    path = np.asarray(descend(ns["rmsprop_step"], lambda t: a @ t - c, theta0, 12, lr=lr, rho=rho))
-    scale = max(1.0, float(np.abs(want).max()))
-    error = float(np.max(np.abs(path - want))) / scale if path.shape == want.shape else np.inf
+    error = _gap_to_keras(ns["rmsprop_step"], keras.optimizers.RMSprop(lr, rho=rho), grad,
+                          theta0, lr=lr, rho=rho)  # fmt: skip
     return labkit.within(
         "rmsprop_step takes Keras RMSprop's 12 steps on a fresh random quadratic "
         "(max |difference| along the path, relative)",

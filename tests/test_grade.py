@@ -224,3 +224,8 @@ def test_an_endless_submission_times_out_and_scores_zero(tmp_path, capsys):
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "0/3" in out and "timed out after 12 s" in out
+
+
+def test_max_abs_diff_never_lets_a_wrong_shape_broadcast_into_a_pass():
+    assert checks.max_abs_diff([1.0, 2.0], (1.0, 2.5)) == 0.5
+    assert checks.max_abs_diff([[0.0], [0.0], [0.0]], [0.0, 0.0, 0.0]) == float("inf")

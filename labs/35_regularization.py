@@ -256,6 +256,10 @@ def run(cfg: Config) -> dict:
     on_train = {k: m.evaluate(train(), verbose=0, return_dict=True) for k, m in models.items()}
     metrics: dict = {
         "val_accuracy": final(hist, "val_accuracy"),
+        # the mean of the last 5 epochs: one epoch of augmented training can dip by 0.02
+        "val_accuracy_last5": {
+            k: round(float(np.mean(h["val_accuracy"][-5:])), 4) for k, h in hist.items()
+        },
         "val_loss": final(hist, f"val_{XENT}"),
         "train_accuracy": {k: round(float(r["accuracy"]), 4) for k, r in on_train.items()},
         "train_loss": {k: round(float(r[XENT]), 4) for k, r in on_train.items()},
@@ -311,7 +315,9 @@ def run(cfg: Config) -> dict:
     # lifts the accuracy; the baseline's validation loss turns up early and early stopping keeps
     # the minimum, better combined with a regularizer; dropout converges slower; l1 makes
     # weights sparse; MC dropout is unsure of scrambled digits.
-    gap, vloss, vacc = (metrics[k] for k in ("train_val_loss_gap", "val_loss", "val_accuracy"))
+    gap, vloss, vacc = (
+        metrics[k] for k in ("train_val_loss_gap", "val_loss", "val_accuracy_last5")
+    )
     conv = metrics["epochs_to_converge"]
     combined = {  # early stopping alone minus early stopping on the regularized run
         k: round(early["val_loss_restored"] - metrics["early_stopping_combined"][k]["val_loss"], 4)
@@ -331,7 +337,8 @@ def run(cfg: Config) -> dict:
             baseline=vloss["baseline"], regularized=vloss["augmentation"], needs_defaults=True,
         ),
         labkit.beats(
-            "Augmentation lifts the validation accuracy by at least 0.006 (3 of 500 digits)",
+            "Augmentation lifts the validation accuracy (mean of the last 5 epochs) by at least "
+            "0.006 (3 of 500 digits)",
             vacc["augmentation"], vacc["baseline"], 0.006, needs_defaults=True,
         ),
         labkit.claim(
